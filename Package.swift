@@ -1,0 +1,61 @@
+// swift-tools-version: 6.0
+// mtlc — a declarative compiler for multi-task recommender models.
+// Targets are listed in pipeline order: spec text -> IR -> passes -> graph -> kernels -> training.
+import PackageDescription
+
+// Hand-written SIMD kernels need AVX2/FMA to match OpenBLAS on small shapes; without it
+// `addProduct` lowers to a libm call. Root-package only (unsafeFlags).
+let fastMath: [SwiftSetting] = [.unsafeFlags(["-Xcc", "-mavx2", "-Xcc", "-mfma", "-target-cpu", "haswell"])]
+
+let package = Package(
+  name: "mtlc",
+  platforms: [.macOS(.v13)],
+  products: [
+    .executable(name: "mtlc", targets: ["mtlc"])
+  ],
+  dependencies: [
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
+  ],
+  targets: [
+    // System libraries: module maps and nothing else.
+    .systemLibrary(name: "CLibYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
+    .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+
+    // Small shared utilities: seeded RNG, atomic file writes, checksums.
+    .target(name: "MTLSupport"),
+    // Spans, diagnostics, the code catalog, rendering, did-you-mean.
+    .target(name: "MTLDiagnostics"),
+    // YAML text -> node tree with spans (libyaml event API), with hard limits.
+    .target(name: "MTLYAML", dependencies: ["CLibYAML", "MTLDiagnostics"]),
+    // Node tree -> typed spec AST (strict keys, types, ranges).
+    .target(name: "MTLSpec", dependencies: ["MTLYAML", "MTLDiagnostics"]),
+    // Spec AST -> validated, typed, shape-inferred IR; printer; verifier.
+    .target(name: "MTLIR", dependencies: ["MTLSpec", "MTLDiagnostics"]),
+    // The executable graph: the contract between compiler and runtime (plain Codable data).
+    .target(name: "MTLGraph", dependencies: ["MTLSupport"]),
+    // Passes over the IR and lowering to the executable graph; summaries, dot.
+    .target(name: "MTLCompiler", dependencies: ["MTLIR", "MTLGraph", "MTLData", "MTLDiagnostics", "MTLSupport"]),
+    // Forward/backward kernels over raw buffers. No IR, no graph.
+    .target(name: "MTLKernels", dependencies: ["COpenBLAS"], swiftSettings: fastMath),
+    // CSV reading, feature pipelines, labels, splits, batching.
+    .target(name: "MTLData", dependencies: ["MTLGraph", "MTLSupport"]),
+    // Executes a graph: buffer plan, forward/backward, optimisers.
+    .target(name: "MTLRuntime", dependencies: ["MTLGraph", "MTLKernels", "MTLSupport"], swiftSettings: fastMath),
+    // Training loop, metrics, checkpoints, predict.
+    .target(name: "MTLTrain", dependencies: ["MTLRuntime", "MTLData", "MTLGraph", "MTLSupport"]),
+    // The CLI, thin.
+    .executableTarget(
+      name: "mtlc",
+      dependencies: [
+        "MTLCompiler", "MTLTrain", "MTLDiagnostics",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ]),
+
+    .testTarget(name: "MTLFrontEndTests", dependencies: ["MTLYAML", "MTLSpec", "MTLIR", "MTLCompiler", "MTLDiagnostics"],
+      resources: [.copy("Fixtures")]),
+    .testTarget(name: "MTLKernelsTests", dependencies: ["MTLKernels"]),
+    .testTarget(name: "MTLDataTests", dependencies: ["MTLData", "MTLGraph"]),
+    .testTarget(name: "MTLRuntimeTests", dependencies: ["MTLRuntime", "MTLTrain", "MTLCompiler", "MTLKernels"]),
+    .testTarget(name: "EndToEndTests", dependencies: []),
+  ]
+)

@@ -1,0 +1,241 @@
+// The executable graph: what `mtlc compile` writes and `mtlc run` executes.
+//
+// Plain Codable data, documented in docs/graph-format.md. It names no spec node and no IR type:
+// the compiler lowers the IR into it, and the runtime reads only this.
+//
+// Shapes. Every value is a tensor [E, B, W]: B the batch (bound at run time), W the width, and E
+// the number of stacked experts (1 for an ordinary [B, W] activation). Parameters have fixed shapes,
+// except embedding tables whose row count is bound from the learned vocabulary (`rowsFrom`).
+
+public struct Graph: Codable, Equatable, Sendable {
+  public static let formatName = "mtlc-graph"
+  public static let formatVersion = 1
+
+  public var format: String = Graph.formatName
+  public var version: Int = Graph.formatVersion
+  /// The model's name from the spec.
+  public var name: String
+  /// The spec this graph was compiled from (as given on the command line).
+  public var source: String
+  /// How CSV rows become model inputs and labels.
+  public var pipeline: Pipeline
+  public var params: [Param]
+  public var values: [Value]
+  /// Forward ops in execution order; backward runs them in reverse.
+  public var ops: [Op]
+  /// One entry per task, labelled or not: where its prediction lives.
+  public var tasks: [TaskOutput]
+  /// Loss terms, summed with their weights (mean over the batch each).
+  public var losses: [Loss]
+  public var training: Training
+
+  public init(
+    name: String, source: String, pipeline: Pipeline, params: [Param], values: [Value], ops: [Op],
+    tasks: [TaskOutput], losses: [Loss], training: Training
+  ) {
+    self.name = name
+    self.source = source
+    self.pipeline = pipeline
+    self.params = params
+    self.values = values
+    self.ops = ops
+    self.tasks = tasks
+    self.losses = losses
+    self.training = training
+  }
+}
+
+public typealias ValueID = Int
+public typealias ParamID = Int
+
+/// A tensor of shape [experts, B, width].
+public struct Value: Codable, Equatable, Sendable {
+  public var name: String
+  public var experts: Int
+  public var width: Int
+  public init(name: String, experts: Int = 1, width: Int) {
+    self.name = name
+    self.experts = experts
+    self.width = width
+  }
+  public var shapeText: String { experts == 1 ? "[B,\(width)]" : "[\(experts),B,\(width)]" }
+}
+
+public enum ParamKind: String, Codable, Sendable { case weight, bias, embedding }
+
+public enum Initializer: Codable, Equatable, Sendable {
+  /// Uniform(-l, l) with l = sqrt(6 / (fanIn + fanOut)).
+  case glorotUniform(fanIn: Int, fanOut: Int)
+  case zeros
+  case normal(std: Double)
+  case uniform(limit: Double)
+}
+
+public struct Param: Codable, Equatable, Sendable {
+  /// Dotted name: `experts.shared.layer0.w`.
+  public var name: String
+  /// Row-major shape. For an embedding with `rowsFrom`, shape[0] is 0 until bound.
+  public var shape: [Int]
+  public var kind: ParamKind
+  public var initializer: Initializer
+  /// L2 coefficient: the loss gains `l2 * sum(w^2)`.
+  public var l2: Float
+  /// Name of the sparse feature whose vocabulary size sets shape[0].
+  public var rowsFrom: String?
+  /// The spec block that owns it (for summaries).
+  public var block: String
+
+  public init(
+    name: String, shape: [Int], kind: ParamKind, initializer: Initializer, l2: Float = 0,
+    rowsFrom: String? = nil, block: String
+  ) {
+    self.name = name
+    self.shape = shape
+    self.kind = kind
+    self.initializer = initializer
+    self.l2 = l2
+    self.rowsFrom = rowsFrom
+    self.block = block
+  }
+
+  public var count: Int { shape.reduce(1, *) }
+  public var shapeText: String {
+    var dims = shape.map(String.init)
+    if let f = rowsFrom, shape.first == 0 { dims[0] = "V(\(f))" }
+    return "[" + dims.joined(separator: ",") + "]"
+  }
+}
+
+public enum Activation: String, Codable, Sendable, CaseIterable {
+  case none, relu, sigmoid, tanh, gelu
+  case leakyRelu = "leaky_relu"
+}
+
+/// The op set. Letters: B batch, I in width, O out width, E experts, K sum of mixed experts.
+public enum OpKind: String, Codable, Sendable {
+  /// ids of sparse slot `slot` [B] -> table rows [B, D]. params: [table [V, D]].
+  case embed
+  /// dense columns of the pipeline [B, N]. No inputs.
+  case denseInput = "dense_input"
+  /// [B, W1], [B, W2], ... -> [B, W1+W2+...].
+  case concat
+  /// x [B, I] -> act(x W + b) [B, O]. params: [w [I, O], b [O]] (b optional).
+  case linear
+  /// x [B, I] (shared by all experts) or [E, B, I] -> act(x_e W_e + b_e) [E, B, O].
+  /// params: [w [E, I, O], b [E, O]].
+  case expertLinear = "expert_linear"
+  /// logits [B, K] -> softmax over K [B, K].
+  case softmax
+  /// gate [B, K], groups [E1, B, H], [E2, B, H], ... (E1+E2+... = K) -> sum_k g_k * expert_k [B, H].
+  case mix
+  /// x [B, 1] -> sigmoid(x) [B, 1].
+  case sigmoid
+  /// p1 [B, 1], p2 [B, 1], ... -> p1 * p2 * ... [B, 1].
+  case product
+}
+
+public struct Op: Codable, Equatable, Sendable {
+  public var kind: OpKind
+  public var inputs: [ValueID]
+  public var output: ValueID
+  public var params: [ParamID]
+  public var activation: Activation
+  /// For `embed`: the sparse slot in the pipeline.
+  public var slot: Int?
+  /// The spec block it implements, e.g. `experts.shared`.
+  public var block: String
+  /// Source location in the spec, `file:line:col`.
+  public var loc: String
+
+  public init(
+    kind: OpKind, inputs: [ValueID], output: ValueID, params: [ParamID] = [],
+    activation: Activation = .none, slot: Int? = nil, block: String, loc: String
+  ) {
+    self.kind = kind
+    self.inputs = inputs
+    self.output = output
+    self.params = params
+    self.activation = activation
+    self.slot = slot
+    self.block = block
+    self.loc = loc
+  }
+}
+
+public enum TaskType: String, Codable, Sendable { case binary, regression }
+
+public struct TaskOutput: Codable, Equatable, Sendable {
+  public var name: String
+  public var type: TaskType
+  /// The prediction: a probability for binary tasks, the value for regression. [B, 1]
+  public var prediction: ValueID
+  /// The logit, when the task has a tower of its own. [B, 1]
+  public var logit: ValueID?
+  /// Index into the pipeline's labels, when the task has a label.
+  public var label: Int?
+  public init(name: String, type: TaskType, prediction: ValueID, logit: ValueID?, label: Int?) {
+    self.name = name
+    self.type = type
+    self.prediction = prediction
+    self.logit = logit
+    self.label = label
+  }
+}
+
+public enum LossKind: String, Codable, Sendable {
+  /// Binary cross-entropy on a logit (numerically stable).
+  case bceLogits = "bce_logits"
+  /// Binary cross-entropy on a probability, clipped to [1e-7, 1-1e-7] (for product tasks).
+  case bceProb = "bce_prob"
+  /// Squared error on a value.
+  case mse
+}
+
+public struct Loss: Codable, Equatable, Sendable {
+  public var task: String
+  public var kind: LossKind
+  public var input: ValueID
+  public var label: Int
+  public var weight: Float
+  public init(task: String, kind: LossKind, input: ValueID, label: Int, weight: Float) {
+    self.task = task
+    self.kind = kind
+    self.input = input
+    self.label = label
+    self.weight = weight
+  }
+}
+
+public enum OptimizerKind: String, Codable, Sendable { case adam, adagrad, sgd }
+
+public struct Training: Codable, Equatable, Sendable {
+  public var optimizer: OptimizerKind
+  public var learningRate: Float
+  public var beta1: Float
+  public var beta2: Float
+  public var epsilon: Float
+  public var momentum: Float
+  public var initialAccumulator: Float
+  public var batchSize: Int
+  public var epochs: Int
+  public var seed: UInt64
+  /// Clip the global gradient norm to this value (0: off).
+  public var clipNorm: Float
+  public init(
+    optimizer: OptimizerKind, learningRate: Float, beta1: Float = 0.9, beta2: Float = 0.999,
+    epsilon: Float = 1e-7, momentum: Float = 0, initialAccumulator: Float = 0.1, batchSize: Int,
+    epochs: Int, seed: UInt64, clipNorm: Float = 0
+  ) {
+    self.optimizer = optimizer
+    self.learningRate = learningRate
+    self.beta1 = beta1
+    self.beta2 = beta2
+    self.epsilon = epsilon
+    self.momentum = momentum
+    self.initialAccumulator = initialAccumulator
+    self.batchSize = batchSize
+    self.epochs = epochs
+    self.seed = seed
+    self.clipNorm = clipNorm
+  }
+}

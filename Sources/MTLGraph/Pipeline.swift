@@ -1,0 +1,96 @@
+// How CSV rows become model inputs and labels. Part of the executable graph; read by MTLData.
+
+public enum Vocabulary: Codable, Equatable, Sendable {
+  /// Learned from the training rows: every distinct non-missing value, sorted.
+  case learned(minCount: Int)
+  /// A fixed list given in the spec.
+  case fixed([String])
+  /// FNV-1a hash of the value modulo `buckets`.
+  case hashed(buckets: Int)
+}
+
+public enum Normalization: String, Codable, Sendable {
+  case none
+  /// (x - min) / (max - min) with training-row statistics; 0 when max == min.
+  case minmax
+  /// (x - mean) / std with training-row statistics; 0 when std == 0.
+  case standard
+  /// log(1 + max(x, 0)).
+  case log
+}
+
+public struct SparseFeature: Codable, Equatable, Sendable {
+  public var name: String
+  public var column: String
+  public var vocabulary: Vocabulary
+  public var missing: [String]
+  public var embeddingDim: Int
+  public init(name: String, column: String, vocabulary: Vocabulary, missing: [String], embeddingDim: Int) {
+    self.name = name
+    self.column = column
+    self.vocabulary = vocabulary
+    self.missing = missing
+    self.embeddingDim = embeddingDim
+  }
+}
+
+public struct DenseFeature: Codable, Equatable, Sendable {
+  public var name: String
+  public var column: String
+  public var normalize: Normalization
+  public var missing: [String]
+  public init(name: String, column: String, normalize: Normalization, missing: [String]) {
+    self.name = name
+    self.column = column
+    self.normalize = normalize
+    self.missing = missing
+  }
+}
+
+public enum LabelRule: Codable, Equatable, Sendable {
+  /// 1 when the cell is one of these strings, else 0.
+  case positive([String])
+  /// 1 when the number is greater than the threshold, else 0.
+  case threshold(Double)
+  /// The number itself (regression).
+  case value
+}
+
+public struct LabelColumn: Codable, Equatable, Sendable {
+  public var task: String
+  public var column: String
+  public var rule: LabelRule
+  public init(task: String, column: String, rule: LabelRule) {
+    self.task = task
+    self.column = column
+    self.rule = rule
+  }
+}
+
+public struct Pipeline: Codable, Equatable, Sendable {
+  /// Training data path, relative to the working directory (the compiler resolves it
+  /// against the spec's folder).
+  public var train: String
+  /// Separate test data; when nil, `testFraction` of the train rows are held out.
+  public var test: String?
+  public var testFraction: Double
+  public var splitSeed: UInt64
+  public var delimiter: String
+  public var sparse: [SparseFeature]
+  public var dense: [DenseFeature]
+  public var labels: [LabelColumn]
+
+  public init(
+    train: String, test: String?, testFraction: Double, splitSeed: UInt64, delimiter: String = ",",
+    sparse: [SparseFeature], dense: [DenseFeature], labels: [LabelColumn]
+  ) {
+    self.train = train
+    self.test = test
+    self.testFraction = testFraction
+    self.splitSeed = splitSeed
+    self.delimiter = delimiter
+    self.sparse = sparse
+    self.dense = dense
+    self.labels = labels
+  }
+}
