@@ -1,0 +1,237 @@
+// Gating ops of multi-gate mixtures (MMOE, PLE) and the probability product of ESMM:
+// softmax over the gate logits, the gate-weighted mix of experts, and an element-wise product.
+// Hand-written: OpenBLAS has no fused softmax or batched per-row weighted sum; the loops over H and K
+// are contiguous and vectorise.
+import Foundation
+
+// MARK: - softmax: y[b,:] = softmax(x[b,:]) over K
+
+extension Kernels {
+  /// Row-wise softmax, stable for any finite logits (the row max is subtracted before exp).
+  /// Overwrites `y`; `y` may alias `x`.
+  public static func softmaxForward(
+    y: UnsafeMutablePointer<Float>,  // [B, K] out
+    x: UnsafePointer<Float>,  // [B, K]
+    B: Int, K: Int
+  ) {
+    guard K > 0 else { return }
+    for r in 0..<B {
+      let xr = x + r * K
+      let yr = y + r * K
+      var m = xr[0]
+      for k in 1..<K { m = max(m, xr[k]) }
+      var sum: Float = 0
+      for k in 0..<K {
+        let e = exp(xr[k] - m)
+        yr[k] = e
+        sum += e
+      }
+      let inv = 1 / sum  // sum ≥ 1: the max element contributes e^0
+      for k in 0..<K { yr[k] *= inv }
+    }
+  }
+
+  /// ACCUMULATES dx += y ⊙ (dy − Σ_k y·dy), row-wise.
+  public static func softmaxBackward(
+    dx: UnsafeMutablePointer<Float>,  // [B, K] accumulate
+    dy: UnsafePointer<Float>,  // [B, K]
+    y: UnsafePointer<Float>,  // [B, K] forward output
+    B: Int, K: Int
+  ) {
+    for r in 0..<B {
+      let yr = y + r * K
+      let dyr = dy + r * K
+      let dxr = dx + r * K
+      var dot: Float = 0
+      for k in 0..<K { dot += yr[k] * dyr[k] }
+      for k in 0..<K { dxr[k] += yr[k] * (dyr[k] - dot) }
+    }
+  }
+}
+
+extension NaiveKernels {
+  public static func softmaxForward(y: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, B: Int, K: Int) {
+    for r in 0..<B {
+      var m = -Double.infinity
+      for k in 0..<K { m = max(m, Double(x[r * K + k])) }
+      var sum = 0.0
+      for k in 0..<K { sum += exp(Double(x[r * K + k]) - m) }
+      for k in 0..<K { y[r * K + k] = Float(exp(Double(x[r * K + k]) - m) / sum) }
+    }
+  }
+
+  public static func softmaxBackward(
+    dx: UnsafeMutablePointer<Float>, dy: UnsafePointer<Float>, y: UnsafePointer<Float>, B: Int, K: Int
+  ) {
+    // Full Jacobian: dx_j += Σ_k dy_k · ∂y_k/∂x_j, with ∂y_k/∂x_j = y_k (δ_kj − y_j).
+    for r in 0..<B {
+      for j in 0..<K {
+        var s = 0.0
+        for k in 0..<K {
+          let yk = Double(y[r * K + k])
+          let yj = Double(y[r * K + j])
+          s += Double(dy[r * K + k]) * yk * ((k == j ? 1 : 0) - yj)
+        }
+        dx[r * K + j] += Float(s)
+      }
+    }
+  }
+}
+
+// MARK: - mix: y[b,:] = Σ_k g[b,k] · expert_k[b,:]
+//
+// The K mixed experts come in groups (e.g. PLE's shared and task-specific experts), each an [E_i,B,H]
+// block; expert k is the k-th expert counting through the groups in order, so ΣE_i = K.
+// Allocation: see Concat.swift (build the group lists once, reuse them).
+
+extension Kernels {
+  /// Overwrites `y`.
+  public static func mixForward(
+    y: UnsafeMutablePointer<Float>,  // [B, H] out
+    g: UnsafePointer<Float>,  // [B, K] gate weights
+    experts: [(UnsafePointer<Float>, Int)],  // (pointer [E_i, B, H], E_i)
+    B: Int, H: Int
+  ) {
+    var K = 0
+    for group in experts { K += group.1 }
+    y.update(repeating: 0, count: B * H)
+    var k = 0
+    for (p, count) in experts {
+      for e in 0..<count {
+        let ex = p + e * B * H  // [B, H]
+        for r in 0..<B {
+          let gk = g[r * K + k]
+          let yr = y + r * H
+          let xr = ex + r * H
+          for h in 0..<H { yr[h] += gk * xr[h] }
+        }
+        k += 1
+      }
+    }
+  }
+
+  /// ACCUMULATES dg[b,k] += ⟨dy[b], expert_k[b]⟩ and dexpert_k[b] += g[b,k] · dy[b].
+  /// nil pointers (dg, or a group's dexperts) are skipped.
+  public static func mixBackward(
+    dg: UnsafeMutablePointer<Float>?,  // [B, K] accumulate
+    dexperts: [(UnsafeMutablePointer<Float>?, Int)],  // (pointer [E_i, B, H] accumulate or nil, E_i)
+    dy: UnsafePointer<Float>,  // [B, H]
+    g: UnsafePointer<Float>,  // [B, K]
+    experts: [(UnsafePointer<Float>, Int)],  // (pointer [E_i, B, H], E_i)
+    B: Int, H: Int
+  ) {
+    precondition(dexperts.count == experts.count, "mixBackward: dexperts and experts differ in group count")
+    var K = 0
+    for group in experts { K += group.1 }
+    var k = 0
+    for (groupIndex, (p, count)) in experts.enumerated() {
+      let dp = dexperts[groupIndex].0
+      for e in 0..<count {
+        for r in 0..<B {
+          let xr = p + (e * B + r) * H
+          let dyr = dy + r * H
+          if let dg {
+            var dot: Float = 0
+            for h in 0..<H { dot += dyr[h] * xr[h] }
+            dg[r * K + k] += dot
+          }
+          if let dp {
+            let gk = g[r * K + k]
+            let dxr = dp + (e * B + r) * H
+            for h in 0..<H { dxr[h] += gk * dyr[h] }
+          }
+        }
+        k += 1
+      }
+    }
+  }
+}
+
+extension NaiveKernels {
+  public static func mixForward(
+    y: UnsafeMutablePointer<Float>, g: UnsafePointer<Float>, experts: [(UnsafePointer<Float>, Int)], B: Int, H: Int
+  ) {
+    // Flatten the groups into one list of K expert pointers, then y[b,h] = Σ_k g[b,k] x_k[b,h].
+    let flat: [UnsafePointer<Float>] = experts.flatMap { p, count in (0..<count).map { p + $0 * B * H } }
+    let K = flat.count
+    for r in 0..<B {
+      for h in 0..<H {
+        var s = 0.0
+        for k in 0..<K { s += Double(g[r * K + k]) * Double(flat[k][r * H + h]) }
+        y[r * H + h] = Float(s)
+      }
+    }
+  }
+
+  public static func mixBackward(
+    dg: UnsafeMutablePointer<Float>?, dexperts: [(UnsafeMutablePointer<Float>?, Int)], dy: UnsafePointer<Float>,
+    g: UnsafePointer<Float>, experts: [(UnsafePointer<Float>, Int)], B: Int, H: Int
+  ) {
+    let flat: [UnsafePointer<Float>] = experts.flatMap { p, count in (0..<count).map { p + $0 * B * H } }
+    let dflat: [UnsafeMutablePointer<Float>?] = dexperts.flatMap { p, count in
+      (0..<count).map { e in p.map { $0 + e * B * H } }
+    }
+    let K = flat.count
+    for r in 0..<B {
+      for k in 0..<K {
+        var s = 0.0
+        for h in 0..<H { s += Double(dy[r * H + h]) * Double(flat[k][r * H + h]) }
+        dg?[r * K + k] += Float(s)
+        for h in 0..<H { dflat[k]?[r * H + h] += Float(Double(g[r * K + k]) * Double(dy[r * H + h])) }
+      }
+    }
+  }
+}
+
+// MARK: - product: y[b] = Π_i x_i[b]   (ESMM: pCTCVR = pCTR · pCVR)
+
+extension Kernels {
+  /// Overwrites `y`. With no inputs, y = 1 (the empty product).
+  public static func productForward(
+    y: UnsafeMutablePointer<Float>,  // [B] out
+    xs: [UnsafePointer<Float>],  // n pointers, each [B]
+    B: Int
+  ) {
+    y.update(repeating: 1, count: B)
+    for x in xs {
+      for r in 0..<B { y[r] *= x[r] }
+    }
+  }
+
+  /// ACCUMULATES dx_i += dy · Π_{j≠i} x_j. The product of the others is formed directly (no division
+  /// by x_i), so inputs that are exactly 0 get the right gradient. nil entries of `dxs` are skipped.
+  public static func productBackward(
+    dxs: [UnsafeMutablePointer<Float>?],  // n pointers, each [B] accumulate, or nil
+    dy: UnsafePointer<Float>,  // [B]
+    xs: [UnsafePointer<Float>],  // n pointers, each [B]
+    B: Int
+  ) {
+    precondition(dxs.count == xs.count, "productBackward: dxs and xs differ in count")
+    for (i, dx) in dxs.enumerated() {
+      guard let dx else { continue }
+      for r in 0..<B {
+        var p = dy[r]
+        for (j, x) in xs.enumerated() where j != i { p *= x[r] }
+        dx[r] += p
+      }
+    }
+  }
+}
+
+extension NaiveKernels {
+  public static func productForward(y: UnsafeMutablePointer<Float>, xs: [UnsafePointer<Float>], B: Int) {
+    for r in 0..<B { y[r] = Float(xs.reduce(1.0) { $0 * Double($1[r]) }) }
+  }
+
+  public static func productBackward(
+    dxs: [UnsafeMutablePointer<Float>?], dy: UnsafePointer<Float>, xs: [UnsafePointer<Float>], B: Int
+  ) {
+    for r in 0..<B {
+      for i in 0..<xs.count {
+        var others = 1.0
+        for j in 0..<xs.count where j != i { others *= Double(xs[j][r]) }
+        dxs[i]?[r] += Float(Double(dy[r]) * others)
+      }
+    }
+  }
+}

@@ -1,0 +1,151 @@
+// linear and expertLinear: gradients by finite differences, fast (sgemm) against naive, accumulation.
+import MTLKernels
+import Testing
+
+@Suite struct LinearTests {
+  @Test func linearBackwardMatchesFiniteDifferences() {
+    var rng = SplitMix64(seed: 1)
+    let (B, I, O) = (3, 4, 5)
+    let x = Buf(random: B * I, &rng)
+    let w = Buf(random: I * O, &rng)
+    let b = Buf(random: O, &rng)
+    let r = Buf(random: B * O, &rng)
+    let y = Buf(B * O)
+    let objective: () -> Double = {
+      Kernels.linearForward(y: y.p, x: x.c, w: w.c, b: b.c, B: B, I: I, O: O)
+      return dot(y, r)
+    }
+    // Gradients start from random contents: backward must add to them.
+    let dx = Buf(random: B * I, &rng)
+    let dw = Buf(random: I * O, &rng)
+    let db = Buf(random: O, &rng)
+    let (dx0, dw0, db0) = (dx.array, dw.array, db.array)
+    Kernels.linearBackward(dx: dx.p, dw: dw.p, db: db.p, dz: r.c, x: x.c, w: w.c, B: B, I: I, O: O)
+    checkGradient("linear dx", param: x, analytic: delta(dx, dx0), objective: objective)
+    checkGradient("linear dw", param: w, analytic: delta(dw, dw0), objective: objective)
+    checkGradient("linear db", param: b, analytic: delta(db, db0), objective: objective)
+  }
+
+  @Test(arguments: [true, false])
+  func linearFastMatchesNaive(withBias: Bool) {
+    var rng = SplitMix64(seed: 2)
+    let (B, I, O) = (17, 33, 9)
+    let x = Buf(random: B * I, &rng)
+    let w = Buf(random: I * O, &rng)
+    let b = Buf(random: O, &rng)
+    let bias = withBias ? b.c : nil
+    // y starts as NaN: the forward must overwrite it (beta = 0 without bias).
+    let fast = Buf(B * O, fill: .nan)
+    let naive = Buf(B * O, fill: .nan)
+    Kernels.linearForward(y: fast.p, x: x.c, w: w.c, b: bias, B: B, I: I, O: O)
+    NaiveKernels.linearForward(y: naive.p, x: x.c, w: w.c, b: bias, B: B, I: I, O: O)
+    expectClose(fast.array, naive.array, "linear y")
+
+    let dz = Buf(random: B * O, &rng)
+    let dxF = Buf(random: B * I, &rng)
+    let dwF = Buf(random: I * O, &rng)
+    let dbF = Buf(random: O, &rng)
+    let (dxN, dwN, dbN) = (dxF.copy(), dwF.copy(), dbF.copy())
+    Kernels.linearBackward(
+      dx: dxF.p, dw: dwF.p, db: withBias ? dbF.p : nil, dz: dz.c, x: x.c, w: w.c, B: B, I: I, O: O)
+    NaiveKernels.linearBackward(
+      dx: dxN.p, dw: dwN.p, db: withBias ? dbN.p : nil, dz: dz.c, x: x.c, w: w.c, B: B, I: I, O: O)
+    expectClose(dxF.array, dxN.array, "linear dx")
+    expectClose(dwF.array, dwN.array, "linear dw")
+    expectClose(dbF.array, dbN.array, "linear db")
+  }
+
+  @Test func linearBackwardSkipsNilGradients() {
+    var rng = SplitMix64(seed: 3)
+    let (B, I, O) = (2, 3, 2)
+    let x = Buf(random: B * I, &rng)
+    let w = Buf(random: I * O, &rng)
+    let dz = Buf(random: B * O, &rng)
+    let dw = Buf(I * O)
+    let expected = Buf(I * O)
+    Kernels.linearBackward(dx: nil, dw: dw.p, db: nil, dz: dz.c, x: x.c, w: w.c, B: B, I: I, O: O)
+    NaiveKernels.linearBackward(dx: nil, dw: expected.p, db: nil, dz: dz.c, x: x.c, w: w.c, B: B, I: I, O: O)
+    expectClose(dw.array, expected.array, "dw with nil dx/db")
+    #expect(dw.array.contains { $0 != 0 })
+  }
+
+  @Test func linearHandExample() {
+    // x = [[1, 2]], w = [[1, 0, -1], [2, 1, 0]], b = [0.5, 0, 1]  ->  y = [5.5, 2, 0]
+    let x = Buf([1, 2])
+    let w = Buf([1, 0, -1, 2, 1, 0])
+    let b = Buf([0.5, 0, 1])
+    let y = Buf(3)
+    Kernels.linearForward(y: y.p, x: x.c, w: w.c, b: b.c, B: 1, I: 2, O: 3)
+    #expect(y.array == [5.5, 2, 0])
+  }
+
+  @Test(arguments: [true, false])
+  func expertLinearBackwardMatchesFiniteDifferences(xShared: Bool) {
+    var rng = SplitMix64(seed: xShared ? 4 : 5)
+    let (E, B, I, O) = (3, 2, 3, 4)
+    let xCount = xShared ? B * I : E * B * I
+    let x = Buf(random: xCount, &rng)
+    let w = Buf(random: E * I * O, &rng)
+    let b = Buf(random: E * O, &rng)
+    let r = Buf(random: E * B * O, &rng)
+    let y = Buf(E * B * O)
+    let objective: () -> Double = {
+      Kernels.expertLinearForward(y: y.p, x: x.c, xShared: xShared, w: w.c, b: b.c, E: E, B: B, I: I, O: O)
+      return dot(y, r)
+    }
+    let dx = Buf(random: xCount, &rng)
+    let dw = Buf(random: E * I * O, &rng)
+    let db = Buf(random: E * O, &rng)
+    let (dx0, dw0, db0) = (dx.array, dw.array, db.array)
+    Kernels.expertLinearBackward(
+      dx: dx.p, dw: dw.p, db: db.p, dz: r.c, x: x.c, xShared: xShared, w: w.c, E: E, B: B, I: I, O: O)
+    checkGradient("expert dx (shared: \(xShared))", param: x, analytic: delta(dx, dx0), objective: objective)
+    checkGradient("expert dw (shared: \(xShared))", param: w, analytic: delta(dw, dw0), objective: objective)
+    checkGradient("expert db (shared: \(xShared))", param: b, analytic: delta(db, db0), objective: objective)
+  }
+
+  @Test(arguments: [true, false])
+  func expertLinearFastMatchesNaive(xShared: Bool) {
+    var rng = SplitMix64(seed: 6)
+    let (E, B, I, O) = (4, 9, 13, 7)
+    let xCount = xShared ? B * I : E * B * I
+    let x = Buf(random: xCount, &rng)
+    let w = Buf(random: E * I * O, &rng)
+    let b = Buf(random: E * O, &rng)
+    let fast = Buf(E * B * O, fill: .nan)
+    let naive = Buf(E * B * O, fill: .nan)
+    Kernels.expertLinearForward(y: fast.p, x: x.c, xShared: xShared, w: w.c, b: b.c, E: E, B: B, I: I, O: O)
+    NaiveKernels.expertLinearForward(y: naive.p, x: x.c, xShared: xShared, w: w.c, b: b.c, E: E, B: B, I: I, O: O)
+    expectClose(fast.array, naive.array, "expert y")
+
+    let dz = Buf(random: E * B * O, &rng)
+    let dxF = Buf(random: xCount, &rng)
+    let dwF = Buf(random: E * I * O, &rng)
+    let dbF = Buf(random: E * O, &rng)
+    let (dxN, dwN, dbN) = (dxF.copy(), dwF.copy(), dbF.copy())
+    Kernels.expertLinearBackward(
+      dx: dxF.p, dw: dwF.p, db: dbF.p, dz: dz.c, x: x.c, xShared: xShared, w: w.c, E: E, B: B, I: I, O: O)
+    NaiveKernels.expertLinearBackward(
+      dx: dxN.p, dw: dwN.p, db: dbN.p, dz: dz.c, x: x.c, xShared: xShared, w: w.c, E: E, B: B, I: I, O: O)
+    expectClose(dxF.array, dxN.array, "expert dx")
+    expectClose(dwF.array, dwN.array, "expert dw")
+    expectClose(dbF.array, dbN.array, "expert db")
+  }
+
+  @Test func expertLinearReadsItsOwnSlice() {
+    // Two experts, unshared x: expert 1 must read x[1] and w[1]. B = I = O = 1.
+    let x = Buf([2, 3])  // [E=2, B=1, I=1]
+    let w = Buf([10, 100])  // [E=2, I=1, O=1]
+    let b = Buf([1, -1])  // [E=2, O=1]
+    let y = Buf(2)
+    Kernels.expertLinearForward(y: y.p, x: x.c, xShared: false, w: w.c, b: b.c, E: 2, B: 1, I: 1, O: 1)
+    #expect(y.array == [21, 299])
+    Kernels.expertLinearForward(y: y.p, x: x.c, xShared: true, w: w.c, b: b.c, E: 2, B: 1, I: 1, O: 1)
+    #expect(y.array == [21, 199])
+  }
+
+  @Test func blasThreadsCanBeSet() {
+    BLAS.setThreads(1)
+    #expect(BLAS.threads == 1)
+  }
+}
