@@ -1,0 +1,124 @@
+import MTLData
+import MTLDiagnostics
+import MTLGraph
+import MTLIR
+import MTLSpec
+import MTLSupport
+import MTLYAML
+
+/// The whole front end and compiler as library calls: spec text -> YAML tree -> spec -> IR ->
+/// passes -> graph. The CLI calls these; tests call them directly.
+public enum Compiler {
+  public struct Options {
+    /// Read the data files' headers to check column names (and vocabularies for the summary).
+    public var readData = true
+    /// Run the IR verifier after every pass.
+    public var verify = true
+    /// Keep the IR text after each pass in `trace`.
+    public var tracePasses = false
+    public init() {}
+  }
+
+  public struct Result {
+    /// The spec text, for rendering diagnostics (nil when unreadable or not UTF-8).
+    public var source: SourceFile?
+    public var diagnostics = Diagnostics()
+    public var ir: IRModule?
+    public var graph: Graph?
+    public var trace: [Passes.Trace] = []
+    /// Embedding rows learned from the training data, when it was readable.
+    public var vocabularyRows: [String: Int]?
+    /// Why the vocabularies could not be learned, when they could not.
+    public var dataNote: String?
+    public var succeeded: Bool { graph != nil && !diagnostics.hasErrors }
+
+    /// The graph with embedding rows bound, when the data was readable.
+    public var boundGraph: Graph? {
+      guard let g = graph else { return nil }
+      return vocabularyRows.map { g.bound(vocabularyRows: $0) } ?? g
+    }
+    /// Every diagnostic, rendered.
+    public var rendered: String { DiagnosticRenderer.render(diagnostics, source: source) }
+  }
+
+  /// Reads, parses, decodes and validates a spec file.
+  public static func frontEnd(path: String, options: Options = Options()) -> Result {
+    let bytes: [UInt8]
+    do {
+      bytes = try AtomicFile.read(path, limit: YAMLLimits.default.maxBytes * 4)
+    } catch let e as FileError {
+      var r = Result()
+      r.diagnostics.error(.unreadableFile, "cannot read spec `\(path)`: \(e.reason)", at: nil)
+      return r
+    } catch {
+      var r = Result()
+      r.diagnostics.error(.unreadableFile, "cannot read spec `\(path)`: \(error)", at: nil)
+      return r
+    }
+    return frontEnd(bytes: bytes, path: path, options: options)
+  }
+
+  public static func frontEnd(bytes: [UInt8], path: String, options: Options = Options()) -> Result {
+    var r = Result()
+    let yaml = YAMLReader.read(bytes: bytes, path: path)
+    r.source = yaml.source
+    r.diagnostics.add(contentsOf: yaml.diagnostics)
+    guard let root = yaml.root else { return r }
+    let (spec, sd) = SpecDecoder.decode(root, path: path)
+    r.diagnostics.add(contentsOf: sd)
+    guard let spec else { return r }
+    let header: ((String) -> DataHeader)? =
+      options.readData
+      ? { file in
+        do {
+          return .columns(try RawTable.read(file, delimiter: spec.data.delimiter).header)
+        } catch let e as DataError {
+          return .unreadable(e.message)
+        } catch {
+          return .unreadable("\(error)")
+        }
+      } : nil
+    let (ir, vd) = Validator.validate(spec, header: header)
+    r.diagnostics.add(contentsOf: vd)
+    r.ir = r.diagnostics.hasErrors ? nil : ir
+    return r
+  }
+
+  /// Front end, passes and lowering. On success `graph` is set.
+  public static func compile(path: String, options: Options = Options()) -> Result {
+    finish(frontEnd(path: path, options: options), options)
+  }
+
+  public static func compile(bytes: [UInt8], path: String, options: Options = Options()) -> Result {
+    finish(frontEnd(bytes: bytes, path: path, options: options), options)
+  }
+
+  static func finish(_ front: Result, _ options: Options) -> Result {
+    var r = front
+    guard var ir = r.ir else { return r }
+    do {
+      r.trace = try Passes.run(on: &ir, verify: options.verify, dump: options.tracePasses)
+    } catch {
+      // A verifier failure is a compiler bug, not a user error: say so plainly.
+      r.diagnostics.error(.yamlSyntax, "internal compiler error: \(error)", at: nil)
+      r.ir = nil
+      return r
+    }
+    r.ir = ir
+    let graph = Lowering.lower(ir)
+    if let problem = graph.verify() {
+      r.diagnostics.error(.yamlSyntax, "internal compiler error: lowered graph is invalid: \(problem)", at: nil)
+      return r
+    }
+    r.graph = graph
+    if options.readData && graph.params.contains(where: { $0.rowsFrom != nil }) {
+      do {
+        let data = try LoadedData.load(graph.pipeline)
+        r.vocabularyRows = data.fitted.vocabularySizes
+      } catch {
+        r.dataNote = "\(error)"
+      }
+    }
+    return r
+  }
+}

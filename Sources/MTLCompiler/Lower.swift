@@ -1,0 +1,220 @@
+import MTLGraph
+import MTLIR
+import MTLSpec
+
+/// IRModule -> executable Graph. Each block becomes a short run of primitive ops:
+///
+///     experts (count 1)   linear+act per layer                        [B,I] -> [B,H]
+///     experts (count E)   expert_linear+act per layer                 [B,I] -> [E,B,H]
+///     gate                linear+act per hidden layer, linear (no bias), softmax, mix -> [B,H]
+///     tower               linear+act per layer, linear (bias) to one logit            -> [B,1]
+///     task                sigmoid (binary) | the logit (regression) | product of probabilities
+public struct Lowering {
+  let m: IRModule
+  var values: [Value] = []
+  var params: [Param] = []
+  var ops: [Op] = []
+  var byName: [String: ValueID] = [:]
+
+  public static func lower(_ m: IRModule) -> Graph {
+    var l = Lowering(m: m)
+    return l.run()
+  }
+
+  init(m: IRModule) { self.m = m }
+
+  mutating func value(_ name: String, experts: Int = 1, width: Int) -> ValueID {
+    values.append(Value(name: name, experts: experts, width: width))
+    byName[name] = values.count - 1
+    return values.count - 1
+  }
+
+  mutating func param(
+    _ name: String, _ shape: [Int], _ kind: ParamKind, _ initializer: Initializer, block: String, l2: Double = 0,
+    rowsFrom: String? = nil
+  ) -> ParamID {
+    params.append(Param(name: name, shape: shape, kind: kind, initializer: initializer, l2: Float(l2), rowsFrom: rowsFrom, block: block))
+    return params.count - 1
+  }
+
+  mutating func op(
+    _ kind: OpKind, _ inputs: [ValueID], _ output: ValueID, params: [ParamID] = [], act: Activation = .none,
+    slot: Int? = nil, block: String, loc: String
+  ) {
+    ops.append(Op(kind: kind, inputs: inputs, output: output, params: params, activation: act, slot: slot, block: block, loc: loc))
+  }
+
+  static func act(_ a: ActivationKind) -> Activation {
+    switch a {
+    case .relu: return .relu
+    case .none: return .none
+    case .sigmoid: return .sigmoid
+    case .tanh: return .tanh
+    case .leakyRelu: return .leakyRelu
+    }
+  }
+
+  /// A dense layer: w [I,O] Glorot, b [O] zeros (optional), then the activation.
+  mutating func linear(
+    _ x: ValueID, out: Int, act: Activation, bias: Bool, name: String, valueName: String? = nil, block: String,
+    loc: String
+  ) -> ValueID {
+    let i = values[x].width
+    let w = param("\(name).w", [i, out], .weight, .glorotUniform(fanIn: i, fanOut: out), block: block, l2: m.training.l2Weights)
+    var ps = [w]
+    if bias { ps.append(param("\(name).b", [out], .bias, .zeros, block: block)) }
+    let y = value(valueName ?? name, width: out)
+    op(.linear, [x], y, params: ps, act: act, block: block, loc: loc)
+    return y
+  }
+
+  /// Concatenates references (or passes a single one through).
+  mutating func input(_ refs: [BlockRef], for block: String, loc: String) -> ValueID {
+    let ids = refs.map { byName[$0.description]! }
+    if ids.count == 1 { return ids[0] }
+    let y = value("\(block).input", width: ids.reduce(0) { $0 + values[$1].width })
+    op(.concat, ids, y, block: block, loc: loc)
+    return y
+  }
+
+  mutating func run() -> Graph {
+    // Features: one embedding lookup per sparse feature, the dense columns, then a concat.
+    var parts: [ValueID] = []
+    let loc = m.featuresSpan.location
+    for (slot, s) in m.sparse.enumerated() {
+      let rows: Int
+      var rowsFrom: String?
+      switch s.vocabulary {
+      case .learned: (rows, rowsFrom) = (0, s.name)
+      case .fixed(let vs): rows = vs.count + 1
+      case .hashed(let b): rows = b + 1
+      }
+      let t = param(
+        "embeddings.\(s.name)", [rows, s.dim], .embedding, .normal(std: 1e-4), block: "embeddings",
+        l2: m.training.l2Embeddings, rowsFrom: rowsFrom)
+      let y = value("in.\(s.name)", width: s.dim)
+      op(.embed, [], y, params: [t], slot: slot, block: "embeddings", loc: s.span.location)
+      parts.append(y)
+    }
+    if !m.dense.isEmpty {
+      let y = value("in.dense", width: m.dense.count)
+      op(.denseInput, [], y, block: "features", loc: m.dense[0].span.location)
+      parts.append(y)
+    }
+    if parts.count == 1 {
+      byName["features"] = parts[0]
+    } else {
+      let y = value("features", width: m.featureWidth)
+      op(.concat, parts, y, block: "features", loc: loc)
+    }
+
+    for b in m.blocks { lowerBlock(b) }
+
+    // Tasks and losses.
+    var labels: [LabelColumn] = []
+    var tasks: [TaskOutput] = []
+    var losses: [Loss] = []
+    var prediction: [String: ValueID] = [:]
+    for t in m.tasks {
+      let block = "tasks.\(t.name)"
+      let tl = t.span.location
+      var logit: ValueID?
+      let pred: ValueID
+      switch t.source {
+      case .tower(let n):
+        logit = byName["towers.\(n)"]!
+        if t.type == .binary {
+          pred = value(block, width: 1)
+          op(.sigmoid, [logit!], pred, block: block, loc: tl)
+        } else {
+          pred = logit!
+        }
+      case .product(let ms):
+        pred = value(block, width: 1)
+        op(.product, ms.map { prediction[$0]! }, pred, block: block, loc: tl)
+      }
+      prediction[t.name] = pred
+      var labelIndex: Int?
+      if let l = t.label {
+        labelIndex = labels.count
+        let rule: LabelRule
+        switch l.rule {
+        case .positive(let p): rule = .positive(p)
+        case .threshold(let x): rule = .threshold(x)
+        case .value: rule = .value
+        }
+        labels.append(LabelColumn(task: t.name, column: l.column, rule: rule))
+        let kind: LossKind = t.type == .regression ? .mse : (logit != nil ? .bceLogits : .bceProb)
+        losses.append(Loss(task: t.name, kind: kind, input: kind == .bceProb ? pred : logit!, label: labelIndex!, weight: Float(t.lossWeight)))
+      }
+      tasks.append(
+        TaskOutput(name: t.name, type: t.type == .binary ? .binary : .regression, prediction: pred, logit: logit, label: labelIndex))
+    }
+
+    let pipeline = Pipeline(
+      train: m.data.train, test: m.data.test, testFraction: m.data.testFraction, splitSeed: UInt64(m.data.splitSeed),
+      delimiter: m.data.delimiter,
+      sparse: m.sparse.map { s in
+        let v: Vocabulary
+        switch s.vocabulary {
+        case .learned(let n): v = .learned(minCount: n)
+        case .fixed(let vs): v = .fixed(vs)
+        case .hashed(let b): v = .hashed(buckets: b)
+        }
+        return SparseFeature(name: s.name, column: s.column, vocabulary: v, missing: s.missing, embeddingDim: s.dim)
+      },
+      dense: m.dense.map {
+        DenseFeature(name: $0.name, column: $0.column, normalize: Normalization(rawValue: $0.normalize.rawValue)!, missing: $0.missing)
+      },
+      labels: labels)
+    let tr = m.training
+    let training = Training(
+      optimizer: OptimizerKind(rawValue: tr.optimizer.rawValue)!, learningRate: Float(tr.learningRate), beta1: Float(tr.beta1),
+      beta2: Float(tr.beta2), epsilon: Float(tr.epsilon), momentum: Float(tr.momentum),
+      initialAccumulator: Float(tr.initialAccumulator), batchSize: tr.batchSize, epochs: tr.epochs, seed: UInt64(tr.seed),
+      clipNorm: Float(tr.clipNorm))
+    return Graph(
+      name: m.name, source: m.specPath, pipeline: pipeline, params: params, values: values, ops: ops, tasks: tasks,
+      losses: losses, training: training)
+  }
+
+  mutating func lowerBlock(_ b: Block) {
+    let name = b.qualifiedName
+    let loc = b.span.location
+    var x = input(b.inputs, for: name, loc: loc)
+    switch b.kind {
+    case .experts(let count, let units, let a):
+      for (i, u) in units.enumerated() {
+        let layer = "\(name).layer\(i)"
+        let last = i == units.count - 1
+        if count == 1 {
+          x = linear(
+            x, out: u, act: Lowering.act(a), bias: true, name: layer, valueName: last ? name : nil, block: name, loc: loc)
+          if last { byName[name] = x }
+          continue
+        }
+        let inW = values[x].width
+        let w = param("\(layer).w", [count, inW, u], .weight, .glorotUniform(fanIn: inW, fanOut: u), block: name, l2: m.training.l2Weights)
+        let bias = param("\(layer).b", [count, u], .bias, .zeros, block: name)
+        let y = value(last ? name : layer, experts: count, width: u)
+        op(.expertLinear, [x], y, params: [w, bias], act: Lowering.act(a), block: name, loc: loc)
+        x = y
+      }
+    case .gate(let groups, let units, let a):
+      for (i, u) in units.enumerated() {
+        x = linear(x, out: u, act: Lowering.act(a), bias: true, name: "\(name).layer\(i)", block: name, loc: loc)
+      }
+      let logits = linear(x, out: b.mixed, act: .none, bias: false, name: "\(name).logits", block: name, loc: loc)
+      let weights = value("\(name).weights", width: b.mixed)
+      op(.softmax, [logits], weights, block: name, loc: loc)
+      let y = value(name, width: b.outWidth)
+      op(.mix, [weights] + groups.map { byName["experts.\($0)"]! }, y, block: name, loc: loc)
+    case .tower(let units, let a):
+      for (i, u) in units.enumerated() {
+        x = linear(x, out: u, act: Lowering.act(a), bias: true, name: "\(name).layer\(i)", block: name, loc: loc)
+      }
+      let logit = linear(x, out: 1, act: .none, bias: true, name: "\(name).logit", block: name, loc: loc)
+      byName[name] = logit
+    }
+  }
+}

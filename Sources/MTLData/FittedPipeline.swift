@@ -1,0 +1,255 @@
+// Fitting the feature pipeline on the training rows: vocabularies and dense statistics.
+//
+// Sparse features. Embedding row 0 is shared by missing values (the feature's `missing` markers
+// and the empty cell) and by values not in the vocabulary (unseen in training, or below
+// `minCount`); rows 1...n are the vocabulary:
+// - `learned(minCount)`: the distinct non-missing training values seen at least minCount times,
+//   sorted by UTF-8 byte order;
+// - `fixed(list)`: the list, in its order (a value that is also a missing marker maps to row 0);
+// - `hashed(buckets)`: row 1 + fnv1a64(UTF-8 bytes) % buckets; no value list.
+//
+// Dense features. Cells are strict decimal numbers (see `parseNumber`); a cell equal to one of
+// the feature's `missing` markers is missing (an empty cell is an error unless "" is a marker).
+// Statistics (min, max, mean, population std) are over the non-missing training values. A missing
+// value encodes as 0 after normalization: the min for minmax, the mean for standard, 0 for log
+// and none.
+//
+// Labels. `positive(set)`: 1 when the cell is in the set, else 0; `threshold(t)`: 1 when the
+// number is greater than t, else 0; `value`: the number. A label cell that is empty, or equal to
+// any `missing` marker declared by a feature of the pipeline, is an error (LabelColumn has no
+// marker list of its own), as is a non-numeric cell under `threshold` or `value`.
+
+import MTLGraph
+
+#if canImport(Glibc)
+  import Glibc
+#else
+  import Darwin
+#endif
+
+/// A sparse feature with its vocabulary fixed.
+public struct FittedSparse: Codable, Equatable, Sendable {
+  public var name: String
+  public var column: String
+  public var missing: [String]
+  /// The vocabulary: `values[i]` is embedding row i + 1. Empty for hashed features.
+  public var values: [String]
+  /// The bucket count of a hashed feature; nil otherwise.
+  public var hashBuckets: Int?
+  /// Embedding table rows: 1 (missing and unseen) + the vocabulary size or bucket count.
+  public var tableRows: Int
+
+  public init(name: String, column: String, missing: [String], values: [String], hashBuckets: Int?) {
+    self.name = name
+    self.column = column
+    self.missing = missing
+    self.values = values
+    self.hashBuckets = hashBuckets
+    self.tableRows = 1 + (hashBuckets ?? values.count)
+  }
+}
+
+/// A dense feature with its training statistics.
+public struct FittedDense: Codable, Equatable, Sendable {
+  public var name: String
+  public var column: String
+  public var normalize: Normalization
+  public var missing: [String]
+  /// Non-missing training values the statistics are over (0 leaves all statistics 0).
+  public var count: Int
+  public var min: Double
+  public var max: Double
+  public var mean: Double
+  /// Population standard deviation.
+  public var std: Double
+
+  /// The normalized value of `x`; 0 for a missing value.
+  public func transform(_ x: Double?) -> Double {
+    guard let x else { return 0 }
+    switch normalize {
+    case .none: return x
+    case .minmax: return max > min ? (x - min) / (max - min) : 0
+    case .standard: return std > 0 ? (x - mean) / std : 0
+    case .log: return log1p(Swift.max(x, 0))
+    }
+  }
+}
+
+/// A pipeline fitted on training rows: all that encoding any table needs. Saved with checkpoints.
+public struct FittedPipeline: Codable, Equatable, Sendable {
+  public var pipeline: Pipeline
+  /// In `pipeline.sparse` order.
+  public var sparse: [FittedSparse]
+  /// In `pipeline.dense` order.
+  public var dense: [FittedDense]
+  /// How many training rows the pipeline was fitted on.
+  public var trainRowCount: Int
+
+  /// Feature name -> embedding table rows (vocabulary size + 1).
+  public var vocabularySizes: [String: Int] {
+    Dictionary(sparse.map { ($0.name, $0.tableRows) }, uniquingKeysWith: { a, _ in a })
+  }
+
+  /// The labels' cell values counted as missing: "" and every feature's `missing` markers.
+  var labelMissingMarkers: [String] {
+    var out = [""]
+    for m in pipeline.sparse.flatMap(\.missing) + pipeline.dense.flatMap(\.missing) where !out.contains(m) {
+      out.append(m)
+    }
+    return out
+  }
+
+  /// Fits vocabularies and statistics on `rows` (0-based data rows) of `table`.
+  public static func fit(_ p: Pipeline, table: RawTable, rows: [Int]) throws -> FittedPipeline {
+    try validate(p, path: table.path)
+    let columns = try requiredColumns(p, table: table)
+    guard !rows.isEmpty else {
+      throw DataError(path: table.path, message: "no training rows to fit the feature pipeline on")
+    }
+    for r in rows { precondition(r >= 0 && r < table.rowCount, "row \(r) out of range") }
+
+    var sparse: [FittedSparse] = []
+    for (f, feature) in p.sparse.enumerated() {
+      let values: [String]
+      var buckets: Int? = nil
+      switch feature.vocabulary {
+      case .learned(let minCount):
+        values = learnVocabulary(table: table, column: columns.sparse[f], rows: rows, missing: feature.missing, minCount: minCount)
+      case .fixed(let list):
+        values = list
+      case .hashed(let b):
+        values = []
+        buckets = b
+      }
+      sparse.append(
+        FittedSparse(name: feature.name, column: feature.column, missing: feature.missing, values: values, hashBuckets: buckets))
+    }
+
+    var dense: [FittedDense] = []
+    for (f, feature) in p.dense.enumerated() {
+      let c = columns.dense[f]
+      var xs: [Double] = []
+      xs.reserveCapacity(rows.count)
+      try table.storage.withUnsafeBufferPointer { storage in
+        let missing = markerSet(feature.missing, withEmpty: false)
+        for r in rows {
+          let cell = table.cellBytes(storage, row: r, column: c)
+          if missing.find(cell) != nil { continue }
+          xs.append(try table.number(cell, row: r, column: c))
+        }
+      }
+      var st = FittedDense(
+        name: feature.name, column: feature.column, normalize: feature.normalize, missing: feature.missing,
+        count: xs.count, min: 0, max: 0, mean: 0, std: 0)
+      if !xs.isEmpty {
+        st.min = xs.min()!
+        st.max = xs.max()!
+        // Two passes, in row order, so the result is reproducible to the bit.
+        var sum = 0.0
+        for x in xs { sum += x }
+        st.mean = sum / Double(xs.count)
+        var ss = 0.0
+        for x in xs { ss += (x - st.mean) * (x - st.mean) }
+        st.std = (ss / Double(xs.count)).squareRoot()
+        if !(st.mean.isFinite && st.std.isFinite) {
+          throw DataError(
+            path: table.path, column: feature.column,
+            message: "the values of dense feature `\(feature.name)` are too large for their mean and std to be computed")
+        }
+      }
+      dense.append(st)
+    }
+    return FittedPipeline(pipeline: p, sparse: sparse, dense: dense, trainRowCount: rows.count)
+  }
+
+  /// Distinct non-missing values of `rows` seen at least `minCount` times, in byte order.
+  static func learnVocabulary(table: RawTable, column c: Int, rows: [Int], missing: [String], minCount: Int) -> [String] {
+    // Keys 0..<m are the missing markers; counts[k - m] counts key k.
+    var seen = markerSet(missing, withEmpty: true)
+    let m = seen.count
+    var counts: [Int] = []
+    table.storage.withUnsafeBufferPointer { storage in
+      for r in rows {
+        let (k, inserted) = seen.insert(table.cellBytes(storage, row: r, column: c))
+        if k < m { continue }
+        if inserted { counts.append(0) }
+        counts[k - m] += 1
+      }
+    }
+    var keys: [[UInt8]] = []
+    for k in m..<seen.count where counts[k - m] >= minCount { keys.append(seen.key(k)) }
+    keys.sort { $0.lexicographicallyPrecedes($1) }
+    return keys.map { String(decoding: $0, as: UTF8.self) }
+  }
+
+  /// Checks the parts of a pipeline the data stage relies on (the compiler checks them too).
+  static func validate(_ p: Pipeline, path: String) throws {
+    _ = try RawTable.delimiterByte(p.delimiter, path: path)
+    var names: Set<String> = []
+    for f in p.sparse {
+      guard names.insert(f.name).inserted else {
+        throw DataError(path: path, message: "two features are named `\(f.name)`")
+      }
+      switch f.vocabulary {
+      case .learned(let minCount) where minCount < 1:
+        throw DataError(path: path, message: "sparse feature `\(f.name)`: minCount must be at least 1, not \(minCount)")
+      case .hashed(let buckets) where buckets < 1:
+        throw DataError(path: path, message: "sparse feature `\(f.name)`: buckets must be at least 1, not \(buckets)")
+      case .fixed(let list):
+        var seen: Set<String> = []
+        for v in list where !seen.insert(v).inserted {
+          throw DataError(path: path, message: "sparse feature `\(f.name)`: \(quoted(v)) is twice in the fixed vocabulary")
+        }
+      default: break
+      }
+    }
+    for f in p.dense {
+      guard names.insert(f.name).inserted else {
+        throw DataError(path: path, message: "two features are named `\(f.name)`")
+      }
+    }
+  }
+
+  /// Column indices of every feature and label, or a DataError for the first one absent.
+  static func requiredColumns(_ p: Pipeline, table: RawTable) throws -> (sparse: [Int], dense: [Int], labels: [Int]) {
+    (
+      try p.sparse.map { try table.requireColumn($0.column, usedBy: "sparse feature `\($0.name)`") },
+      try p.dense.map { try table.requireColumn($0.column, usedBy: "dense feature `\($0.name)`") },
+      try p.labels.map { try table.requireColumn($0.column, usedBy: "the labels of task `\($0.task)`") }
+    )
+  }
+}
+
+/// A set of marker strings, with the empty string in it when `withEmpty`.
+func markerSet(_ markers: [String], withEmpty: Bool) -> ByteSet {
+  var s = ByteSet()
+  if withEmpty { s.insert([UInt8]()) }
+  for m in markers { s.insert(Array(m.utf8)) }
+  return s
+}
+
+extension RawTable {
+  @inline(__always)
+  func cellBytes(_ storage: UnsafeBufferPointer<UInt8>, row: Int, column: Int) -> UnsafeBufferPointer<UInt8> {
+    let s = spans[row &* header.count &+ column]
+    return UnsafeBufferPointer(rebasing: storage[Int(s.start)..<Int(s.end)])
+  }
+
+  /// The number in a cell, or a DataError naming the cell and its text.
+  func number(_ cell: UnsafeBufferPointer<UInt8>, row: Int, column: Int) throws -> Double {
+    switch parseNumber(cell) {
+    case .number(let v): return v
+    case .invalid:
+      let text = String(decoding: cell, as: UTF8.self)
+      let what =
+        text.isEmpty
+        ? "an empty cell is not a number (list \"\" in the feature's `missing` to treat it as missing)"
+        : "\(quoted(text)) is not a number"
+      throw DataError(path: path, row: line(ofRow: row), column: header[column], message: what)
+    case .outOfRange:
+      throw DataError(
+        path: path, row: line(ofRow: row), column: header[column],
+        message: "\(quoted(String(decoding: cell, as: UTF8.self))) is out of the range of a Double")
+    }
+  }
+}

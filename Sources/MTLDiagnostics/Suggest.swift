@@ -1,0 +1,37 @@
+/// "Did you mean": the closest candidate within a small edit distance.
+public enum Suggest {
+  /// Levenshtein distance over Unicode scalars, case-insensitive.
+  public static func distance(_ a: String, _ b: String) -> Int {
+    let x = Array(a.lowercased().unicodeScalars)
+    let y = Array(b.lowercased().unicodeScalars)
+    if x.isEmpty { return y.count }
+    if y.isEmpty { return x.count }
+    var prev = Array(0...y.count)
+    var cur = [Int](repeating: 0, count: y.count + 1)
+    for i in 1...x.count {
+      cur[0] = i
+      for j in 1...y.count {
+        let cost = x[i - 1] == y[j - 1] ? 0 : 1
+        cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
+      }
+      swap(&prev, &cur)
+    }
+    return prev[y.count]
+  }
+
+  /// The best candidate at distance ≤ max(1, len/3) (ties: the first in `candidates`), or nil.
+  public static func closest(to name: String, among candidates: [String]) -> String? {
+    let limit = max(1, name.unicodeScalars.count / 3)
+    var best: (String, Int)?
+    for c in candidates where c != name {
+      let d = distance(name, c)
+      if d <= limit, best == nil || d < best!.1 { best = (c, d) }
+    }
+    return best?.0
+  }
+
+  /// "a similar name exists: `x`" help text, or nil.
+  public static func help(for name: String, among candidates: [String], what: String = "name") -> String? {
+    closest(to: name, among: candidates).map { "a \(what) with a similar name exists: `\($0)`" }
+  }
+}

@@ -1,0 +1,133 @@
+import MTLDiagnostics
+import MTLSpec
+
+/// The validated, typed model. Every reference is resolved, every edge has a width, and the
+/// blocks are in an order where each block's inputs come before it. Passes (MTLCompiler) rewrite
+/// it; `IRPrinter` dumps it one op per line; `IRVerifier` checks its invariants.
+
+/// What a block reads: the feature vector, or another block's output.
+public enum BlockRef: Hashable, Sendable, CustomStringConvertible {
+  case features
+  case experts(String)
+  case gate(String)
+  /// Towers feed tasks only; specs cannot reference them as inputs (yet).
+  case tower(String)
+  public var description: String {
+    switch self {
+    case .features: return "features"
+    case .experts(let n): return "experts.\(n)"
+    case .gate(let n): return "gates.\(n)"
+    case .tower(let n): return "towers.\(n)"
+    }
+  }
+}
+
+public struct SparseInput: Sendable {
+  public var name: String
+  public var column: String
+  public var vocabulary: VocabularyDecl
+  public var missing: [String]
+  public var dim: Int
+  public var span: Span
+}
+
+public struct DenseInput: Sendable {
+  public var name: String
+  public var column: String
+  public var normalize: NormalizeKind
+  public var missing: [String]
+  public var span: Span
+}
+
+public struct DataSource: Sendable {
+  /// Paths resolved against the spec's folder.
+  public var train: String
+  public var test: String?
+  public var testFraction: Double
+  public var splitSeed: Int
+  public var delimiter: String
+}
+
+/// A block of the network, with its inferred shapes.
+public struct Block: Sendable {
+  public enum Kind: Sendable {
+    /// `count` parallel MLPs with layer widths `units`; output [count, B, units.last].
+    case experts(count: Int, units: [Int], activation: ActivationKind)
+    /// softmax over the experts of `groups` (K of them in all), from an optional MLP of widths
+    /// `units` then a linear layer without bias; output: the mixture [B, H].
+    case gate(groups: [String], units: [Int], activation: ActivationKind)
+    /// An MLP of widths `units`, then a linear layer (with bias) to one logit; output [B, 1].
+    case tower(units: [Int], activation: ActivationKind)
+  }
+  public var kind: Kind
+  public var name: String
+  public var inputs: [BlockRef]
+  /// Width of the concatenated inputs.
+  public var inputWidth: Int
+  /// Output shape: [outExperts, B, outWidth] (outExperts is 1 except for expert groups).
+  public var outExperts: Int
+  public var outWidth: Int
+  /// For a gate: how many experts it mixes (the softmax width).
+  public var mixed: Int
+  public var span: Span
+
+  public var ref: BlockRef {
+    switch kind {
+    case .experts: return .experts(name)
+    case .gate: return .gate(name)
+    case .tower: return .tower(name)
+    }
+  }
+  public var section: String {
+    switch kind {
+    case .experts: return "experts"
+    case .gate: return "gates"
+    case .tower: return "towers"
+    }
+  }
+  public var qualifiedName: String { "\(section).\(name)" }
+}
+
+public enum LabelRuleIR: Sendable {
+  case positive([String])
+  case threshold(Double)
+  case value
+}
+
+public struct TaskIR: Sendable {
+  public enum Source: Sendable {
+    case tower(String)
+    case product([String])
+  }
+  public var name: String
+  public var type: TaskKind
+  public var label: (column: String, rule: LabelRuleIR)?
+  public var lossWeight: Double
+  public var source: Source
+  public var span: Span
+}
+
+public struct IRModule: Sendable {
+  public var name: String
+  public var specPath: String
+  public var data: DataSource
+  public var sparse: [SparseInput]
+  public var dense: [DenseInput]
+  public var blocks: [Block]
+  public var tasks: [TaskIR]
+  public var training: TrainingDecl
+  public var featuresSpan: Span
+
+  /// Width of the feature vector: every embedding, then every dense value.
+  public var featureWidth: Int { sparse.reduce(0) { $0 + $1.dim } + dense.count }
+
+  public func block(_ ref: BlockRef) -> Block? {
+    ref == .features ? nil : blocks.first { $0.ref == ref }
+  }
+  /// Output shape of a reference: (experts, width).
+  public func shape(of ref: BlockRef) -> (Int, Int) {
+    if ref == .features { return (1, featureWidth) }
+    guard let b = block(ref) else { return (0, 0) }
+    return (b.outExperts, b.outWidth)
+  }
+}

@@ -1,0 +1,493 @@
+import MTLDiagnostics
+import MTLSpec
+
+/// What the validator learns about a data file, supplied by the caller (the validator reads no
+/// files itself, so it stays testable and independent of the CSV reader).
+public enum DataHeader: Sendable {
+  case columns([String])
+  case unreadable(String)
+}
+
+/// Spec -> IRModule. Resolves references, finds cycles, infers every width and checks the task
+/// graph. Reports every error of the stage at once; returns no module if there was any.
+public struct Validator {
+  public var spec: Spec
+  /// Reads the header of a data file (path already resolved). nil: skip data checks.
+  public var header: ((String) -> DataHeader)?
+  var diags = Diagnostics()
+
+  public init(spec: Spec, header: ((String) -> DataHeader)? = nil) {
+    self.spec = spec
+    self.header = header
+  }
+
+  public static func validate(_ spec: Spec, header: ((String) -> DataHeader)? = nil) -> (IRModule?, Diagnostics) {
+    var v = Validator(spec: spec, header: header)
+    let m = v.run()
+    return (m, v.diags)
+  }
+
+  /// A block as declared, before widths are known.
+  struct Decl {
+    var ref: BlockRef
+    var inputs: [(BlockRef, Span)]
+    var groups: [(String, Span)]  // gates only
+    var span: Span
+  }
+
+  mutating func run() -> IRModule? {
+    let data = resolveData()
+    var sparse: [SparseInput] = []
+    var dense: [DenseInput] = []
+    for f in spec.features {
+      switch f.kind {
+      case .sparse:
+        sparse.append(
+          SparseInput(
+            name: f.name.value, column: f.column.value, vocabulary: f.vocabulary, missing: f.missing,
+            dim: f.embeddingDim, span: f.span))
+      case .dense:
+        dense.append(
+          DenseInput(name: f.name.value, column: f.column.value, normalize: f.normalize, missing: f.missing, span: f.span))
+      }
+    }
+
+    // 1. Resolve every reference.
+    var decls: [BlockRef: Decl] = [:]
+    var order: [BlockRef] = []
+    let expertNames = spec.experts.map(\.name.value)
+    let gateNames = spec.gates.map(\.name.value)
+    for e in spec.experts {
+      let d = Decl(ref: .experts(e.name.value), inputs: resolve(e.input, in: "expert group `\(e.name.value)`"), groups: [], span: e.span)
+      decls[d.ref] = d
+      order.append(d.ref)
+    }
+    for g in spec.gates {
+      var groups: [(String, Span)] = []
+      var seen = Set<String>()
+      for x in g.experts {
+        if !expertNames.contains(x.value) {
+          diags.error(
+            .unknownReference, "unknown expert group `\(x.value)` in gate `\(g.name.value)`", at: x.span,
+            label: "not defined under `experts:`",
+            help: Suggest.help(for: x.value, among: expertNames, what: "group"))
+        } else if !seen.insert(x.value).inserted {
+          diags.error(.duplicateName, "gate `\(g.name.value)` mixes expert group `\(x.value)` twice", at: x.span)
+        } else {
+          groups.append((x.value, x.span))
+        }
+      }
+      let d = Decl(ref: .gate(g.name.value), inputs: resolve(g.input, in: "gate `\(g.name.value)`"), groups: groups, span: g.span)
+      decls[d.ref] = d
+      order.append(d.ref)
+    }
+    for t in spec.towers {
+      let d = Decl(ref: .tower(t.name.value), inputs: resolve(t.input, in: "tower `\(t.name.value)`"), groups: [], span: t.span)
+      decls[d.ref] = d
+      order.append(d.ref)
+    }
+    _ = gateNames
+
+    // 2. Cycles, and an order where inputs come first.
+    let sorted = topologicalOrder(order, decls)
+
+    // 3. Widths, in that order.
+    var blocks: [Block] = []
+    var shapes: [BlockRef: (Int, Int)] = [.features: (1, spec.features.reduce(0) { $0 + ($1.kind == .sparse ? $1.embeddingDim : 1) })]
+    if let sorted {
+      for ref in sorted {
+        if let b = infer(decls[ref]!, &shapes) { blocks.append(b) }
+      }
+    }
+
+    // 4. Tasks.
+    let tasks = validateTasks()
+
+    // 5. Blocks no task uses.
+    if !diags.hasErrors { warnUnused(blocks, tasks, decls) }
+
+    // 6. The spec against its data.
+    checkData(data, sparse: sparse, dense: dense)
+
+    guard !diags.hasErrors, sorted != nil else { return nil }
+    return IRModule(
+      name: spec.name, specPath: spec.path, data: data, sparse: sparse, dense: dense, blocks: blocks, tasks: tasks,
+      training: spec.training, featuresSpan: spec.featuresSpan)
+  }
+
+  // MARK: data source
+
+  func resolveData() -> DataSource {
+    let d = spec.data
+    return DataSource(
+      train: Validator.resolve(d.train.value, relativeTo: spec.path),
+      test: d.test.map { Validator.resolve($0.value, relativeTo: spec.path) },
+      testFraction: d.testFraction, splitSeed: d.splitSeed ?? spec.training.seed, delimiter: d.delimiter)
+  }
+
+  /// `path` resolved against the folder of `specPath`, normalised lexically.
+  public static func resolve(_ path: String, relativeTo specPath: String) -> String {
+    if path.hasPrefix("/") { return normalize(path) }
+    let dir = specPath.contains("/") ? String(specPath[..<specPath.lastIndex(of: "/")!]) : ""
+    return normalize(dir.isEmpty ? path : dir + "/" + path)
+  }
+
+  static func normalize(_ path: String) -> String {
+    let absolute = path.hasPrefix("/")
+    var out: [Substring] = []
+    for part in path.split(separator: "/") {
+      if part == "." || part.isEmpty { continue }
+      if part == "..", let last = out.last, last != ".." {
+        out.removeLast()
+      } else if part == ".." && absolute {
+        continue
+      } else {
+        out.append(part)
+      }
+    }
+    let joined = out.joined(separator: "/")
+    return absolute ? "/" + joined : (joined.isEmpty ? "." : joined)
+  }
+
+  // MARK: references
+
+  mutating func resolve(_ refs: [Reference], in what: String) -> [(BlockRef, Span)] {
+    var out: [(BlockRef, Span)] = []
+    let experts = spec.experts.map(\.name.value)
+    let gates = spec.gates.map(\.name.value)
+    for r in refs {
+      let text = r.text
+      if text == "features" {
+        out.append((.features, r.span))
+        continue
+      }
+      let parts = text.split(separator: ".", maxSplits: 1).map(String.init)
+      if parts.count == 2, parts[0] == "experts" || parts[0] == "gates" {
+        let names = parts[0] == "experts" ? experts : gates
+        if names.contains(parts[1]) {
+          out.append((parts[0] == "experts" ? .experts(parts[1]) : .gate(parts[1]), r.span))
+        } else {
+          let kind = parts[0] == "experts" ? "expert group" : "gate"
+          diags.error(
+            .unknownReference, "unknown \(kind) `\(parts[1])` in the input of \(what)", at: r.span,
+            label: "not defined under `\(parts[0]):`",
+            help: Suggest.help(for: parts[1], among: names, what: kind == "gate" ? "gate" : "group"))
+        }
+        continue
+      }
+      // Not of the form `section.name`: suggest the qualified form when the name exists.
+      var help = "inputs are `features`, `experts.NAME` or `gates.NAME`"
+      if experts.contains(text) { help = "did you mean `experts.\(text)`?" }
+      if gates.contains(text) { help = "did you mean `gates.\(text)`?" }
+      if parts.count == 2, parts[0] == "towers" {
+        help = "a tower's output is its task's logit and cannot feed another block; read a gate or expert group"
+      } else if parts.count == 2, let s = Suggest.closest(to: parts[0], among: ["experts", "gates"]) {
+        help = "did you mean `\(s).\(parts[1])`?"
+      } else if let s = Suggest.closest(to: text, among: ["features"]) {
+        help = "did you mean `\(s)`?"
+      }
+      diags.error(.unknownReference, "unknown input `\(text)` of \(what)", at: r.span, help: help)
+    }
+    return out
+  }
+
+  // MARK: cycles and order
+
+  /// Depth-first order over declaration order; reports every cycle with its whole path.
+  mutating func topologicalOrder(_ order: [BlockRef], _ decls: [BlockRef: Decl]) -> [BlockRef]? {
+    var walk = Walk()
+    for ref in order where walk.marks[ref] == nil { visit(ref, decls, &walk) }
+    return walk.failed ? nil : walk.out
+  }
+
+  struct Walk {
+    enum Mark { case visiting, done }
+    var marks: [BlockRef: Mark] = [:]
+    var out: [BlockRef] = []
+    var stack: [BlockRef] = []
+    var reported = Set<[String]>()
+    var failed = false
+  }
+
+  mutating func visit(_ ref: BlockRef, _ decls: [BlockRef: Decl], _ w: inout Walk) {
+    guard let d = decls[ref] else { return }
+    w.marks[ref] = .visiting
+    w.stack.append(ref)
+    let deps = d.inputs.filter { $0.0 != .features } + d.groups.map { (BlockRef.experts($0.0), $0.1) }
+    for (dep, span) in deps {
+      switch w.marks[dep] {
+      case .visiting:
+        let start = w.stack.lastIndex(of: dep)!
+        let cycle = Array(w.stack[start...]).map(\.description)
+        if w.reported.insert(canonical(cycle)).inserted {
+          let path = (cycle + [dep.description]).map { "`\($0)`" }.joined(separator: " -> ")
+          diags.error(
+            .cycle, "dependency cycle: \(path)", at: span, label: "`\(dep)` is read here",
+            help: "blocks must form a DAG; break the cycle by reading `features` or an earlier block")
+        }
+        w.failed = true
+      case .done: break
+      case nil: visit(dep, decls, &w)
+      }
+    }
+    w.stack.removeLast()
+    w.marks[ref] = .done
+    w.out.append(ref)
+  }
+
+  /// A cycle's members rotated to start at the smallest, so each cycle is reported once.
+  func canonical(_ c: [String]) -> [String] {
+    guard let i = c.indices.min(by: { c[$0] < c[$1] }) else { return c }
+    return Array(c[i...] + c[..<i])
+  }
+
+  // MARK: widths
+
+  mutating func infer(_ d: Decl, _ shapes: inout [BlockRef: (Int, Int)]) -> Block? {
+    var width = 0
+    var ok = true
+    for (ref, span) in d.inputs {
+      guard let (e, w) = shapes[ref] else {
+        ok = false
+        continue
+      }
+      if e > 1 {
+        diags.error(
+          .stackedInput, "`\(ref)` holds \(e) experts and cannot be read directly by `\(d.ref)`", at: span,
+          label: "output is [\(e),B,\(w)]",
+          help: "mix it through a gate (`gates:`), or give the group `count: 1`")
+        ok = false
+      }
+      width += w
+    }
+    switch d.ref {
+    case .experts(let name):
+      let e = spec.experts.first { $0.name.value == name }!
+      let out = (e.count.value, e.units.value.last!)
+      shapes[d.ref] = out
+      guard ok else { return nil }
+      return Block(
+        kind: .experts(count: e.count.value, units: e.units.value, activation: e.activation), name: name,
+        inputs: d.inputs.map(\.0), inputWidth: width, outExperts: out.0, outWidth: out.1, mixed: 0, span: d.span)
+    case .gate(let name):
+      let g = spec.gates.first { $0.name.value == name }!
+      var k = 0
+      var widths: [(String, Int, Span)] = []
+      for (group, span) in d.groups {
+        guard let (e, w) = shapes[.experts(group)] else { continue }
+        k += e
+        widths.append((group, w, span))
+      }
+      if let first = widths.first, let bad = widths.first(where: { $0.1 != first.1 }) {
+        let list = widths.map { "`\($0.0)` [\($0.1)]" }.joined(separator: ", ")
+        diags.error(
+          .gateWidthMismatch, "gate `\(name)` mixes expert groups of different widths: \(list)", at: bad.2,
+          label: "width \(bad.1), but `\(first.0)` has width \(first.1)",
+          help: "make the last entry of `units` the same in every group a gate mixes")
+        ok = false
+      }
+      let h = widths.first?.1 ?? 0
+      shapes[d.ref] = (1, h)
+      guard ok, !widths.isEmpty else { return nil }
+      return Block(
+        kind: .gate(groups: d.groups.map(\.0), units: g.units, activation: g.activation), name: name,
+        inputs: d.inputs.map(\.0), inputWidth: width, outExperts: 1, outWidth: h, mixed: k, span: d.span)
+    case .tower(let name):
+      let t = spec.towers.first { $0.name.value == name }!
+      shapes[d.ref] = (1, 1)
+      guard ok else { return nil }
+      return Block(
+        kind: .tower(units: t.units.value, activation: t.activation), name: name, inputs: d.inputs.map(\.0),
+        inputWidth: width, outExperts: 1, outWidth: 1, mixed: 0, span: d.span)
+    case .features:
+      return nil
+    }
+  }
+
+  // MARK: tasks
+
+  mutating func validateTasks() -> [TaskIR] {
+    let towerNames = spec.towers.map(\.name.value)
+    let taskNames = spec.tasks.map(\.name.value)
+    var out: [TaskIR] = []
+    var towerUser: [String: String] = [:]
+    for t in spec.tasks {
+      let name = t.name.value
+      var source: TaskIR.Source?
+      if let p = t.product {
+        if let tw = t.tower {
+          diags.error(
+            .towerAndOutput, "task `\(name)` has both a `tower` and an `output`", at: tw.span,
+            help: "a product task takes its prediction from `output.product`; remove `tower`")
+        }
+        if t.type.value != .binary {
+          diags.error(
+            .productNotBinary, "task `\(name)` is a product of probabilities, so it must be `binary`", at: t.type.span,
+            help: "change `type` to `binary`")
+        }
+        var members: [String] = []
+        for m in p.value {
+          guard let other = spec.tasks.first(where: { $0.name.value == m.value }) else {
+            diags.error(
+              .unknownReference, "unknown task `\(m.value)` in the product of task `\(name)`", at: m.span,
+              label: "not defined under `tasks:`", help: Suggest.help(for: m.value, among: taskNames, what: "task"))
+            continue
+          }
+          if other.type.value != .binary {
+            diags.error(
+              .productNotBinary, "task `\(m.value)` is `\(other.type.value.rawValue)`; a product multiplies binary tasks' probabilities",
+              at: m.span, help: "only binary tasks can be multiplied")
+          }
+          members.append(m.value)
+        }
+        source = .product(members)
+      } else {
+        let towerName = t.tower?.value ?? name
+        if towerNames.contains(towerName) {
+          source = .tower(towerName)
+          if let other = towerUser[towerName] {
+            diags.error(
+              .towerShared, "tower `\(towerName)` is used by tasks `\(other)` and `\(name)`", at: t.tower?.span ?? t.span,
+              help: "give each task a tower of its own")
+          }
+          towerUser[towerName] = name
+        } else if let tw = t.tower {
+          diags.error(
+            .unknownReference, "unknown tower `\(tw.value)` for task `\(name)`", at: tw.span,
+            label: "not defined under `towers:`", help: Suggest.help(for: tw.value, among: towerNames, what: "tower"))
+        } else {
+          diags.error(
+            .taskWithoutOutput, "task `\(name)` has no tower and no output", at: t.span,
+            help: "add a tower named `\(name)` under `towers:`, name one with `tower:`, or give `output: {product: [...]}`")
+        }
+      }
+      var label: (String, LabelRuleIR)?
+      if let l = t.label {
+        switch (t.type.value, l.positive, l.threshold) {
+        case (.binary, let p?, _): label = (l.column.value, .positive(p))
+        case (.binary, nil, let th?): label = (l.column.value, .threshold(th))
+        case (.binary, nil, nil):
+          diags.error(
+            .labelRule, "the label of binary task `\(name)` needs a rule", at: l.span,
+            help: "add `positive: [values]` (the values that mean 1) or `threshold: number`")
+        case (.regression, nil, nil): label = (l.column.value, .value)
+        case (.regression, _, _):
+          diags.error(
+            .labelRule, "regression task `\(name)` learns the number itself; `positive` and `threshold` make binary labels",
+            at: l.span, help: "remove the rule, or make the task `type: binary`")
+        }
+      }
+      if let source {
+        out.append(
+          TaskIR(
+            name: name, type: t.type.value, label: label.map { (column: $0.0, rule: $0.1) }, lossWeight: t.lossWeight,
+            source: source, span: t.span))
+      }
+    }
+    checkProductCycles()
+    // A task with no label learns only through the labelled product tasks that use it.
+    var trained = Set(spec.tasks.filter { $0.label != nil }.map(\.name.value))
+    var changed = true
+    while changed {
+      changed = false
+      for t in spec.tasks where trained.contains(t.name.value) {
+        for m in t.product?.value ?? [] where trained.insert(m.value).inserted { changed = true }
+      }
+    }
+    if !spec.tasks.contains(where: { $0.label != nil }) {
+      diags.error(
+        .noLabelledTask, "no task has a label, so nothing can be trained", at: spec.tasks.first?.span ?? spec.featuresSpan,
+        help: "give at least one task `label: {column: ..., positive: [...]}`")
+    } else {
+      for t in spec.tasks where !trained.contains(t.name.value) {
+        diags.error(
+          .unlearnableTask, "task `\(t.name.value)` has no label and no labelled task uses it", at: t.span,
+          help: "add a `label`, or use it in another task's `output: {product: [...]}`")
+      }
+    }
+    return out
+  }
+
+  mutating func checkProductCycles() {
+    var marks: [String: Int] = [:]
+    var stack: [String] = []
+    var reported = Set<[String]>()
+    let byName = Dictionary(spec.tasks.map { ($0.name.value, $0) }, uniquingKeysWith: { a, _ in a })
+    func visit(_ n: String, _ v: inout Validator) {
+      marks[n] = 1
+      stack.append(n)
+      for m in byName[n]?.product?.value ?? [] where byName[m.value] != nil {
+        if marks[m.value] == 1 {
+          let cycle = Array(stack[stack.lastIndex(of: m.value)!...])
+          if reported.insert(v.canonical(cycle)).inserted {
+            let path = (cycle + [m.value]).map { "`tasks.\($0)`" }.joined(separator: " -> ")
+            v.diags.error(
+              .cycle, "dependency cycle: \(path)", at: m.span, label: "`\(m.value)` is used here",
+              help: "a task's output cannot depend on itself")
+          }
+        } else if marks[m.value] == nil {
+          visit(m.value, &v)
+        }
+      }
+      stack.removeLast()
+      marks[n] = 2
+    }
+    for t in spec.tasks where marks[t.name.value] == nil { visit(t.name.value, &self) }
+  }
+
+  // MARK: unused blocks
+
+  mutating func warnUnused(_ blocks: [Block], _ tasks: [TaskIR], _ decls: [BlockRef: Decl]) {
+    var used = Set<BlockRef>()
+    var work: [BlockRef] = tasks.compactMap { if case .tower(let n) = $0.source { return .tower(n) } else { return nil } }
+    while let r = work.popLast() {
+      guard used.insert(r).inserted, let d = decls[r] else { continue }
+      work += d.inputs.map(\.0).filter { $0 != .features } + d.groups.map { .experts($0.0) }
+    }
+    for b in blocks where !used.contains(b.ref) {
+      diags.add(
+        Diagnostic(
+          .unusedBlock, "`\(b.qualifiedName)` is not used by any task", at: b.span,
+          help: "remove it, or read it from a gate or tower; it will not be compiled"))
+    }
+  }
+
+  // MARK: data
+
+  mutating func checkData(_ data: DataSource, sparse: [SparseInput], dense: [DenseInput]) {
+    // Leakage: a label column that is also read as a feature.
+    let featureColumns = spec.features.map { ($0.column.value, $0.name.value, $0.column.span) }
+    for t in spec.tasks {
+      guard let l = t.label else { continue }
+      if let f = featureColumns.first(where: { $0.0 == l.column.value }) {
+        diags.error(
+          .labelIsFeature, "label column `\(l.column.value)` of task `\(t.name.value)` is also read by feature `\(f.1)`",
+          at: l.column.span, label: "the label leaks into the inputs",
+          help: "remove feature `\(f.1)`, or label the task from another column",
+          notes: ["feature `\(f.1)` reads it at \(f.2.location)"])
+      }
+    }
+    guard let header else { return }
+    var files: [(String, Span)] = [(data.train, spec.data.train.span)]
+    if let test = data.test, let s = spec.data.test?.span { files.append((test, s)) }
+    for (path, pathSpan) in files {
+      switch header(path) {
+      case .unreadable(let why):
+        diags.add(
+          Diagnostic(
+            .dataUnreadable, "cannot read data file `\(path)` (\(why)); its columns were not checked", at: pathSpan,
+            help: "paths are relative to the spec's folder"))
+      case .columns(let columns):
+        let set = Set(columns)
+        var needed: [(String, Span, String)] = featureColumns.map { ($0.0, $0.2, "feature `\($0.1)`") }
+        for t in spec.tasks { if let l = t.label { needed.append((l.column.value, l.column.span, "task `\(t.name.value)`")) } }
+        for (col, span, who) in needed where !set.contains(col) {
+          diags.error(
+            .missingColumn, "column `\(col)` of \(who) is not in the header of `\(path)`", at: span,
+            help: Suggest.closest(to: col, among: columns).map { "did you mean `\($0)`?" }
+              ?? "the file's columns: " + columns.prefix(20).map { "`\($0)`" }.joined(separator: ", "))
+        }
+      }
+    }
+  }
+}

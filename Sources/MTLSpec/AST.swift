@@ -1,0 +1,131 @@
+import MTLDiagnostics
+
+/// The spec as written: every value keeps the span it came from. Produced by `SpecDecoder`,
+/// consumed by the validator (MTLIR). Docs: docs/spec.md.
+
+public struct Located<T: Sendable>: Sendable {
+  public var value: T
+  public var span: Span
+  public init(_ value: T, _ span: Span) {
+    self.value = value
+    self.span = span
+  }
+}
+
+public enum FeatureKind: String, Sendable, CaseIterable { case dense, sparse }
+public enum NormalizeKind: String, Sendable, CaseIterable { case none, minmax, standard, log }
+public enum TaskKind: String, Sendable, CaseIterable { case binary, regression }
+public enum ActivationKind: String, Sendable, CaseIterable {
+  case relu, none, sigmoid, tanh
+  case leakyRelu = "leaky_relu"
+}
+public enum OptimizerType: String, Sendable, CaseIterable { case adam, adagrad, sgd }
+
+public enum VocabularyDecl: Sendable {
+  case learned(minCount: Int)
+  case fixed([String])
+  case hashed(buckets: Int)
+}
+
+public struct DataDecl: Sendable {
+  public var train: Located<String>
+  public var test: Located<String>?
+  public var testFraction: Double
+  public var splitSeed: Int?
+  public var delimiter: String
+  public var missing: [String]
+  public var span: Span
+}
+
+public struct FeatureDecl: Sendable {
+  public var name: Located<String>
+  public var column: Located<String>
+  public var kind: FeatureKind
+  public var embeddingDim: Int
+  public var vocabulary: VocabularyDecl
+  public var normalize: NormalizeKind
+  public var missing: [String]
+  public var span: Span
+}
+
+public struct LabelDecl: Sendable {
+  public var column: Located<String>
+  public var positive: [String]?
+  public var threshold: Double?
+  public var span: Span
+}
+
+public struct TaskDecl: Sendable {
+  public var name: Located<String>
+  public var type: Located<TaskKind>
+  public var label: LabelDecl?
+  public var lossWeight: Double
+  public var tower: Located<String>?
+  public var product: Located<[Located<String>]>?
+  public var span: Span
+}
+
+/// A reference to a block output: `features`, `experts.NAME` or `gates.NAME`.
+public struct Reference: Sendable {
+  public var text: String
+  public var span: Span
+}
+
+public struct ExpertDecl: Sendable {
+  public var name: Located<String>
+  public var count: Located<Int>
+  public var input: [Reference]
+  public var units: Located<[Int]>
+  public var activation: ActivationKind
+  public var span: Span
+}
+
+public struct GateDecl: Sendable {
+  public var name: Located<String>
+  public var input: [Reference]
+  public var experts: [Located<String>]
+  public var units: [Int]
+  public var activation: ActivationKind
+  public var span: Span
+}
+
+public struct TowerDecl: Sendable {
+  public var name: Located<String>
+  public var input: [Reference]
+  public var units: Located<[Int]>
+  public var activation: ActivationKind
+  public var span: Span
+}
+
+public struct TrainingDecl: Sendable {
+  public var optimizer: OptimizerType = .adam
+  public var learningRate: Double = 0.001
+  public var beta1: Double = 0.9
+  public var beta2: Double = 0.999
+  public var epsilon: Double = 1e-7
+  public var momentum: Double = 0
+  public var initialAccumulator: Double = 0.1
+  public var batchSize: Int = 256
+  public var epochs: Int = 10
+  public var seed: Int = 0
+  public var l2Embeddings: Double = 0
+  public var l2Weights: Double = 0
+  public var clipNorm: Double = 0
+  public init() {}
+}
+
+public struct Spec: Sendable {
+  public var path: String
+  public var version: Int
+  public var name: String
+  public var description: String
+  public var data: DataDecl
+  public var features: [FeatureDecl]
+  public var tasks: [TaskDecl]
+  public var experts: [ExpertDecl]
+  public var gates: [GateDecl]
+  public var towers: [TowerDecl]
+  public var training: TrainingDecl
+  /// Span of the `features:` key, for errors about the feature vector as a whole.
+  public var featuresSpan: Span
+}

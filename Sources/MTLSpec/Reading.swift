@@ -1,0 +1,181 @@
+import MTLDiagnostics
+import MTLYAML
+
+/// Typed reading of YAML nodes with located errors. Every failed read records a diagnostic and
+/// returns nil, so decoding goes on and all errors of the stage are reported at once.
+struct Reader {
+  var diags = Diagnostics()
+
+  // MARK: mappings
+
+  /// A mapping being read: tracks which keys were used so unknown ones can be reported.
+  struct Mapping {
+    let node: YAMLNode
+    let pairs: [YAMLPair]
+    let what: String
+    func pair(_ key: String) -> YAMLPair? { pairs.first { $0.name == key } }
+    func value(_ key: String) -> YAMLNode? { pair(key)?.value }
+    func has(_ key: String) -> Bool { pair(key) != nil }
+  }
+
+  /// Reads `node` as a mapping whose keys must be among `allowed`; reports unknown keys with a
+  /// did-you-mean and missing `required` keys at the mapping.
+  mutating func mapping(_ node: YAMLNode, _ what: String, allowed: [String], required: [String] = [])
+    -> Mapping?
+  {
+    guard case .mapping(let pairs) = node.kind else {
+      diags.error(.wrongType, "expected a mapping for \(what), found \(node.kindDescription)", at: node.span)
+      return nil
+    }
+    for p in pairs where !allowed.contains(p.name) {
+      let help =
+        Suggest.closest(to: p.name, among: allowed).map { "did you mean `\($0)`?" }
+        ?? "allowed keys here: " + allowed.map { "`\($0)`" }.joined(separator: ", ")
+      diags.error(.unknownKey, "unknown key `\(p.name)` in \(what)", at: p.key.span, help: help)
+    }
+    for r in required where !pairs.contains(where: { $0.name == r }) {
+      diags.error(
+        .missingKey, "\(what) is missing the required key `\(r)`", at: keySpan(node),
+        help: "add `\(r):`; see docs/spec.md")
+    }
+    return Mapping(node: node, pairs: pairs, what: what)
+  }
+
+  /// A short span for a whole mapping: its first line (rendering the whole block is noise).
+  func keySpan(_ node: YAMLNode) -> Span {
+    var s = node.span
+    if s.end.line != s.start.line {
+      if case .mapping(let pairs) = node.kind, let first = pairs.first {
+        s = first.key.span
+      } else {
+        s.end = s.start
+      }
+    }
+    return s
+  }
+
+  // MARK: scalars
+
+  func scalar(_ node: YAMLNode) -> (String, plain: Bool)? {
+    if case .scalar(let s, let plain) = node.kind { return (s, plain) }
+    return nil
+  }
+
+  mutating func string(_ node: YAMLNode, _ what: String) -> String? {
+    guard let (s, plain) = scalar(node), !(plain && isNull(s)) else {
+      diags.error(.wrongType, "expected a string for \(what), found \(node.kindDescription)", at: node.span)
+      return nil
+    }
+    if s.unicodeScalars.contains(where: { $0.value == 0 }) {
+      diags.error(.invalidValue, "\(what) contains a NUL character", at: node.span)
+      return nil
+    }
+    return s
+  }
+
+  func isNull(_ s: String) -> Bool { s.isEmpty || s == "~" || s == "null" || s == "Null" || s == "NULL" }
+
+  mutating func int(_ node: YAMLNode, _ what: String, in range: ClosedRange<Int>) -> Int? {
+    guard let (s, plain) = scalar(node), plain, let v = Int(s.replacingUnderscores) else {
+      diags.error(.wrongType, "expected an integer for \(what), found \(node.kindDescription)", at: node.span)
+      return nil
+    }
+    guard range.contains(v) else {
+      diags.error(
+        .outOfRange, "\(what) must be between \(range.lowerBound) and \(range.upperBound), found \(v)",
+        at: node.span)
+      return nil
+    }
+    return v
+  }
+
+  mutating func double(_ node: YAMLNode, _ what: String, in range: ClosedRange<Double>, openLow: Bool = false)
+    -> Double?
+  {
+    guard let (s, plain) = scalar(node), plain, let v = Double(s.replacingUnderscores), v.isFinite else {
+      diags.error(.wrongType, "expected a number for \(what), found \(node.kindDescription)", at: node.span)
+      return nil
+    }
+    let low = openLow ? v > range.lowerBound : v >= range.lowerBound
+    guard low && v <= range.upperBound else {
+      let lo = openLow ? "greater than \(fmt(range.lowerBound))" : "at least \(fmt(range.lowerBound))"
+      diags.error(
+        .outOfRange, "\(what) must be \(lo) and at most \(fmt(range.upperBound)), found \(s)", at: node.span)
+      return nil
+    }
+    return v
+  }
+
+  mutating func choice<E: RawRepresentable & CaseIterable>(_ node: YAMLNode, _ what: String, _: E.Type) -> E?
+  where E.RawValue == String {
+    guard let s = string(node, what) else { return nil }
+    if let v = E(rawValue: s) { return v }
+    let options = E.allCases.map(\.rawValue)
+    let help =
+      Suggest.closest(to: s, among: options).map { "did you mean `\($0)`?" }
+      ?? "expected one of " + options.map { "`\($0)`" }.joined(separator: ", ")
+    diags.error(.invalidValue, "unknown \(what) `\(s)`", at: node.span, help: help)
+    return nil
+  }
+
+  /// A sequence; a single scalar is accepted as a one-element list when `allowScalar`.
+  mutating func sequence(_ node: YAMLNode, _ what: String, allowScalar: Bool = false) -> [YAMLNode]? {
+    switch node.kind {
+    case .sequence(let items): return items
+    case .scalar where allowScalar: return [node]
+    default:
+      diags.error(.wrongType, "expected a list for \(what), found \(node.kindDescription)", at: node.span)
+      return nil
+    }
+  }
+
+  mutating func stringList(_ node: YAMLNode, _ what: String, allowScalar: Bool = false) -> [Located<String>]? {
+    guard let items = sequence(node, what, allowScalar: allowScalar) else { return nil }
+    var out: [Located<String>] = []
+    for item in items {
+      if let s = string(item, "an entry of \(what)") { out.append(Located(s, item.span)) }
+    }
+    return out.count == items.count ? out : nil
+  }
+
+  mutating func intList(_ node: YAMLNode, _ what: String, in range: ClosedRange<Int>) -> [Int]? {
+    guard let items = sequence(node, what) else { return nil }
+    var out: [Int] = []
+    for item in items {
+      if let v = int(item, "an entry of \(what)", in: range) { out.append(v) }
+    }
+    return out.count == items.count ? out : nil
+  }
+
+  // MARK: names
+
+  /// Names are letters, digits, `_` and `-`, starting with a letter or `_`.
+  mutating func checkName(_ name: String, _ span: Span, _ what: String) -> Bool {
+    let scalars = Array(name.unicodeScalars)
+    func ok(_ c: Unicode.Scalar, first: Bool) -> Bool {
+      let v = c.value
+      let letter = (v >= 65 && v <= 90) || (v >= 97 && v <= 122) || v == 95
+      let digit = v >= 48 && v <= 57
+      return first ? letter : (letter || digit || v == 45)
+    }
+    if scalars.isEmpty || !ok(scalars[0], first: true) || !scalars.dropFirst().allSatisfy({ ok($0, first: false) })
+      || scalars.count > 64
+    {
+      diags.error(
+        .invalidName, "invalid \(what) name `\(name)`", at: span,
+        help: "names start with a letter or `_` and hold letters, digits, `_` and `-` (at most 64)")
+      return false
+    }
+    return true
+  }
+}
+
+func fmt(_ v: Double) -> String {
+  if v == v.rounded() && abs(v) < 1e15 { return String(Int(v)) }
+  return String(v)
+}
+
+extension String {
+  /// YAML 1.1 allows `1_000`; accept it in numbers.
+  var replacingUnderscores: String { contains("_") ? split(separator: "_").joined() : self }
+}

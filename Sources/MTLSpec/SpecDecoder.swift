@@ -1,0 +1,375 @@
+import MTLDiagnostics
+import MTLYAML
+
+/// YAML node tree -> `Spec`. Checks keys, types and value ranges; references and the model's
+/// structure are the validator's job (MTLIR). All errors of this stage are reported together.
+public enum SpecDecoder {
+  public static let supportedVersion = 1
+  static let topKeys = ["mtlc", "name", "description", "data", "features", "tasks", "experts", "gates", "towers", "training"]
+
+  public static func decode(_ root: YAMLNode, path: String) -> (Spec?, Diagnostics) {
+    var r = Reader()
+    guard let top = r.mapping(root, "the spec", allowed: topKeys, required: ["mtlc", "data", "features", "tasks"])
+    else { return (nil, r.diags) }
+
+    // Version first: a spec for another version gets one clear error, not a cascade.
+    if let v = top.value("mtlc") {
+      if let n = r.int(v, "`mtlc` (the spec version)", in: Int.min...Int.max), n != supportedVersion {
+        r.diags.error(
+          .unsupportedVersion, "spec version \(n) is not supported", at: v.span,
+          help: "this mtlc reads `mtlc: \(supportedVersion)`")
+      }
+      if r.diags.hasErrors { return (nil, r.diags) }
+    }
+
+    let name = top.value("name").flatMap { r.string($0, "`name`") } ?? defaultName(path)
+    let description = top.value("description").flatMap { r.string($0, "`description`") } ?? ""
+    let data = top.value("data").flatMap { decodeData($0, &r) }
+    let features = top.value("features").map { decodeFeatures($0, data?.missing ?? [], &r) } ?? []
+    let tasks = top.value("tasks").map { decodeNamed($0, "tasks", &r, decodeTask) } ?? []
+    let experts = top.value("experts").map { decodeNamed($0, "experts", &r, decodeExpert) } ?? []
+    let gates = top.value("gates").map { decodeNamed($0, "gates", &r, decodeGate) } ?? []
+    let towers = top.value("towers").map { decodeNamed($0, "towers", &r, decodeTower) } ?? []
+    let training = top.value("training").map { decodeTraining($0, &r) } ?? TrainingDecl()
+
+    guard !r.diags.hasErrors, let data else { return (nil, r.diags) }
+    let spec = Spec(
+      path: path, version: supportedVersion, name: name, description: description, data: data,
+      features: features, tasks: tasks, experts: experts, gates: gates, towers: towers, training: training,
+      featuresSpan: top.pair("features")!.key.span)
+    return (spec, r.diags)
+  }
+
+  static func defaultName(_ path: String) -> String {
+    var base = path.split(separator: "/").last.map(String.init) ?? path
+    if let dot = base.lastIndex(of: ".") { base = String(base[..<dot]) }
+    return base
+  }
+
+  // MARK: data
+
+  static func decodeData(_ node: YAMLNode, _ r: inout Reader) -> DataDecl? {
+    guard
+      let m = r.mapping(
+        node, "`data`", allowed: ["train", "test", "test_fraction", "split_seed", "delimiter", "missing"],
+        required: ["train"])
+    else { return nil }
+    let train = m.value("train").flatMap { n in r.string(n, "`data.train`").map { Located($0, n.span) } }
+    let test = m.value("test").flatMap { n in r.string(n, "`data.test`").map { Located($0, n.span) } }
+    var fraction = 0.2
+    if let n = m.value("test_fraction") {
+      if test != nil {
+        r.diags.error(
+          .conflictingKeys, "`test_fraction` has no effect when `test` is given", at: m.pair("test_fraction")!.key.span,
+          help: "remove `test_fraction`, or remove `test` to hold out a fraction of the training rows")
+      }
+      fraction = r.double(n, "`data.test_fraction`", in: 0...0.9, openLow: true) ?? fraction
+    }
+    let seed = m.value("split_seed").flatMap { r.int($0, "`data.split_seed`", in: 0...Int.max) }
+    var delimiter = ","
+    if let n = m.value("delimiter"), let d = r.string(n, "`data.delimiter`") {
+      if d.utf8.count != 1 || d == "\"" || d == "\n" || d == "\r" {
+        r.diags.error(
+          .invalidValue, "`data.delimiter` must be one ASCII character other than a quote or a line break, found `\(d)`",
+          at: n.span)
+      } else {
+        delimiter = d
+      }
+    }
+    let missing = m.value("missing").flatMap { r.stringList($0, "`data.missing`", allowScalar: true) }?.map(\.value) ?? []
+    guard let train else { return nil }
+    return DataDecl(
+      train: train, test: test, testFraction: fraction, splitSeed: seed, delimiter: delimiter, missing: missing,
+      span: r.keySpan(node))
+  }
+
+  // MARK: features
+
+  static let featureKeys = ["name", "column", "kind", "embedding_dim", "vocabulary", "normalize", "missing"]
+
+  static func decodeFeatures(_ node: YAMLNode, _ defaultMissing: [String], _ r: inout Reader) -> [FeatureDecl] {
+    guard let items = r.sequence(node, "`features`") else { return [] }
+    if items.isEmpty {
+      r.diags.error(.emptyList, "`features` is empty", at: node.span, help: "list at least one input column")
+      return []
+    }
+    var out: [FeatureDecl] = []
+    var seen: [String: Span] = [:]
+    for item in items {
+      guard let m = r.mapping(item, "a feature", allowed: featureKeys, required: ["name", "kind"]) else { continue }
+      guard let nameNode = m.value("name"), let name = r.string(nameNode, "the feature's `name`") else { continue }
+      guard r.checkName(name, nameNode.span, "feature") else { continue }
+      if let first = seen[name] {
+        r.diags.error(
+          .duplicateName, "feature `\(name)` is defined twice", at: nameNode.span,
+          help: "give each feature a distinct name; use `column:` to read the same column twice",
+          notes: ["first defined at \(first.location)"])
+        continue
+      }
+      seen[name] = nameNode.span
+      let what = "feature `\(name)`"
+      let column = m.value("column").flatMap { n in r.string(n, "`column` of \(what)").map { Located($0, n.span) } }
+        ?? Located(name, nameNode.span)
+      guard let kindNode = m.value("kind"), let kind = r.choice(kindNode, "feature kind", FeatureKind.self) else {
+        continue
+      }
+      var dim = 0
+      var vocab = VocabularyDecl.learned(minCount: 1)
+      var normalize = NormalizeKind.none
+      switch kind {
+      case .sparse:
+        if let p = m.pair("normalize") {
+          r.diags.error(
+            .conflictingKeys, "`normalize` applies to dense features, and \(what) is sparse", at: p.key.span,
+            help: "remove `normalize`, or make the feature `kind: dense`")
+        }
+        if let n = m.value("embedding_dim") {
+          dim = r.int(n, "`embedding_dim` of \(what)", in: 1...4096) ?? 0
+        } else {
+          r.diags.error(
+            .missingKey, "sparse \(what) is missing the required key `embedding_dim`", at: r.keySpan(item),
+            help: "add `embedding_dim: 4` (the width of its embedding)")
+        }
+        if let n = m.value("vocabulary") { vocab = decodeVocabulary(n, what, &r) ?? vocab }
+      case .dense:
+        for key in ["embedding_dim", "vocabulary"] {
+          if let p = m.pair(key) {
+            r.diags.error(
+              .conflictingKeys, "`\(key)` applies to sparse features, and \(what) is dense", at: p.key.span,
+              help: "remove `\(key)`, or make the feature `kind: sparse`")
+          }
+        }
+        if let n = m.value("normalize") {
+          normalize = r.choice(n, "normalisation", NormalizeKind.self) ?? normalize
+        }
+      }
+      let missing =
+        m.value("missing").flatMap { r.stringList($0, "`missing` of \(what)", allowScalar: true) }?.map(\.value)
+        ?? defaultMissing
+      out.append(
+        FeatureDecl(
+          name: Located(name, nameNode.span), column: column, kind: kind, embeddingDim: dim, vocabulary: vocab,
+          normalize: normalize, missing: missing, span: r.keySpan(item)))
+    }
+    return out
+  }
+
+  static func decodeVocabulary(_ node: YAMLNode, _ what: String, _ r: inout Reader) -> VocabularyDecl? {
+    if case .scalar = node.kind {
+      guard let s = r.string(node, "`vocabulary` of \(what)") else { return nil }
+      if s == "learned" { return .learned(minCount: 1) }
+      r.diags.error(
+        .invalidValue, "unknown vocabulary `\(s)` for \(what)", at: node.span,
+        help: "use `learned`, `{min_count: N}`, `{values: [...]}` or `{hash_buckets: N}`")
+      return nil
+    }
+    guard
+      let m = r.mapping(node, "`vocabulary` of \(what)", allowed: ["min_count", "values", "hash_buckets"])
+    else { return nil }
+    let given = m.pairs.map(\.name).filter { ["min_count", "values", "hash_buckets"].contains($0) }
+    if given.count != 1 {
+      r.diags.error(
+        .conflictingKeys, "`vocabulary` of \(what) needs exactly one of `min_count`, `values`, `hash_buckets`",
+        at: r.keySpan(node))
+      return nil
+    }
+    if let n = m.value("min_count") { return r.int(n, "`min_count`", in: 1...1_000_000_000).map { .learned(minCount: $0) } }
+    if let n = m.value("hash_buckets") {
+      return r.int(n, "`hash_buckets`", in: 1...100_000_000).map { .hashed(buckets: $0) }
+    }
+    if let n = m.value("values"), let list = r.stringList(n, "`values`") {
+      if list.isEmpty {
+        r.diags.error(.emptyList, "`values` of \(what) is empty", at: n.span)
+        return nil
+      }
+      var seen = Set<String>()
+      for v in list where !seen.insert(v.value).inserted {
+        r.diags.error(.duplicateName, "value `\(v.value)` is listed twice in the vocabulary of \(what)", at: v.span)
+      }
+      return .fixed(list.map(\.value))
+    }
+    return nil
+  }
+
+  // MARK: named sections
+
+  /// A section that maps names to blocks (`tasks`, `experts`, `gates`, `towers`).
+  static func decodeNamed<T>(
+    _ node: YAMLNode, _ section: String, _ r: inout Reader,
+    _ body: (Located<String>, YAMLNode, inout Reader) -> T?
+  ) -> [T] {
+    guard case .mapping(let pairs) = node.kind else {
+      r.diags.error(
+        .wrongType, "expected a mapping of names for `\(section)`, found \(node.kindDescription)", at: node.span,
+        help: "write `\(section):` followed by `name: {...}` entries")
+      return []
+    }
+    var out: [T] = []
+    for p in pairs {
+      guard r.checkName(p.name, p.key.span, String(section.dropLast())) else { continue }
+      if let t = body(Located(p.name, p.key.span), p.value, &r) { out.append(t) }
+    }
+    return out
+  }
+
+  static func references(_ node: YAMLNode, _ what: String, _ r: inout Reader) -> [Reference]? {
+    guard let list = r.stringList(node, what, allowScalar: true) else { return nil }
+    if list.isEmpty {
+      r.diags.error(.emptyList, "\(what) is empty", at: node.span, help: "name at least one input, e.g. `features`")
+      return nil
+    }
+    return list.map { Reference(text: $0.value, span: $0.span) }
+  }
+
+  static func decodeTask(_ name: Located<String>, _ node: YAMLNode, _ r: inout Reader) -> TaskDecl? {
+    let what = "task `\(name.value)`"
+    guard
+      let m = r.mapping(
+        node, what, allowed: ["type", "label", "loss_weight", "tower", "output"], required: ["type"])
+    else { return nil }
+    guard let typeNode = m.value("type"), let type = r.choice(typeNode, "task type", TaskKind.self) else {
+      return nil
+    }
+    var label: LabelDecl?
+    if let n = m.value("label"), let lm = r.mapping(n, "the label of \(what)", allowed: ["column", "positive", "threshold"], required: ["column"]) {
+      let column = lm.value("column").flatMap { c in r.string(c, "the label column").map { Located($0, c.span) } }
+      let positive = lm.value("positive").flatMap { r.stringList($0, "`positive`", allowScalar: true) }?.map(\.value)
+      let threshold = lm.value("threshold").flatMap { r.double($0, "`threshold`", in: -Double.greatestFiniteMagnitude...Double.greatestFiniteMagnitude) }
+      if lm.has("positive") && lm.has("threshold") {
+        r.diags.error(
+          .conflictingKeys, "the label of \(what) has both `positive` and `threshold`", at: lm.pair("threshold")!.key.span,
+          help: "keep one rule: `positive: [values]` or `threshold: number`")
+      }
+      if let p = lm.value("positive"), positive?.isEmpty == true {
+        r.diags.error(.emptyList, "`positive` of \(what) is empty", at: p.span, help: "list the values that mean 1")
+      }
+      if let column {
+        label = LabelDecl(column: column, positive: positive, threshold: threshold, span: r.keySpan(n))
+      }
+    }
+    let weight = m.value("loss_weight").flatMap { r.double($0, "`loss_weight` of \(what)", in: 0...1e6) } ?? 1
+    let tower = m.value("tower").flatMap { n in r.string(n, "`tower` of \(what)").map { Located($0, n.span) } }
+    var product: Located<[Located<String>]>?
+    if let n = m.value("output"), let om = r.mapping(n, "`output` of \(what)", allowed: ["product"], required: ["product"]),
+      let pn = om.value("product"), let list = r.stringList(pn, "`output.product` of \(what)")
+    {
+      if list.count < 2 {
+        r.diags.error(
+          .outOfRange, "`output.product` of \(what) needs at least two tasks, found \(list.count)", at: pn.span,
+          help: "list the tasks whose probabilities multiply, e.g. `[ctr, cvr]`")
+      }
+      product = Located(list, pn.span)
+    }
+    return TaskDecl(
+      name: name, type: Located(type, typeNode.span), label: label, lossWeight: weight, tower: tower,
+      product: product, span: name.span)
+  }
+
+  static func decodeExpert(_ name: Located<String>, _ node: YAMLNode, _ r: inout Reader) -> ExpertDecl? {
+    let what = "expert group `\(name.value)`"
+    guard
+      let m = r.mapping(
+        node, what, allowed: ["count", "input", "units", "activation"], required: ["count", "input", "units"])
+    else { return nil }
+    let countNode = m.value("count")
+    let count = countNode.flatMap { r.int($0, "`count` of \(what)", in: 1...1024) }
+    let input = m.value("input").flatMap { references($0, "`input` of \(what)", &r) }
+    let units = m.value("units").flatMap { n in decodeUnits(n, what, &r).map { Located($0, n.span) } }
+    let act = m.value("activation").flatMap { r.choice($0, "activation", ActivationKind.self) } ?? .relu
+    guard let count, let countNode, let input, let units else { return nil }
+    return ExpertDecl(
+      name: name, count: Located(count, countNode.span), input: input, units: units, activation: act, span: name.span)
+  }
+
+  static func decodeUnits(_ n: YAMLNode, _ what: String, _ r: inout Reader) -> [Int]? {
+    guard let u = r.intList(n, "`units` of \(what)", in: 1...65536) else { return nil }
+    if u.isEmpty {
+      r.diags.error(.emptyList, "`units` of \(what) is empty", at: n.span, help: "give the layer widths, e.g. `[32, 32]`")
+      return nil
+    }
+    return u
+  }
+
+  static func decodeGate(_ name: Located<String>, _ node: YAMLNode, _ r: inout Reader) -> GateDecl? {
+    let what = "gate `\(name.value)`"
+    guard
+      let m = r.mapping(node, what, allowed: ["input", "experts", "units", "activation"], required: ["input", "experts"])
+    else { return nil }
+    let input = m.value("input").flatMap { references($0, "`input` of \(what)", &r) }
+    var experts: [Located<String>]?
+    if let n = m.value("experts"), let list = r.stringList(n, "`experts` of \(what)", allowScalar: true) {
+      if list.isEmpty {
+        r.diags.error(.emptyList, "`experts` of \(what) is empty", at: n.span, help: "name the expert groups it mixes")
+      } else {
+        experts = list
+      }
+    }
+    var hidden: [Int] = []
+    if let n = m.value("units") { hidden = r.intList(n, "`units` of \(what)", in: 1...65536) ?? [] }
+    let act = m.value("activation").flatMap { r.choice($0, "activation", ActivationKind.self) } ?? .relu
+    guard let input, let experts else { return nil }
+    return GateDecl(name: name, input: input, experts: experts, units: hidden, activation: act, span: name.span)
+  }
+
+  static func decodeTower(_ name: Located<String>, _ node: YAMLNode, _ r: inout Reader) -> TowerDecl? {
+    let what = "tower `\(name.value)`"
+    guard let m = r.mapping(node, what, allowed: ["input", "units", "activation"], required: ["input", "units"]) else {
+      return nil
+    }
+    let input = m.value("input").flatMap { references($0, "`input` of \(what)", &r) }
+    let units = m.value("units").flatMap { n in decodeUnits(n, what, &r).map { Located($0, n.span) } }
+    let act = m.value("activation").flatMap { r.choice($0, "activation", ActivationKind.self) } ?? .relu
+    guard let input, let units else { return nil }
+    return TowerDecl(name: name, input: input, units: units, activation: act, span: name.span)
+  }
+
+  // MARK: training
+
+  static func decodeTraining(_ node: YAMLNode, _ r: inout Reader) -> TrainingDecl {
+    var t = TrainingDecl()
+    guard
+      let m = r.mapping(
+        node, "`training`", allowed: ["optimizer", "batch_size", "epochs", "seed", "l2", "clip_norm"])
+    else { return t }
+    if let n = m.value("optimizer") { decodeOptimizer(n, &t, &r) }
+    if let n = m.value("batch_size") { t.batchSize = r.int(n, "`batch_size`", in: 1...1_000_000) ?? t.batchSize }
+    if let n = m.value("epochs") { t.epochs = r.int(n, "`epochs`", in: 1...100_000) ?? t.epochs }
+    if let n = m.value("seed") { t.seed = r.int(n, "`seed`", in: 0...Int.max) ?? t.seed }
+    if let n = m.value("clip_norm") { t.clipNorm = r.double(n, "`clip_norm`", in: 0...1e9) ?? t.clipNorm }
+    if let n = m.value("l2"), let lm = r.mapping(n, "`training.l2`", allowed: ["embeddings", "weights"]) {
+      if let v = lm.value("embeddings") { t.l2Embeddings = r.double(v, "`l2.embeddings`", in: 0...1) ?? 0 }
+      if let v = lm.value("weights") { t.l2Weights = r.double(v, "`l2.weights`", in: 0...1) ?? 0 }
+    }
+    return t
+  }
+
+  static func decodeOptimizer(_ node: YAMLNode, _ t: inout TrainingDecl, _ r: inout Reader) {
+    if case .scalar = node.kind {
+      if let k = r.choice(node, "optimizer", OptimizerType.self) { t.optimizer = k }
+      return
+    }
+    let all = ["type", "learning_rate", "beta1", "beta2", "epsilon", "momentum", "initial_accumulator"]
+    guard let m = r.mapping(node, "`training.optimizer`", allowed: all, required: ["type"]) else { return }
+    guard let tn = m.value("type"), let kind = r.choice(tn, "optimizer", OptimizerType.self) else { return }
+    t.optimizer = kind
+    let own: [String]
+    switch kind {
+    case .adam: own = ["beta1", "beta2", "epsilon"]
+    case .adagrad: own = ["initial_accumulator", "epsilon"]
+    case .sgd: own = ["momentum"]
+    }
+    for p in m.pairs where !["type", "learning_rate"].contains(p.name) && all.contains(p.name) && !own.contains(p.name) {
+      r.diags.error(
+        .conflictingKeys, "`\(p.name)` does not apply to the `\(kind.rawValue)` optimizer", at: p.key.span,
+        help: "`\(kind.rawValue)` takes " + (["learning_rate"] + own).map { "`\($0)`" }.joined(separator: ", "))
+    }
+    if let n = m.value("learning_rate") { t.learningRate = r.double(n, "`learning_rate`", in: 0...10, openLow: true) ?? t.learningRate }
+    if let n = m.value("beta1") { t.beta1 = r.double(n, "`beta1`", in: 0...0.999999) ?? t.beta1 }
+    if let n = m.value("beta2") { t.beta2 = r.double(n, "`beta2`", in: 0...0.999999) ?? t.beta2 }
+    if let n = m.value("epsilon") { t.epsilon = r.double(n, "`epsilon`", in: 0...1, openLow: true) ?? t.epsilon }
+    if let n = m.value("momentum") { t.momentum = r.double(n, "`momentum`", in: 0...0.999999) ?? t.momentum }
+    if let n = m.value("initial_accumulator") {
+      t.initialAccumulator = r.double(n, "`initial_accumulator`", in: 0...1e6) ?? t.initialAccumulator
+    }
+  }
+}

@@ -1,0 +1,313 @@
+import CLibYAML
+import MTLDiagnostics
+
+/// Reads YAML text into a `YAMLNode` tree through libyaml's event API.
+///
+/// Before libyaml sees the text, the raw bytes are checked for the problems libyaml reports
+/// poorly or not at all (size, UTF-8, NUL bytes, tabs in indentation). While building the tree,
+/// the reader rejects duplicate keys, non-scalar keys, undefined aliases, foreign tags, a second
+/// document, nesting past `maxDepth` and alias expansion past `maxNodes`.
+public enum YAMLReader {
+  public struct Result: Sendable {
+    /// The document's root, or nil when reading failed.
+    public var root: YAMLNode?
+    public var diagnostics: Diagnostics
+    /// The decoded text, for rendering (nil when the bytes were not valid UTF-8).
+    public var source: SourceFile?
+  }
+
+  public static func read(bytes: [UInt8], path: String, limits: YAMLLimits = .default) -> Result {
+    var diags = Diagnostics()
+    if bytes.count > limits.maxBytes {
+      diags.error(
+        .tooLarge, "spec is \(bytes.count) bytes, over the limit of \(limits.maxBytes) bytes",
+        at: .point(path, line: 1, column: 1))
+      return Result(root: nil, diagnostics: diags, source: nil)
+    }
+    var body = bytes
+    if body.starts(with: [0xEF, 0xBB, 0xBF]) { body.removeFirst(3) }
+    let pre = ByteChecks.run(body, path: path)
+    diags.add(contentsOf: pre.diagnostics)
+    let source = pre.text.map { SourceFile(path: path, text: $0) }
+    if diags.hasErrors { return Result(root: nil, diagnostics: diags, source: source) }
+    if body.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x0D }) {
+      diags.error(
+        .emptySpec, "spec is empty", at: .point(path, line: 1, column: 1),
+        help: "a spec starts with `mtlc: 1`; see docs/spec.md")
+      return Result(root: nil, diagnostics: diags, source: source)
+    }
+    var builder = TreeBuilder(path: path, limits: limits)
+    let root = builder.parse(body)
+    diags.add(contentsOf: builder.diagnostics)
+    if root == nil && !diags.hasErrors {
+      diags.error(
+        .emptySpec, "spec has no content", at: .point(path, line: 1, column: 1),
+        help: "a spec starts with `mtlc: 1`; see docs/spec.md")
+    }
+    return Result(root: diags.hasErrors ? nil : root, diagnostics: diags, source: source)
+  }
+}
+
+/// Checks over raw bytes: UTF-8 validity, NUL bytes, tabs in indentation. Positions count
+/// characters (Unicode scalars), 1-based, as libyaml's marks do (0-based) once shifted.
+enum ByteChecks {
+  static let maxReported = 20
+
+  static func run(_ b: [UInt8], path: String) -> (diagnostics: Diagnostics, text: String?) {
+    var diags = Diagnostics()
+    var line = 1
+    var col = 1
+    var atIndent = true  // still in the leading whitespace of the line
+    var i = 0
+    var count = 0
+    var validUTF8 = true
+    while i < b.count {
+      let c = b[i]
+      var len = 1
+      if c < 0x80 {
+        if c == 0 {
+          if count < maxReported {
+            diags.error(
+              .nulByte, "spec contains a NUL byte", at: .point(path, line: line, column: col),
+              help: "a spec is text; remove the NUL byte")
+          }
+          count += 1
+        } else if c == 0x09 && atIndent {
+          if count < maxReported {
+            diags.error(
+              .tabIndent, "tab used for indentation", at: .point(path, line: line, column: col),
+              label: "tab here", help: "YAML indents with spaces; replace the tab with spaces")
+          }
+          count += 1
+        } else if c != 0x20 && c != 0x0A && c != 0x0D && c != 0x09 {
+          atIndent = false
+        }
+      } else {
+        // Multi-byte sequence: validate per RFC 3629 (no overlongs, no surrogates, ≤ U+10FFFF).
+        len = utf8Length(b, i)
+        if len == 0 {
+          validUTF8 = false
+          if count < maxReported {
+            diags.error(
+              .notUTF8, "spec is not valid UTF-8 (byte 0x\(String(c, radix: 16, uppercase: true)))",
+              at: .point(path, line: line, column: col), help: "save the file as UTF-8")
+          }
+          count += 1
+          len = 1
+        }
+        atIndent = false
+      }
+      if c == 0x0A {
+        line += 1
+        col = 1
+        atIndent = true
+      } else {
+        col += 1
+      }
+      i += len
+      if count >= maxReported { break }
+    }
+    let text: String? = validUTF8 ? String(decoding: b, as: UTF8.self) : nil
+    return (diags, text)
+  }
+
+  /// Length of the valid UTF-8 sequence starting at `i`, or 0 if invalid.
+  static func utf8Length(_ b: [UInt8], _ i: Int) -> Int {
+    let c = b[i]
+    func cont(_ k: Int) -> Bool { i + k < b.count && b[i + k] & 0xC0 == 0x80 }
+    switch c {
+    case 0xC2...0xDF: return cont(1) ? 2 : 0
+    case 0xE0: return cont(1) && b[i + 1] >= 0xA0 && cont(2) ? 3 : 0
+    case 0xE1...0xEC, 0xEE...0xEF: return cont(1) && cont(2) ? 3 : 0
+    case 0xED: return cont(1) && b[i + 1] < 0xA0 && cont(2) ? 3 : 0
+    case 0xF0: return cont(1) && b[i + 1] >= 0x90 && cont(2) && cont(3) ? 4 : 0
+    case 0xF1...0xF3: return cont(1) && cont(2) && cont(3) ? 4 : 0
+    case 0xF4: return cont(1) && b[i + 1] < 0x90 && cont(2) && cont(3) ? 4 : 0
+    default: return 0
+    }
+  }
+}
+
+/// Builds the node tree from libyaml events.
+struct TreeBuilder {
+  let path: String
+  let limits: YAMLLimits
+  var diagnostics = Diagnostics()
+  private var anchors: [String: YAMLNode] = [:]
+  private var totalNodes = 0
+
+  private enum Frame {
+    case sequence(start: SourceLoc, anchor: String?, items: [YAMLNode], count: Int)
+    case mapping(start: SourceLoc, anchor: String?, pairs: [YAMLPair], pendingKey: YAMLNode?, count: Int)
+  }
+  private var stack: [Frame] = []
+
+  init(path: String, limits: YAMLLimits) {
+    self.path = path
+    self.limits = limits
+  }
+
+  private func loc(_ m: yaml_mark_t) -> SourceLoc { SourceLoc(line: Int(m.line) + 1, column: Int(m.column) + 1) }
+  private func span(_ a: yaml_mark_t, _ b: yaml_mark_t) -> Span { Span(file: path, start: loc(a), end: loc(b)) }
+
+  private func string(_ p: UnsafeMutablePointer<yaml_char_t>?) -> String? {
+    guard let p else { return nil }
+    return String(cString: p)
+  }
+
+  /// Parses the whole input. Returns the root, or nil on error (diagnostics say why).
+  mutating func parse(_ bytes: [UInt8]) -> YAMLNode? {
+    let parser = UnsafeMutablePointer<yaml_parser_t>.allocate(capacity: 1)
+    defer { parser.deallocate() }
+    guard yaml_parser_initialize(parser) != 0 else {
+      diagnostics.error(.yamlSyntax, "libyaml could not be initialised", at: nil)
+      return nil
+    }
+    defer { yaml_parser_delete(parser) }
+    return bytes.withUnsafeBufferPointer { buf -> YAMLNode? in
+      yaml_parser_set_input_string(parser, buf.baseAddress, buf.count)
+      yaml_parser_set_encoding(parser, YAML_UTF8_ENCODING)
+      var root: YAMLNode?
+      var documents = 0
+      var event = yaml_event_t()
+      while true {
+        guard yaml_parser_parse(parser, &event) != 0 else {
+          reportParserError(parser.pointee)
+          return nil
+        }
+        defer { yaml_event_delete(&event) }
+        switch event.type {
+        case YAML_STREAM_END_EVENT:
+          return root
+        case YAML_DOCUMENT_START_EVENT:
+          documents += 1
+          if documents > 1 {
+            diagnostics.error(
+              .multipleDocuments, "spec holds more than one YAML document",
+              at: span(event.start_mark, event.end_mark), label: "second document starts here",
+              help: "put one model in a file; remove the `---` and what follows")
+            return nil
+          }
+        case YAML_SCALAR_EVENT:
+          let s = event.data.scalar
+          guard checkTag(s.tag, event) else { return nil }
+          let text = String(decoding: UnsafeBufferPointer(start: s.value, count: Int(s.length)), as: UTF8.self)
+          let plain = s.style == YAML_PLAIN_SCALAR_STYLE && s.tag == nil
+          let node = YAMLNode(
+            kind: .scalar(text, plain: plain), span: span(event.start_mark, event.end_mark), nodeCount: 1)
+          guard count(1, event) else { return nil }
+          if let a = string(s.anchor) { anchors[a] = node }
+          if !add(node, to: &root) { return nil }
+        case YAML_ALIAS_EVENT:
+          let name = string(event.data.alias.anchor) ?? ""
+          guard var node = anchors[name] else {
+            diagnostics.error(
+              .unknownAlias, "alias `*\(name)` refers to no anchor", at: span(event.start_mark, event.end_mark),
+              help: "define `&\(name)` before using `*\(name)`")
+            return nil
+          }
+          guard count(node.nodeCount, event) else { return nil }
+          node.span = span(event.start_mark, event.end_mark)
+          if !add(node, to: &root) { return nil }
+        case YAML_SEQUENCE_START_EVENT, YAML_MAPPING_START_EVENT:
+          let isSeq = event.type == YAML_SEQUENCE_START_EVENT
+          let tag = isSeq ? event.data.sequence_start.tag : event.data.mapping_start.tag
+          guard checkTag(tag, event) else { return nil }
+          if stack.count >= limits.maxDepth {
+            diagnostics.error(
+              .tooDeep, "nesting is deeper than the limit of \(limits.maxDepth) levels",
+              at: span(event.start_mark, event.end_mark), help: "a spec needs only a few levels of nesting")
+            return nil
+          }
+          let anchor = string(isSeq ? event.data.sequence_start.anchor : event.data.mapping_start.anchor)
+          stack.append(
+            isSeq
+              ? .sequence(start: loc(event.start_mark), anchor: anchor, items: [], count: 1)
+              : .mapping(start: loc(event.start_mark), anchor: anchor, pairs: [], pendingKey: nil, count: 1))
+          guard count(1, event) else { return nil }
+        case YAML_SEQUENCE_END_EVENT, YAML_MAPPING_END_EVENT:
+          guard let frame = stack.popLast() else { return nil }
+          let end = loc(event.end_mark)
+          let node: YAMLNode
+          let anchor: String?
+          switch frame {
+          case .sequence(let start, let a, let items, let n):
+            node = YAMLNode(kind: .sequence(items), span: Span(file: path, start: start, end: end), nodeCount: n)
+            anchor = a
+          case .mapping(let start, let a, let pairs, _, let n):
+            node = YAMLNode(kind: .mapping(pairs), span: Span(file: path, start: start, end: end), nodeCount: n)
+            anchor = a
+          }
+          if let anchor { anchors[anchor] = node }
+          if !add(node, to: &root) { return nil }
+        default:
+          break
+        }
+      }
+    }
+  }
+
+  /// Counts nodes against the alias budget.
+  private mutating func count(_ n: Int, _ event: yaml_event_t) -> Bool {
+    totalNodes += n
+    if totalNodes > limits.maxNodes {
+      diagnostics.error(
+        .aliasBudget, "document expands to more than \(limits.maxNodes) nodes",
+        at: span(event.start_mark, event.end_mark), label: "limit passed here",
+        help: "aliases (`*name`) copy what they refer to; use fewer or smaller ones")
+      return false
+    }
+    return true
+  }
+
+  private mutating func checkTag(_ tag: UnsafeMutablePointer<yaml_char_t>?, _ event: yaml_event_t) -> Bool {
+    guard let t = string(tag) else { return true }
+    if t.hasPrefix("tag:yaml.org,2002:") { return true }
+    diagnostics.error(
+      .unsupportedTag, "tag `\(t)` is not supported", at: span(event.start_mark, event.end_mark),
+      help: "remove the tag; a spec uses plain YAML values")
+    return false
+  }
+
+  /// Adds a finished node to the innermost open container (or makes it the root).
+  private mutating func add(_ node: YAMLNode, to root: inout YAMLNode?) -> Bool {
+    guard let top = stack.popLast() else {
+      root = node
+      return true
+    }
+    switch top {
+    case .sequence(let start, let anchor, var items, let n):
+      items.append(node)
+      stack.append(.sequence(start: start, anchor: anchor, items: items, count: n + node.nodeCount))
+    case .mapping(let start, let anchor, var pairs, let pending, let n):
+      if let key = pending {
+        pairs.append(YAMLPair(key: key, value: node))
+        stack.append(.mapping(start: start, anchor: anchor, pairs: pairs, pendingKey: nil, count: n + node.nodeCount))
+      } else {
+        guard case .scalar(let name, _) = node.kind else {
+          diagnostics.error(
+            .complexKey, "mapping key is \(node.kindDescription), not a name", at: node.span,
+            help: "keys in a spec are plain names")
+          return false
+        }
+        if let first = pairs.first(where: { $0.name == name }) {
+          diagnostics.error(
+            .duplicateKey, "duplicate key `\(name)`", at: node.span, label: "defined again here",
+            help: "remove one of the two, or rename it",
+            notes: ["`\(name)` was first defined at \(first.key.span.location)"])
+        }
+        stack.append(.mapping(start: start, anchor: anchor, pairs: pairs, pendingKey: node, count: n + node.nodeCount))
+      }
+    }
+    return true
+  }
+
+  private mutating func reportParserError(_ p: yaml_parser_t) {
+    let problem = p.problem.map { String(cString: $0) } ?? "unknown error"
+    var message = "invalid YAML: \(problem)"
+    if let ctx = p.context.map({ String(cString: $0) }) { message += " (\(ctx))" }
+    let m = p.problem_mark
+    diagnostics.error(
+      .yamlSyntax, message, at: .point(path, line: Int(m.line) + 1, column: Int(m.column) + 1))
+  }
+}

@@ -1,0 +1,106 @@
+// The mtlc command line: argument parsing and printing only. Every command is a library call.
+import ArgumentParser
+import MTLCompiler
+import MTLDiagnostics
+import MTLGraph
+import MTLIR
+import MTLSupport
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// Exit codes (README, "Exit codes").
+enum Exit {
+  static let ok: Int32 = 0
+  static let specError: Int32 = 1
+  static let dataError: Int32 = 2
+  static let numericalError: Int32 = 3
+  static let usage: Int32 = 64
+  static let ioError: Int32 = 74
+  static let internalError: Int32 = 70
+}
+
+/// Writes to standard error (diagnostics, progress, notes), always ending in a newline.
+func eprint(_ s: String) {
+  var s = s
+  if !s.hasSuffix("\n") { s += "\n" }
+  let bytes = Array(s.utf8)
+  _ = bytes.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+}
+
+@main
+struct MTLC: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "mtlc",
+    abstract: "A compiler for multi-task recommender models: YAML spec in, trained model out.",
+    version: "0.1.0",
+    subcommands: [Validate.self, Compile.self] + runtimeCommands)
+}
+
+struct Validate: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Check a spec and report every error with its file:line:col.")
+
+  @Argument(help: "The YAML spec.") var spec: String
+  @Flag(name: .customLong("no-data"), help: "Do not read the data files to check column names.") var noData = false
+
+  func run() throws {
+    var opts = Compiler.Options()
+    opts.readData = !noData
+    let r = Compiler.frontEnd(path: spec, options: opts)
+    if !r.diagnostics.all.isEmpty { eprint(r.rendered) }
+    guard r.ir != nil, !r.diagnostics.hasErrors else { throw ExitCode(Exit.specError) }
+    print("\(spec): valid (\(r.ir!.blocks.count) blocks, \(r.ir!.tasks.count) tasks)")
+  }
+}
+
+struct Compile: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Compile a spec to an executable model file and print its summary.")
+
+  enum Emit: String, ExpressibleByArgument, CaseIterable { case ir, graph, dot, summary }
+
+  @Argument(help: "The YAML spec.") var spec: String
+  @Option(name: .shortAndLong, help: "Write the compiled model (JSON) here.") var output: String?
+  @Option(help: "Print this to standard output instead of the summary: ir, graph, dot or summary.") var emit: Emit?
+  @Option(name: .customLong("print-ir-after"), help: "Print the IR after this pass (to standard error).")
+  var printAfter: [String] = []
+  @Flag(name: .customLong("print-ir-after-all"), help: "Print the IR after every pass (to standard error).")
+  var printAfterAll = false
+  @Flag(name: .customLong("no-data"), help: "Do not read the data files.") var noData = false
+
+  func validate() throws {
+    let names = Passes.default.map(\.name)
+    for p in printAfter where !names.contains(p) {
+      throw ValidationError("unknown pass `\(p)`; passes: \(names.joined(separator: ", "))")
+    }
+  }
+
+  func run() throws {
+    var opts = Compiler.Options()
+    opts.readData = !noData
+    opts.tracePasses = printAfterAll || !printAfter.isEmpty
+    let r = Compiler.compile(path: spec, options: opts)
+    if !r.diagnostics.all.isEmpty { eprint(r.rendered) }
+    guard r.succeeded, let graph = r.graph, let ir = r.ir else { throw ExitCode(Exit.specError) }
+    for t in r.trace where printAfterAll || printAfter.contains(t.name) {
+      eprint("; IR after pass `\(t.name)` (\(t.changed ? "changed" : "unchanged"))\n" + t.ir)
+    }
+    if let output {
+      do { try GraphFile.write(graph, to: output) } catch {
+        eprint("error: cannot write `\(output)`: \(error)")
+        throw ExitCode(Exit.ioError)
+      }
+    }
+    let summary =
+      Summary.render(r.boundGraph ?? graph) + (r.dataNote.map { "note: embedding rows unknown: \($0)\n" } ?? "")
+    switch emit {
+    case .ir?: print(IRPrinter.print(ir), terminator: "")
+    case .graph?: print(GraphPrinter.print(r.boundGraph ?? graph), terminator: "")
+    case .dot?: print(DotEmitter.emit(ir), terminator: "")
+    case .summary?, nil: print(summary, terminator: "")
+    }
+    if let output { eprint("wrote \(output)") }
+  }
+}
