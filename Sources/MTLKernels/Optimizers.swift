@@ -1,7 +1,6 @@
 // Per-parameter optimiser update rules (Keras/TF semantics), in place over flat [N] buffers, and the two
-// reductions used for global-norm gradient clipping. Hand-written loops except `sumOfSquares`, which
-// uses OpenBLAS `cblas_dsdot` (Float inputs, Double accumulation).
-import COpenBLAS
+// reductions used for global-norm gradient clipping. Hand-written loops: BLAS has no optimiser kernels,
+// and its `cblas_dsdot` rounds each product to Float, which is not the Double sum `sumOfSquares` promises.
 import Foundation
 
 // MARK: - Adam
@@ -123,19 +122,27 @@ extension NaiveKernels {
 // MARK: - global-norm clipping helpers
 
 extension Kernels {
-  /// Σ x², accumulated in Double (cblas_dsdot).
+  /// Σ x², products and sums in Double. Four independent accumulators break the add dependency chain.
   public static func sumOfSquares(
     x: UnsafePointer<Float>,  // [N]
     N: Int
   ) -> Double {
-    var total = 0.0
-    var start = 0
-    while start < N {
-      let n = min(N - start, Int(Int32.max))
-      total += cblas_dsdot(Int32(n), x + start, 1, x + start, 1)
-      start += n
+    var (s0, s1, s2, s3) = (0.0, 0.0, 0.0, 0.0)
+    var i = 0
+    while i + 4 <= N {
+      let (a, b, c, d) = (Double(x[i]), Double(x[i + 1]), Double(x[i + 2]), Double(x[i + 3]))
+      s0 += a * a
+      s1 += b * b
+      s2 += c * c
+      s3 += d * d
+      i += 4
     }
-    return total
+    while i < N {
+      let a = Double(x[i])
+      s0 += a * a
+      i += 1
+    }
+    return (s0 + s1) + (s2 + s3)
   }
 
   /// x *= factor, in place.

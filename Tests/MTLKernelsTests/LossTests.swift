@@ -1,5 +1,6 @@
 // Losses and the L2 penalty: gradients of weight·loss by finite differences, naive agreement, hand
 // values, and the extremes (logits ±1e4, probabilities at and beyond the clip bounds).
+import Foundation
 import MTLKernels
 import Testing
 
@@ -9,7 +10,7 @@ private func labelBlock(_ labels: [Float]) -> Buf {
   Buf(labels.flatMap { [7, $0, 7] })
 }
 
-private typealias LossKernel = (
+private typealias LossKernel = @Sendable (
   UnsafeMutablePointer<Float>?, UnsafePointer<Float>, UnsafePointer<Float>, Int, Int, Float
 ) -> Double
 
@@ -86,7 +87,8 @@ private let naiveLosses: [String: LossKernel] = [
     let loss = Kernels.bceProb(dp: dp.p, p: p.c, y: labels.c + 1, yStride: 3, B: 5, weight: 1)
     let lo = Double(Float(1e-7))
     let hi = Double(Float(1) - Float(1e-7))
-    let expected = (-log(lo) - log(1 - hi) - log(lo) + log(2.0) - log(1 - lo)) / 5
+    let terms: [Double] = [-log(lo), -log(1 - hi), -log(lo), log(2.0), -log(1 - lo)]
+    let expected = terms.reduce(0, +) / 5
     #expect(abs(loss - expected) < 1e-9, "\(loss) vs \(expected)")
     #expect(abs(loss - (16.118095 + 15.942385 + 16.118095 + 0.693147 + 1e-7) / 5) < 1e-5)
     // Zero gradient where clipped; −y/p / B = −2/5 at p = 0.5, y = 1.
