@@ -116,13 +116,16 @@ import Testing
 
   @Test func missingColumnListsSimilarNames() throws {
     let t = try table("Age,agent,x\n1,2,3\n")
-    expectDataError("t.csv:1: error: no column `age` in the header; similar names: `Age`, `agent`") {
+    expectDataError("t.csv:1: error: no column `agnet` in the header; similar names: `agent`") {
+      _ = try t.column(named: "agnet")
+    }
+    expectDataError("t.csv:1: error: no column `age` in the header; similar names: `Age`") {
       _ = try t.column(named: "age")
     }
     expectDataError("t.csv:1: error: no column `zzz` in the header") { _ = try t.column(named: "zzz") }
     let p = pipeline(dense: [dense("agee")])
     expectDataError(
-      "t.csv:1: error: no column `agee` in the header (needed by dense feature `agee`); similar names: `Age`, `agent`"
+      "t.csv:1: error: no column `agee` in the header (needed by dense feature `agee`); similar names: `Age`"
     ) { _ = try FittedPipeline.fit(p, table: t, rows: [0]) }
   }
 
