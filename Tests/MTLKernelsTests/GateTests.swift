@@ -126,9 +126,11 @@ import Testing
     let dGroup1 = Buf(random: groups[1] * B * H, &rng)
     let expected = dGroup1.copy()
     let inputs = zip(experts, groups).map { ($0.c, $1) }
-    Kernels.mixBackward(dg: nil, dexperts: [(nil, groups[0]), (dGroup1.p, groups[1])], dy: dy.c, g: g.c,
+    Kernels.mixBackward(
+      dg: nil, dexperts: [(nil, groups[0]), (dGroup1.p, groups[1])], dy: dy.c, g: g.c,
       experts: inputs, B: B, H: H)
-    NaiveKernels.mixBackward(dg: nil, dexperts: [(nil, groups[0]), (expected.p, groups[1])], dy: dy.c, g: g.c,
+    NaiveKernels.mixBackward(
+      dg: nil, dexperts: [(nil, groups[0]), (expected.p, groups[1])], dy: dy.c, g: g.c,
       experts: inputs, B: B, H: H)
     // Group 1 is expert k = 2: it must be weighted by g[:, 2], not g[:, 0].
     expectClose(dGroup1.array, expected.array, "mix dexperts[1] with nil neighbours")

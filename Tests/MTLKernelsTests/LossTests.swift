@@ -10,9 +10,10 @@ private func labelBlock(_ labels: [Float]) -> Buf {
   Buf(labels.flatMap { [7, $0, 7] })
 }
 
-private typealias LossKernel = @Sendable (
-  UnsafeMutablePointer<Float>?, UnsafePointer<Float>, UnsafePointer<Float>, Int, Int, Float
-) -> Double
+private typealias LossKernel =
+  @Sendable (
+    UnsafeMutablePointer<Float>?, UnsafePointer<Float>, UnsafePointer<Float>, Int, Int, Float
+  ) -> Double
 
 private let fastLosses: [String: LossKernel] = [
   "bceLogits": { Kernels.bceLogits(dz: $0, z: $1, y: $2, yStride: $3, B: $4, weight: $5) },
