@@ -64,7 +64,9 @@ struct ByteSet {
         if hashes[k] == h {
           let a = bounds[k]
           let len = bounds[k + 1] - a
-          if len == key.count && (len == 0 || memcmpEqual(pool.baseAddress! + a, key.baseAddress!, len)) {
+          if len == key.count
+            && (len == 0 || memcmpEqual(pool.baseAddress! + a, key.baseAddress!, len))
+          {
             return k
           }
         }

@@ -37,6 +37,8 @@ public struct RawTable: Sendable {
   let spans: [CellSpan]
   /// The 1-based file line where each record starts. [N]
   let lines: [Int32]
+  /// The line of the header: 1 unless blank lines come first.
+  let headerLine: Int
 
   public var columnCount: Int { header.count }
 
@@ -52,17 +54,21 @@ public struct RawTable: Sendable {
   }
 
   /// Parses CSV text held in memory; `path` is only used in error messages.
-  public static func parse(_ bytes: consuming [UInt8], path: String, delimiter: String = ",") throws -> RawTable {
+  public static func parse(_ bytes: consuming [UInt8], path: String, delimiter: String = ",") throws
+    -> RawTable
+  {
     let delim = try delimiterByte(delimiter, path: path)
     guard bytes.count < Int(UInt32.max) else {
       throw DataError(path: path, message: "the file is larger than 4 GiB")
     }
     var storage = bytes
-    let (header, spans, lines) = try storage.withUnsafeMutableBufferPointer { buf in
+    let (header, headerLine, spans, lines) = try storage.withUnsafeMutableBufferPointer { buf in
       var parser = CSVParser(buf: buf, path: path, delimiter: delim)
       return try parser.parseAll()
     }
-    return RawTable(path: path, header: header, rowCount: lines.count, storage: storage, spans: spans, lines: lines)
+    return RawTable(
+      path: path, header: header, rowCount: lines.count, storage: storage, spans: spans,
+      lines: lines, headerLine: headerLine)
   }
 
   /// The index of the column with this exact name.
@@ -83,7 +89,7 @@ public struct RawTable: Sendable {
     return String(decoding: storage[Int(s.start)..<Int(s.end)], as: UTF8.self)
   }
 
-  /// The index of column `name`, or a DataError (row 1, the header) that lists similar names.
+  /// The index of column `name`, or a DataError (on the header's line) that lists similar names.
   /// `usedBy` names what needs the column, e.g. "sparse feature `job`".
   func requireColumn(_ name: String, usedBy: String?) throws -> Int {
     if let i = columnIndex(name) { return i }
@@ -93,14 +99,19 @@ public struct RawTable: Sendable {
     if !similar.isEmpty {
       message += "; similar names: " + similar.map { "`\($0)`" }.joined(separator: ", ")
     }
-    throw DataError(path: path, row: 1, message: message)
+    throw DataError(path: path, row: headerLine, message: message)
   }
 
   static func delimiterByte(_ delimiter: String, path: String) throws -> UInt8 {
     let u = Array(delimiter.utf8)
-    guard u.count == 1, u[0] < 0x80, u[0] != UInt8(ascii: "\""), u[0] != 0x0A, u[0] != 0x0D, u[0] != 0 else {
+    guard u.count == 1, u[0] < 0x80, u[0] != UInt8(ascii: "\""), u[0] != 0x0A, u[0] != 0x0D,
+      u[0] != 0
+    else {
       throw DataError(
-        path: path, message: "the delimiter must be one ASCII character other than a quote or a line break, not \(quoted(delimiter))")
+        path: path,
+        message:
+          "the delimiter must be one ASCII character other than a quote or a line break, not \(quoted(delimiter))"
+      )
     }
     return u[0]
   }
@@ -153,7 +164,9 @@ struct CSVParser {
     if buf.count >= 3 && buf[0] == 0xEF && buf[1] == 0xBB && buf[2] == 0xBF { i = 3 }
   }
 
-  mutating func parseAll() throws -> (header: [String], spans: [CellSpan], lines: [Int32]) {
+  mutating func parseAll() throws -> (
+    header: [String], headerLine: Int, spans: [CellSpan], lines: [Int32]
+  ) {
     var cells: [CellSpan] = []
     var flagged: [(field: Int, flag: UInt8)] = []
     let headerStart = i
@@ -167,7 +180,9 @@ struct CSVParser {
     }
     var names: [String] = []
     for s in cells {
-      names.append(String(decoding: UnsafeBufferPointer(rebasing: buf[Int(s.start)..<Int(s.end)]), as: UTF8.self))
+      names.append(
+        String(
+          decoding: UnsafeBufferPointer(rebasing: buf[Int(s.start)..<Int(s.end)]), as: UTF8.self))
     }
     var seen: [String: Int] = [:]
     for (k, name) in names.enumerated() {
@@ -206,7 +221,7 @@ struct CSVParser {
     if lines.isEmpty {
       throw DataError(path: path, message: "the file has a header but no data rows")
     }
-    return (names, cells, lines)
+    return (names, headerLine, cells, lines)
   }
 
   private func cellProblem(_ s: CellSpan, _ flag: UInt8) -> String? {
@@ -227,7 +242,9 @@ struct CSVParser {
   /// Parses the next non-empty record, appending one span per field to `cells` and the fields
   /// (numbered from 0 in the record) that need checking to `flagged`; returns the line the record
   /// starts on, or nil at the end of the input.
-  mutating func nextRecord(_ cells: inout [CellSpan], _ flagged: inout [(field: Int, flag: UInt8)]) throws -> Int? {
+  mutating func nextRecord(_ cells: inout [CellSpan], _ flagged: inout [(field: Int, flag: UInt8)])
+    throws -> Int?
+  {
     let n = buf.count
     // Skip empty lines.
     while i < n && (buf[i] == lf || buf[i] == cr) { consumeLineEnd() }
@@ -248,7 +265,8 @@ struct CSVParser {
           guard i < n else {
             throw DataError(
               path: path, row: start, column: columnName(cells.count - first),
-              message: "unterminated quoted field: the quote opened on line \(openLine) is never closed")
+              message:
+                "unterminated quoted field: the quote opened on line \(openLine) is never closed")
           }
           let b = buf[i]
           if b == quoteByte {

@@ -28,7 +28,8 @@ public struct Dataset: Sendable {
   public var unseenCounts: [Int]
 
   public init(
-    count: Int, sparseWidth: Int, denseWidth: Int, labelWidth: Int, sparse: [Int32], dense: [Float], labels: [Float],
+    count: Int, sparseWidth: Int, denseWidth: Int, labelWidth: Int, sparse: [Int32], dense: [Float],
+    labels: [Float],
     rows: [Int], missingCounts: [Int], unseenCounts: [Int]
   ) {
     precondition(sparse.count == count * sparseWidth && dense.count == count * denseWidth)
@@ -48,7 +49,8 @@ public struct Dataset: Sendable {
   /// Copies examples `indices` (0-based, into this dataset) into batch buffers of
   /// [B, S], [B, D] and [B, L] elements, B = indices.count. Allocates nothing.
   public func gather(
-    indices: ArraySlice<Int>, into sparseOut: UnsafeMutablePointer<Int32>, dense denseOut: UnsafeMutablePointer<Float>,
+    indices: ArraySlice<Int>, into sparseOut: UnsafeMutablePointer<Int32>,
+    dense denseOut: UnsafeMutablePointer<Float>,
     labels labelsOut: UnsafeMutablePointer<Float>
   ) {
     let s = sparseWidth
@@ -149,7 +151,8 @@ extension FittedPipeline {
         for f in 0..<d {
           let c = columns.dense[f]
           let cell = table.cellBytes(storage, row: r, column: c)
-          let x: Double? = denseMissing[f].find(cell) != nil ? nil : try table.number(cell, row: r, column: c)
+          let x: Double? =
+            denseMissing[f].find(cell) != nil ? nil : try table.number(cell, row: r, column: c)
           let y = Float(dense[f].transform(x))
           guard y.isFinite else {
             throw DataError(
@@ -163,29 +166,33 @@ extension FittedPipeline {
         for j in 0..<l {
           let c = columns.labels[j]
           let cell = table.cellBytes(storage, row: r, column: c)
-          labelsOut[k * l + j] = try label(cell, row: r, column: c, rule: p.labels[j].rule, lookup: labelLookups[j], table: table)
+          labelsOut[k * l + j] = try labelValue(
+            cell, row: r, column: c, label: p.labels[j], lookup: labelLookups[j], table: table)
         }
       }
     }
     return Dataset(
-      count: n, sparseWidth: s, denseWidth: d, labelWidth: l, sparse: sparseOut, dense: denseOut, labels: labelsOut,
+      count: n, sparseWidth: s, denseWidth: d, labelWidth: l, sparse: sparseOut, dense: denseOut,
+      labels: labelsOut,
       rows: rows, missingCounts: missingCounts, unseenCounts: unseenCounts)
   }
 
   @inline(__always)
-  private func label(
-    _ cell: UnsafeBufferPointer<UInt8>, row r: Int, column c: Int, rule: LabelRule, lookup: LabelLookup, table: RawTable
+  private func labelValue(
+    _ cell: UnsafeBufferPointer<UInt8>, row r: Int, column c: Int, label: LabelColumn,
+    lookup: LabelLookup, table: RawTable
   ) throws -> Float {
     let key = lookup.keys.find(cell)
     if let key, key < lookup.markers {
       let what =
-        cell.isEmpty ? "the label is empty" : "the label is missing (\(quoted(String(decoding: cell, as: UTF8.self))))"
-      let task = pipeline.labels.first { $0.column == table.header[c] }?.task ?? ""
+        cell.isEmpty
+        ? "the label is empty"
+        : "the label is missing (\(quoted(String(decoding: cell, as: UTF8.self))))"
       throw DataError(
         path: table.path, row: table.line(ofRow: r), column: table.header[c],
-        message: "\(what); every example needs a label for task `\(task)`")
+        message: "\(what); every example needs a label for task `\(label.task)`")
     }
-    switch rule {
+    switch label.rule {
     case .positive: return key != nil ? 1 : 0
     case .threshold(let t): return try table.number(cell, row: r, column: c) > t ? 1 : 0
     case .value:

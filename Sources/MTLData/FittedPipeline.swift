@@ -39,7 +39,8 @@ public struct FittedSparse: Codable, Equatable, Sendable {
   /// Embedding table rows: 1 (missing and unseen) + the vocabulary size or bucket count.
   public var tableRows: Int
 
-  public init(name: String, column: String, missing: [String], values: [String], hashBuckets: Int?) {
+  public init(name: String, column: String, missing: [String], values: [String], hashBuckets: Int?)
+  {
     self.name = name
     self.column = column
     self.missing = missing
@@ -93,7 +94,8 @@ public struct FittedPipeline: Codable, Equatable, Sendable {
   /// The labels' cell values counted as missing: "" and every feature's `missing` markers.
   var labelMissingMarkers: [String] {
     var out = [""]
-    for m in pipeline.sparse.flatMap(\.missing) + pipeline.dense.flatMap(\.missing) where !out.contains(m) {
+    for m in pipeline.sparse.flatMap(\.missing) + pipeline.dense.flatMap(\.missing)
+    where !out.contains(m) {
       out.append(m)
     }
     return out
@@ -108,38 +110,49 @@ public struct FittedPipeline: Codable, Equatable, Sendable {
     }
     for r in rows { precondition(r >= 0 && r < table.rowCount, "row \(r) out of range") }
 
+    // One pass over the rows (each row's bytes read from memory once): count the values of
+    // learned features, collect the non-missing numbers of dense ones.
+    var counters = p.sparse.map { f -> ValueCounter? in
+      if case .learned = f.vocabulary { return ValueCounter(missing: f.missing) }
+      return nil
+    }
+    let denseMissing = p.dense.map { markerSet($0.missing, withEmpty: false) }
+    var xs = [[Double]](repeating: [], count: p.dense.count)
+    for f in 0..<p.dense.count { xs[f].reserveCapacity(rows.count) }
+    try table.storage.withUnsafeBufferPointer { storage in
+      for r in rows {
+        for f in 0..<p.sparse.count where counters[f] != nil {
+          counters[f]!.add(table.cellBytes(storage, row: r, column: columns.sparse[f]))
+        }
+        for f in 0..<p.dense.count {
+          let cell = table.cellBytes(storage, row: r, column: columns.dense[f])
+          if denseMissing[f].find(cell) != nil { continue }
+          xs[f].append(try table.number(cell, row: r, column: columns.dense[f]))
+        }
+      }
+    }
+
     var sparse: [FittedSparse] = []
     for (f, feature) in p.sparse.enumerated() {
-      let values: [String]
+      var values: [String] = []
       var buckets: Int? = nil
       switch feature.vocabulary {
-      case .learned(let minCount):
-        values = learnVocabulary(table: table, column: columns.sparse[f], rows: rows, missing: feature.missing, minCount: minCount)
-      case .fixed(let list):
-        values = list
-      case .hashed(let b):
-        values = []
-        buckets = b
+      case .learned(let minCount): values = counters[f]!.vocabulary(minCount: minCount)
+      case .fixed(let list): values = list
+      case .hashed(let b): buckets = b
       }
       sparse.append(
-        FittedSparse(name: feature.name, column: feature.column, missing: feature.missing, values: values, hashBuckets: buckets))
+        FittedSparse(
+          name: feature.name, column: feature.column, missing: feature.missing, values: values,
+          hashBuckets: buckets))
     }
 
     var dense: [FittedDense] = []
     for (f, feature) in p.dense.enumerated() {
-      let c = columns.dense[f]
-      var xs: [Double] = []
-      xs.reserveCapacity(rows.count)
-      try table.storage.withUnsafeBufferPointer { storage in
-        let missing = markerSet(feature.missing, withEmpty: false)
-        for r in rows {
-          let cell = table.cellBytes(storage, row: r, column: c)
-          if missing.find(cell) != nil { continue }
-          xs.append(try table.number(cell, row: r, column: c))
-        }
-      }
+      let xs = xs[f]
       var st = FittedDense(
-        name: feature.name, column: feature.column, normalize: feature.normalize, missing: feature.missing,
+        name: feature.name, column: feature.column, normalize: feature.normalize,
+        missing: feature.missing,
         count: xs.count, min: 0, max: 0, mean: 0, std: 0)
       if !xs.isEmpty {
         st.min = xs.min()!
@@ -154,32 +167,14 @@ public struct FittedPipeline: Codable, Equatable, Sendable {
         if !(st.mean.isFinite && st.std.isFinite) {
           throw DataError(
             path: table.path, column: feature.column,
-            message: "the values of dense feature `\(feature.name)` are too large for their mean and std to be computed")
+            message:
+              "the values of dense feature `\(feature.name)` are too large for their mean and std to be computed"
+          )
         }
       }
       dense.append(st)
     }
     return FittedPipeline(pipeline: p, sparse: sparse, dense: dense, trainRowCount: rows.count)
-  }
-
-  /// Distinct non-missing values of `rows` seen at least `minCount` times, in byte order.
-  static func learnVocabulary(table: RawTable, column c: Int, rows: [Int], missing: [String], minCount: Int) -> [String] {
-    // Keys 0..<m are the missing markers; counts[k - m] counts key k.
-    var seen = markerSet(missing, withEmpty: true)
-    let m = seen.count
-    var counts: [Int] = []
-    table.storage.withUnsafeBufferPointer { storage in
-      for r in rows {
-        let (k, inserted) = seen.insert(table.cellBytes(storage, row: r, column: c))
-        if k < m { continue }
-        if inserted { counts.append(0) }
-        counts[k - m] += 1
-      }
-    }
-    var keys: [[UInt8]] = []
-    for k in m..<seen.count where counts[k - m] >= minCount { keys.append(seen.key(k)) }
-    keys.sort { $0.lexicographicallyPrecedes($1) }
-    return keys.map { String(decoding: $0, as: UTF8.self) }
   }
 
   /// Checks the parts of a pipeline the data stage relies on (the compiler checks them too).
@@ -192,13 +187,19 @@ public struct FittedPipeline: Codable, Equatable, Sendable {
       }
       switch f.vocabulary {
       case .learned(let minCount) where minCount < 1:
-        throw DataError(path: path, message: "sparse feature `\(f.name)`: minCount must be at least 1, not \(minCount)")
+        throw DataError(
+          path: path,
+          message: "sparse feature `\(f.name)`: minCount must be at least 1, not \(minCount)")
       case .hashed(let buckets) where buckets < 1:
-        throw DataError(path: path, message: "sparse feature `\(f.name)`: buckets must be at least 1, not \(buckets)")
+        throw DataError(
+          path: path,
+          message: "sparse feature `\(f.name)`: buckets must be at least 1, not \(buckets)")
       case .fixed(let list):
         var seen: Set<String> = []
         for v in list where !seen.insert(v).inserted {
-          throw DataError(path: path, message: "sparse feature `\(f.name)`: \(quoted(v)) is twice in the fixed vocabulary")
+          throw DataError(
+            path: path,
+            message: "sparse feature `\(f.name)`: \(quoted(v)) is twice in the fixed vocabulary")
         }
       default: break
       }
@@ -211,12 +212,47 @@ public struct FittedPipeline: Codable, Equatable, Sendable {
   }
 
   /// Column indices of every feature and label, or a DataError for the first one absent.
-  static func requiredColumns(_ p: Pipeline, table: RawTable) throws -> (sparse: [Int], dense: [Int], labels: [Int]) {
+  static func requiredColumns(_ p: Pipeline, table: RawTable) throws -> (
+    sparse: [Int], dense: [Int], labels: [Int]
+  ) {
     (
-      try p.sparse.map { try table.requireColumn($0.column, usedBy: "sparse feature `\($0.name)`") },
+      try p.sparse.map {
+        try table.requireColumn($0.column, usedBy: "sparse feature `\($0.name)`")
+      },
       try p.dense.map { try table.requireColumn($0.column, usedBy: "dense feature `\($0.name)`") },
-      try p.labels.map { try table.requireColumn($0.column, usedBy: "the labels of task `\($0.task)`") }
+      try p.labels.map {
+        try table.requireColumn($0.column, usedBy: "the labels of task `\($0.task)`")
+      }
     )
+  }
+}
+
+/// Counts the distinct non-missing values of a column.
+struct ValueCounter {
+  /// Keys 0..<markers are the missing markers (and ""); counts[k - markers] counts key k.
+  var seen: ByteSet
+  let markers: Int
+  var counts: [Int] = []
+
+  init(missing: [String]) {
+    seen = markerSet(missing, withEmpty: true)
+    markers = seen.count
+  }
+
+  @inline(__always)
+  mutating func add(_ cell: UnsafeBufferPointer<UInt8>) {
+    let (k, inserted) = seen.insert(cell)
+    if k < markers { return }
+    if inserted { counts.append(0) }
+    counts[k - markers] += 1
+  }
+
+  /// The values seen at least `minCount` times, sorted by bytes.
+  func vocabulary(minCount: Int) -> [String] {
+    var keys: [[UInt8]] = []
+    for k in markers..<seen.count where counts[k - markers] >= minCount { keys.append(seen.key(k)) }
+    keys.sort { $0.lexicographicallyPrecedes($1) }
+    return keys.map { String(decoding: $0, as: UTF8.self) }
   }
 }
 
@@ -230,7 +266,9 @@ func markerSet(_ markers: [String], withEmpty: Bool) -> ByteSet {
 
 extension RawTable {
   @inline(__always)
-  func cellBytes(_ storage: UnsafeBufferPointer<UInt8>, row: Int, column: Int) -> UnsafeBufferPointer<UInt8> {
+  func cellBytes(_ storage: UnsafeBufferPointer<UInt8>, row: Int, column: Int)
+    -> UnsafeBufferPointer<UInt8>
+  {
     let s = spans[row &* header.count &+ column]
     return UnsafeBufferPointer(rebasing: storage[Int(s.start)..<Int(s.end)])
   }

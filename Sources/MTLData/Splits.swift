@@ -6,7 +6,9 @@ public enum DataSplit {
   /// Holds out round(count * testFraction) rows (half away from zero) for testing: the first ones
   /// of a Fisher–Yates permutation of 0..<count drawn from `SeededRNG(seed: seed)`; the rest
   /// train. Both lists are sorted ascending, so they do not depend on anything but the arguments.
-  public static func holdout(count: Int, testFraction: Double, seed: UInt64) -> (train: [Int], test: [Int]) {
+  public static func holdout(count: Int, testFraction: Double, seed: UInt64) -> (
+    train: [Int], test: [Int]
+  ) {
     precondition(count >= 0 && testFraction >= 0 && testFraction <= 1, "bad holdout arguments")
     var order = Array(0..<count)
     var rng = SeededRNG(seed: seed)

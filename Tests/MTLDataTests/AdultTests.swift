@@ -12,14 +12,21 @@ let adultPath: String = {
 }()
 
 func adultPipeline(testFraction: Double = 0.2) -> Pipeline {
-  let sparseColumns = ["workclass", "education", "occupation", "relationship", "race", "sex", "native-country"]
-  let denseColumns = ["age", "fnlwgt", "education-num", "capital-gain", "capital-loss", "hours-per-week"]
+  let sparseColumns = [
+    "workclass", "education", "occupation", "relationship", "race", "sex", "native-country",
+  ]
+  let denseColumns = [
+    "age", "fnlwgt", "education-num", "capital-gain", "capital-loss", "hours-per-week",
+  ]
   return Pipeline(
     train: adultPath, test: nil, testFraction: testFraction, splitSeed: 17,
     sparse: sparseColumns.map {
-      SparseFeature(name: $0, column: $0, vocabulary: .learned(minCount: 1), missing: ["?"], embeddingDim: 4)
+      SparseFeature(
+        name: $0, column: $0, vocabulary: .learned(minCount: 1), missing: ["?"], embeddingDim: 4)
     },
-    dense: denseColumns.map { DenseFeature(name: $0, column: $0, normalize: .minmax, missing: ["?"]) },
+    dense: denseColumns.map {
+      DenseFeature(name: $0, column: $0, normalize: .minmax, missing: ["?"])
+    },
     labels: [
       LabelColumn(task: "income", column: "income-per-year", rule: .positive([">50K"])),
       LabelColumn(task: "marital", column: "marital-status", rule: .positive(["Never-married"])),
@@ -50,7 +57,8 @@ func adultPipeline(testFraction: Double = 0.2) -> Pipeline {
 
     let d = try f.encode(table: t, rows: rows)
     #expect(d.count == 32561)
-    #expect(d.sparse.count == 32561 * 7 && d.dense.count == 32561 * 6 && d.labels.count == 32561 * 2)
+    #expect(
+      d.sparse.count == 32561 * 7 && d.dense.count == 32561 * 6 && d.labels.count == 32561 * 2)
     #expect(d.dense.allSatisfy { $0.isFinite && $0 >= 0 && $0 <= 1 })
     let income = stride(from: 0, to: d.labels.count, by: 2).filter { d.labels[$0] == 1 }.count
     let marital = stride(from: 1, to: d.labels.count, by: 2).filter { d.labels[$0] == 1 }.count

@@ -74,11 +74,15 @@ import Testing
   }
 
   @Test func headerOnly() {
-    expectDataError("t.csv: error: the file has a header but no data rows") { _ = try table("a,b\n") }
+    expectDataError("t.csv: error: the file has a header but no data rows") {
+      _ = try table("a,b\n")
+    }
   }
 
   @Test func raggedRow() {
-    expectDataError("t.csv:3: error: expected 3 fields, got 2") { _ = try table("a,b,c\n1,2,3\n4,5\n") }
+    expectDataError("t.csv:3: error: expected 3 fields, got 2") {
+      _ = try table("a,b,c\n1,2,3\n4,5\n")
+    }
     expectDataError("t.csv:2: error: expected 2 fields, got 3") { _ = try table("a,b\n1,2,\n") }
   }
 
@@ -89,29 +93,36 @@ import Testing
   }
 
   @Test func textAfterClosingQuote() {
-    expectDataError("t.csv:2: error: column `a`: unexpected `y` after the closing quote of a quoted field") {
+    expectDataError(
+      "t.csv:2: error: column `a`: unexpected `y` after the closing quote of a quoted field"
+    ) {
       _ = try table("a,b\n\"x\"y,2\n")
     }
   }
 
   @Test func invalidUTF8() {
     expectDataError("t.csv:3: error: column `b`: invalid UTF-8 at byte 2 of the cell") {
-      _ = try RawTable.parse(Array("a,b\n1,2\n3,x".utf8) + [0xFF] + Array("y\n".utf8), path: "t.csv")
+      _ = try RawTable.parse(
+        Array("a,b\n1,2\n3,x".utf8) + [0xFF] + Array("y\n".utf8), path: "t.csv")
     }
     // An overlong encoding of "/".
     expectDataError("t.csv:1: error: header field 2: invalid UTF-8 at byte 1 of the cell") {
-      _ = try RawTable.parse(Array("a,".utf8) + [0xC0, 0xAF] + Array("\n1,2\n".utf8), path: "t.csv")
+      _ = try RawTable.parse(
+        Array("a,".utf8) + [0xC0, 0xAF] + Array("\n1,2\n".utf8), path: "t.csv")
     }
   }
 
   @Test func nulByte() {
     expectDataError("t.csv:3: error: column `a`: the cell contains a NUL byte") {
-      _ = try RawTable.parse(Array("a,b\n1,2\n".utf8) + [0x33, 0x00] + Array(",4\n".utf8), path: "t.csv")
+      _ = try RawTable.parse(
+        Array("a,b\n1,2\n".utf8) + [0x33, 0x00] + Array(",4\n".utf8), path: "t.csv")
     }
   }
 
   @Test func duplicateHeaderNames() {
-    expectDataError("t.csv:1: error: duplicate column name `a` (fields 1 and 3)") { _ = try table("a,b,a\n1,2,3\n") }
+    expectDataError("t.csv:1: error: duplicate column name `a` (fields 1 and 3)") {
+      _ = try table("a,b,a\n1,2,3\n")
+    }
   }
 
   @Test func missingColumnListsSimilarNames() throws {
@@ -122,16 +133,25 @@ import Testing
     expectDataError("t.csv:1: error: no column `age` in the header; similar names: `Age`") {
       _ = try t.column(named: "age")
     }
-    expectDataError("t.csv:1: error: no column `zzz` in the header") { _ = try t.column(named: "zzz") }
+    expectDataError("t.csv:1: error: no column `zzz` in the header") {
+      _ = try t.column(named: "zzz")
+    }
     let p = pipeline(dense: [dense("agee")])
     expectDataError(
       "t.csv:1: error: no column `agee` in the header (needed by dense feature `agee`); similar names: `Age`"
     ) { _ = try FittedPipeline.fit(p, table: t, rows: [0]) }
   }
 
+  @Test func errorsAfterLeadingBlankLinesNameTheRealLines() throws {
+    let t = try table("\n\n\"a\",b\n1,2\n")
+    #expect(t.line(ofRow: 0) == 4)
+    expectDataError("t.csv:3: error: no column `c` in the header") { _ = try t.column(named: "c") }
+  }
+
   @Test func badDelimiter() {
-    expectDataError("t.csv: error: the delimiter must be one ASCII character other than a quote or a line break, not `;;`")
-    {
+    expectDataError(
+      "t.csv: error: the delimiter must be one ASCII character other than a quote or a line break, not `;;`"
+    ) {
       _ = try table("a\n1\n", delimiter: ";;")
     }
   }

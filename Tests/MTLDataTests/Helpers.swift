@@ -7,7 +7,8 @@ import Testing
 
 /// A fresh temporary folder for one test's fixture files.
 func temporaryFolder() throws -> String {
-  let url = FileManager.default.temporaryDirectory.appendingPathComponent("mtldata-\(UUID().uuidString)")
+  let url = FileManager.default.temporaryDirectory.appendingPathComponent(
+    "mtldata-\(UUID().uuidString)")
   try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
   return url.path
 }
@@ -19,7 +20,9 @@ func fixture(_ name: String, _ bytes: [UInt8]) throws -> String {
   return path
 }
 
-func fixture(_ name: String, _ text: String) throws -> String { try fixture(name, Array(text.utf8)) }
+func fixture(_ name: String, _ text: String) throws -> String {
+  try fixture(name, Array(text.utf8))
+}
 
 /// Parses CSV text held in memory, reported as `t.csv`.
 func table(_ text: String, delimiter: String = ",") throws -> RawTable {
@@ -42,19 +45,26 @@ func expectDataError(
 
 /// A pipeline over small fixtures.
 func pipeline(
-  sparse: [SparseFeature] = [], dense: [DenseFeature] = [], labels: [LabelColumn] = [], train: String = "t.csv",
+  sparse: [SparseFeature] = [], dense: [DenseFeature] = [], labels: [LabelColumn] = [],
+  train: String = "t.csv",
   test: String? = nil, testFraction: Double = 0.25
 ) -> Pipeline {
   Pipeline(
-    train: train, test: test, testFraction: testFraction, splitSeed: 42, sparse: sparse, dense: dense, labels: labels)
+    train: train, test: test, testFraction: testFraction, splitSeed: 42, sparse: sparse,
+    dense: dense, labels: labels)
 }
 
-func sparse(_ column: String, _ vocabulary: Vocabulary = .learned(minCount: 1), missing: [String] = ["?"])
+func sparse(
+  _ column: String, _ vocabulary: Vocabulary = .learned(minCount: 1), missing: [String] = ["?"]
+)
   -> SparseFeature
 {
-  SparseFeature(name: column, column: column, vocabulary: vocabulary, missing: missing, embeddingDim: 4)
+  SparseFeature(
+    name: column, column: column, vocabulary: vocabulary, missing: missing, embeddingDim: 4)
 }
 
-func dense(_ column: String, _ normalize: Normalization = .none, missing: [String] = ["?"]) -> DenseFeature {
+func dense(_ column: String, _ normalize: Normalization = .none, missing: [String] = ["?"])
+  -> DenseFeature
+{
   DenseFeature(name: column, column: column, normalize: normalize, missing: missing)
 }

@@ -23,7 +23,8 @@ import Testing
 
   @Test func minCountDropsRareValues() throws {
     let t = try table(csv)
-    let f = try FittedPipeline.fit(pipeline(sparse: [sparse("c", .learned(minCount: 2))]), table: t, rows: Array(0..<9))
+    let f = try FittedPipeline.fit(
+      pipeline(sparse: [sparse("c", .learned(minCount: 2))]), table: t, rows: Array(0..<9))
     #expect(f.sparse[0].values == ["a", "b"])
     #expect(f.sparse[0].tableRows == 3)
     let d = try f.encode(table: t, rows: Array(0..<9))
@@ -41,7 +42,8 @@ import Testing
 
   @Test func fixedKeepsListOrderAndMissingWins() throws {
     let t = try table(csv)
-    let f = try FittedPipeline.fit(pipeline(sparse: [sparse("c", .fixed(["b", "?", "a"]))]), table: t, rows: [0])
+    let f = try FittedPipeline.fit(
+      pipeline(sparse: [sparse("c", .fixed(["b", "?", "a"]))]), table: t, rows: [0])
     #expect(f.sparse[0].values == ["b", "?", "a"])
     #expect(f.sparse[0].tableRows == 4)
     let d = try f.encode(table: t, rows: Array(0..<4))
@@ -50,7 +52,8 @@ import Testing
 
   @Test func hashedIsStable() throws {
     let t = try table("c\nUnited-States\nMexico\n?\n\n")
-    let f = try FittedPipeline.fit(pipeline(sparse: [sparse("c", .hashed(buckets: 1000))]), table: t, rows: [0])
+    let f = try FittedPipeline.fit(
+      pipeline(sparse: [sparse("c", .hashed(buckets: 1000))]), table: t, rows: [0])
     #expect(f.sparse[0].values == [])
     #expect(f.vocabularySizes["c"] == 1001)
     let d = try f.encode(table: t, rows: [0, 1, 2])
@@ -62,10 +65,12 @@ import Testing
   @Test func pipelineProblemsAreReported() throws {
     let t = try table(csv)
     expectDataError("t.csv: error: sparse feature `c`: minCount must be at least 1, not 0") {
-      _ = try FittedPipeline.fit(pipeline(sparse: [sparse("c", .learned(minCount: 0))]), table: t, rows: [0])
+      _ = try FittedPipeline.fit(
+        pipeline(sparse: [sparse("c", .learned(minCount: 0))]), table: t, rows: [0])
     }
     expectDataError("t.csv: error: sparse feature `c`: `a` is twice in the fixed vocabulary") {
-      _ = try FittedPipeline.fit(pipeline(sparse: [sparse("c", .fixed(["a", "b", "a"]))]), table: t, rows: [0])
+      _ = try FittedPipeline.fit(
+        pipeline(sparse: [sparse("c", .fixed(["a", "b", "a"]))]), table: t, rows: [0])
     }
     expectDataError("t.csv: error: no training rows to fit the feature pipeline on") {
       _ = try FittedPipeline.fit(pipeline(sparse: [sparse("c")]), table: t, rows: [])
@@ -78,7 +83,10 @@ import Testing
 
   func fitted(_ n: Normalization, column: String = "x") throws -> (FittedPipeline, RawTable) {
     let t = try table(csv)
-    return (try FittedPipeline.fit(pipeline(dense: [dense(column, n)]), table: t, rows: [0, 1, 2, 3, 4]), t)
+    return (
+      try FittedPipeline.fit(pipeline(dense: [dense(column, n)]), table: t, rows: [0, 1, 2, 3, 4]),
+      t
+    )
   }
 
   @Test func statisticsAreOverNonMissingTrainingValues() throws {
@@ -99,12 +107,16 @@ import Testing
     let (f, t) = try fitted(.standard)
     let d = try f.encode(table: t, rows: Array(0..<5))
     let std = 2.29128784747792
-    #expect(d.dense == [Float(-2.5 / std), Float(-1.5 / std), Float(0.5 / std), Float(3.5 / std), 0])
+    #expect(
+      d.dense == [Float(-2.5 / std), Float(-1.5 / std), Float(0.5 / std), Float(3.5 / std), 0])
   }
 
   @Test func logAndNone() throws {
     var (f, t) = try fitted(.log)
-    #expect(try f.encode(table: t, rows: Array(0..<6)).dense == [Float(log1p(1.0)), Float(log1p(2.0)), Float(log1p(4.0)), Float(log1p(7.0)), 0, 0])
+    #expect(
+      try f.encode(table: t, rows: Array(0..<6)).dense == [
+        Float(log1p(1.0)), Float(log1p(2.0)), Float(log1p(4.0)), Float(log1p(7.0)), 0, 0,
+      ])
     (f, t) = try fitted(.none)
     #expect(try f.encode(table: t, rows: Array(0..<6)).dense == [1, 2, 4, 7, 0, -35])
   }
@@ -115,7 +127,8 @@ import Testing
       #expect(try f.encode(table: t, rows: Array(0..<6)).dense == [0, 0, 0, 0, 0, 0])
     }
     let t = try table("x\n?\n?\n")
-    let f = try FittedPipeline.fit(pipeline(dense: [dense("x", .standard)]), table: t, rows: [0, 1])
+    let f = try FittedPipeline.fit(
+      pipeline(dense: [dense("x", .standard)]), table: t, rows: [0, 1])
     #expect(f.dense[0].count == 0 && f.dense[0].mean == 0 && f.dense[0].std == 0)
   }
 
@@ -129,7 +142,10 @@ import Testing
       ("1,000", "`1,000` is not a number"),
       ("1e", "`1e` is not a number"),
       (".", "`.` is not a number"),
-      ("", "an empty cell is not a number (list \"\" in the feature's `missing` to treat it as missing)"),
+      (
+        "",
+        "an empty cell is not a number (list \"\" in the feature's `missing` to treat it as missing)"
+      ),
       ("1e999", "`1e999` is out of the range of a Double"),
     ]
     for (text, message) in cases {
@@ -139,30 +155,35 @@ import Testing
       }
       // Encoding other rows finds it too.
       let f = try FittedPipeline.fit(pipeline(dense: [dense("x")]), table: t, rows: [0])
-      expectDataError("t.csv:3: error: column `x`: \(message)") { _ = try f.encode(table: t, rows: [0, 1]) }
+      expectDataError("t.csv:3: error: column `x`: \(message)") {
+        _ = try f.encode(table: t, rows: [0, 1])
+      }
     }
   }
 
   @Test func goodNumbers() throws {
     let t = try table("x\n+3\n-0.5\n.25\n7.\n1E3\n2e-2\n1234567890123456789\n")
     let f = try FittedPipeline.fit(pipeline(dense: [dense("x")]), table: t, rows: Array(0..<7))
-    #expect(try f.encode(table: t, rows: Array(0..<7)).dense == [3, -0.5, 0.25, 7, 1000, 0.02, 1_234_567_890_123_456_789])
+    #expect(
+      try f.encode(table: t, rows: Array(0..<7)).dense == [
+        3, -0.5, 0.25, 7, 1000, 0.02, 1_234_567_890_123_456_789,
+      ])
   }
 
   @Test func emptyIsMissingWhenListed() throws {
-    let t = try table("x\n1\n\n3\n", delimiter: ",")
-    // The blank line is skipped, so use a two-column file for an empty cell.
-    _ = t
-    let t2 = try table("x,y\n1,a\n,b\n3,c\n")
-    let f = try FittedPipeline.fit(pipeline(dense: [dense("x", .standard, missing: [""])]), table: t2, rows: [0, 1, 2])
+    let t = try table("x,y\n1,a\n,b\n3,c\n")
+    let f = try FittedPipeline.fit(
+      pipeline(dense: [dense("x", .standard, missing: [""])]), table: t, rows: [0, 1, 2])
     #expect(f.dense[0].mean == 2)
-    #expect(try f.encode(table: t2, rows: [1]).dense == [0])
+    #expect(try f.encode(table: t, rows: [1]).dense == [0])
   }
 
   @Test func valuesTooLargeForAFloatAreReported() throws {
     let t = try table("x\n1e300\n")
     let f = try FittedPipeline.fit(pipeline(dense: [dense("x")]), table: t, rows: [0])
-    expectDataError("t.csv:2: error: column `x`: `1e300` does not fit in a Float after none normalization") {
+    expectDataError(
+      "t.csv:2: error: column `x`: `1e300` does not fit in a Float after none normalization"
+    ) {
       _ = try f.encode(table: t, rows: [0])
     }
   }
@@ -189,9 +210,13 @@ import Testing
 
   @Test func emptyOrMissingLabelsAreErrors() throws {
     let t = try table("inc,x\n>50K,1\n,2\n?,3\n")
-    let p = pipeline(sparse: [sparse("x")], labels: [LabelColumn(task: "income", column: "inc", rule: .positive([">50K"]))])
+    let p = pipeline(
+      sparse: [sparse("x")],
+      labels: [LabelColumn(task: "income", column: "inc", rule: .positive([">50K"]))])
     let f = try FittedPipeline.fit(p, table: t, rows: [0])
-    expectDataError("t.csv:3: error: column `inc`: the label is empty; every example needs a label for task `income`") {
+    expectDataError(
+      "t.csv:3: error: column `inc`: the label is empty; every example needs a label for task `income`"
+    ) {
       _ = try f.encode(table: t, rows: [0, 1])
     }
     expectDataError(
@@ -199,11 +224,34 @@ import Testing
     ) { _ = try f.encode(table: t, rows: [2]) }
   }
 
+  @Test func errorsNameTheTaskEvenWhenTasksShareAColumn() throws {
+    let t = try table("s,x\n1,a\n?,b\n")
+    let p = pipeline(
+      sparse: [sparse("x")],
+      labels: [
+        LabelColumn(task: "high", column: "s", rule: .threshold(0)),
+        LabelColumn(task: "score", column: "s", rule: .value),
+      ])
+    let f = try FittedPipeline.fit(p, table: t, rows: [0])
+    expectDataError(
+      "t.csv:3: error: column `s`: the label is missing (`?`); every example needs a label for task `high`"
+    ) { _ = try f.encode(table: t, rows: [1]) }
+    let missing = try table("x\na\n")
+    expectDataError(
+      "t.csv:1: error: no column `s` in the header (needed by the labels of task `high`)"
+    ) {
+      _ = try f.encode(table: missing, rows: [0])
+    }
+  }
+
   @Test func nonNumericRegressionLabel() throws {
     let t = try table("y,x\n1.5,1\nhigh,2\n")
-    let p = pipeline(sparse: [sparse("x")], labels: [LabelColumn(task: "y", column: "y", rule: .value)])
+    let p = pipeline(
+      sparse: [sparse("x")], labels: [LabelColumn(task: "y", column: "y", rule: .value)])
     let f = try FittedPipeline.fit(p, table: t, rows: [0])
-    expectDataError("t.csv:3: error: column `y`: `high` is not a number") { _ = try f.encode(table: t, rows: [0, 1]) }
+    expectDataError("t.csv:3: error: column `y`: `high` is not a number") {
+      _ = try f.encode(table: t, rows: [0, 1])
+    }
   }
 }
 
@@ -215,7 +263,8 @@ import Testing
         var f = f
         f.name = "a\(i)"
         return f
-      }, dense: [dense("b", .standard)], labels: [LabelColumn(task: "c", column: "c", rule: .positive(["yes"]))])
+      }, dense: [dense("b", .standard)],
+      labels: [LabelColumn(task: "c", column: "c", rule: .positive(["yes"]))])
     let f = try FittedPipeline.fit(p, table: t, rows: [0, 1])
     let back = try JSONDecoder().decode(FittedPipeline.self, from: try JSONEncoder().encode(f))
     #expect(back == f)
