@@ -51,8 +51,9 @@ let package = Package(
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
 
-    .testTarget(name: "MTLFrontEndTests", dependencies: ["MTLYAML", "MTLSpec", "MTLIR", "MTLCompiler", "MTLDiagnostics"],
-      resources: [.copy("Fixtures")]),
+    .testTarget(
+      name: "MTLFrontEndTests", dependencies: ["MTLYAML", "MTLSpec", "MTLIR", "MTLCompiler", "MTLDiagnostics", "MTLGraph"],
+      exclude: ["Fixtures"]),
     .testTarget(name: "MTLKernelsTests", dependencies: ["MTLKernels"]),
     .testTarget(name: "MTLDataTests", dependencies: ["MTLData", "MTLGraph"]),
     .testTarget(name: "MTLRuntimeTests", dependencies: ["MTLRuntime", "MTLTrain", "MTLCompiler", "MTLKernels"]),

@@ -107,7 +107,7 @@ public struct Param: Codable, Equatable, Sendable {
 }
 
 public enum Activation: String, Codable, Sendable, CaseIterable {
-  case none, relu, sigmoid, tanh, gelu
+  case none, relu, sigmoid, tanh
   case leakyRelu = "leaky_relu"
 }
 

@@ -16,6 +16,12 @@ struct Reader {
     func pair(_ key: String) -> YAMLPair? { pairs.first { $0.name == key } }
     func value(_ key: String) -> YAMLNode? { pair(key)?.value }
     func has(_ key: String) -> Bool { pair(key) != nil }
+    /// Whether an unknown key here looks like a misspelling of `key` (already reported as such,
+    /// so a "missing `key`" error would only repeat it).
+    func misspelled(_ key: String, allowed: [String]) -> Bool {
+      pairs.contains { !allowed.contains($0.name) && Suggest.closest(to: $0.name, among: allowed) == key }
+    }
+    let allowed: [String]
   }
 
   /// Reads `node` as a mapping whose keys must be among `allowed`; reports unknown keys with a
@@ -33,12 +39,13 @@ struct Reader {
         ?? "allowed keys here: " + allowed.map { "`\($0)`" }.joined(separator: ", ")
       diags.error(.unknownKey, "unknown key `\(p.name)` in \(what)", at: p.key.span, help: help)
     }
-    for r in required where !pairs.contains(where: { $0.name == r }) {
+    let m = Mapping(node: node, pairs: pairs, what: what, allowed: allowed)
+    for r in required where !m.has(r) && !m.misspelled(r, allowed: allowed) {
       diags.error(
         .missingKey, "\(what) is missing the required key `\(r)`", at: keySpan(node),
         help: "add `\(r):`; see docs/spec.md")
     }
-    return Mapping(node: node, pairs: pairs, what: what)
+    return m
   }
 
   /// A short span for a whole mapping: its first line (rendering the whole block is noise).

@@ -125,7 +125,7 @@ public enum SpecDecoder {
         }
         if let n = m.value("embedding_dim") {
           dim = r.int(n, "`embedding_dim` of \(what)", in: 1...4096) ?? 0
-        } else {
+        } else if !m.misspelled("embedding_dim", allowed: featureKeys) {
           r.diags.error(
             .missingKey, "sparse \(what) is missing the required key `embedding_dim`", at: r.keySpan(item),
             help: "add `embedding_dim: 4` (the width of its embedding)")

@@ -1,4 +1,106 @@
 import ArgumentParser
+import MTLCompiler
+import MTLData
+import MTLGraph
+import MTLSupport
+import MTLTrain
 
-/// Commands that train and use models (issue 3 fills these in).
-let runtimeCommands: [ParsableCommand.Type] = []
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// Commands that train and use models.
+let runtimeCommands: [ParsableCommand.Type] = [Run.self]
+
+/// A spec (compiled now) or a compiled model file. Spec errors exit 1.
+func loadModel(_ path: String) throws -> Graph {
+  if path.hasSuffix(".yaml") || path.hasSuffix(".yml") {
+    let r = Compiler.compile(path: path, options: { var o = Compiler.Options(); o.readData = false; return o }())
+    if !r.diagnostics.all.isEmpty { eprint(r.rendered) }
+    guard r.succeeded, let g = r.graph else { throw ExitCode(Exit.specError) }
+    return g
+  }
+  do { return try GraphFile.read(path) } catch {
+    eprint("error: \(error)")
+    throw ExitCode(Exit.specError)
+  }
+}
+
+/// Maps the library's errors to messages and exit codes.
+func exitFor(_ error: Error) -> ExitCode {
+  switch error {
+  case let e as ExitCode: return e
+  case let e as DataError:
+    eprint(e.description)
+    return ExitCode(Exit.dataError)
+  case let e as NumericalError:
+    eprint("error: \(e)")
+    return ExitCode(Exit.numericalError)
+  case let e as CheckpointError:
+    eprint("error: \(e)")
+    return ExitCode(Exit.ioError)
+  case let e as FileError:
+    eprint("error: \(e)")
+    return ExitCode(Exit.ioError)
+  default:
+    eprint("internal error: \(error)")
+    return ExitCode(Exit.internalError)
+  }
+}
+
+struct Run: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Train a model on its data, evaluate it on the test rows, and print per-task metrics.")
+
+  @Argument(help: "A YAML spec (compiled first) or a compiled model file.") var model: String
+  @Option(help: "Training CSV (instead of the spec's).") var train: String?
+  @Option(help: "Test CSV (instead of a held-out fraction of the training rows).") var test: String?
+  @Option(help: "Number of epochs (instead of the spec's).") var epochs: Int?
+  @Option(help: "Random seed for initialisation and shuffling (instead of the spec's).") var seed: UInt64?
+  @Option(name: .customLong("metrics-out"), help: "Write the metrics as JSON here.") var metricsOut: String?
+  @Option(name: .customLong("checkpoint-dir"), help: "Write a checkpoint here at the end of every epoch.")
+  var checkpointDir: String?
+  @Flag(help: "Continue from the checkpoint in --checkpoint-dir, if there is one.") var resume = false
+  @Flag(name: .shortAndLong, help: "Print only the metrics table.") var quiet = false
+
+  func validate() throws {
+    if let e = epochs, e < 1 { throw ValidationError("--epochs must be at least 1") }
+    if resume && checkpointDir == nil { throw ValidationError("--resume needs --checkpoint-dir") }
+  }
+
+  func run() throws {
+    let graph = try loadModel(model)
+    var job = RunJob(graph: graph)
+    job.trainPath = train
+    job.testPath = test
+    job.epochs = epochs
+    job.seed = seed
+    job.checkpointDir = checkpointDir
+    job.resume = resume
+    job.metricsOut = metricsOut
+    let tty = isatty(2) != 0
+    if !quiet {
+      job.log = { line in
+        if tty { eprint("\r\u{1B}[K" + line) } else { eprint(line) }
+      }
+      if tty {
+        job.onBatch = { epoch, b, n, loss in
+          guard b % 8 == 0 || b == n else { return }
+          let width = 30
+          let done = width * b / n
+          let bar = String(repeating: "=", count: done) + String(repeating: " ", count: width - done)
+          let text = "\r\u{1B}[Kepoch \(epoch) [\(bar)] \(b)/\(n) loss \(fixed(loss, 4))"
+          _ = text.utf8CString.withUnsafeBufferPointer { write(2, $0.baseAddress, $0.count - 1) }
+        }
+      }
+    }
+    let result: RunJob.Result
+    do { result = try job.run() } catch { throw exitFor(error) }
+    print(metricsTable(result.metrics), terminator: "")
+    if !quiet {
+      eprint(
+        "trained \(result.trainedEpochs.count) epochs in \(fixed(result.trainSeconds, 2)) s (\(Int(result.samplesPerSecond)) samples/s)"
+          + (metricsOut.map { "; metrics in \($0)" } ?? ""))
+    }
+  }
+}

@@ -1,0 +1,101 @@
+import MTLGraph
+import MTLKernels
+
+/// The optimiser: per-parameter state (views into the executor's arena) and the update rule the
+/// spec chose. Keras semantics and defaults (Adam 0.001/0.9/0.999/1e-7, Adagrad with an initial
+/// accumulator of 0.1, SGD with optional momentum).
+public final class Optimizer {
+  public let training: Training
+  private let params: [UnsafeMutablePointer<Float>]
+  private let grads: [UnsafeMutablePointer<Float>]
+  private let counts: [Int]
+  /// State buffers, each the size of all parameters together, split per parameter.
+  /// adam: [m, v]; adagrad: [accumulator]; sgd: [velocity].
+  private let state: [[UnsafeMutablePointer<Float>]]
+  /// Steps taken (Adam's bias correction uses it).
+  public var steps = 0
+
+  static func stateCount(_ k: OptimizerKind) -> Int {
+    switch k {
+    case .adam: return 2
+    case .adagrad, .sgd: return 1
+    }
+  }
+
+  init(
+    training: Training, params: [UnsafeMutablePointer<Float>], grads: [UnsafeMutablePointer<Float>], counts: [Int],
+    state: [UnsafeMutablePointer<Float>]
+  ) {
+    self.training = training
+    self.params = params
+    self.grads = grads
+    self.counts = counts
+    self.state = state.map { base in
+      var offset = 0
+      return counts.map { n in
+        defer { offset += n }
+        return base + offset
+      }
+    }
+  }
+
+  /// Zeroes the state (Adagrad's accumulator starts at `initialAccumulator`).
+  public func reset() {
+    steps = 0
+    let total = counts.reduce(0, +)
+    for s in state {
+      guard let base = s.first else { continue }
+      base.update(repeating: training.optimizer == .adagrad ? training.initialAccumulator : 0, count: total)
+    }
+  }
+
+  /// Every state buffer, flattened (for checkpoints).
+  public func stateArrays() -> [[Float]] {
+    let total = counts.reduce(0, +)
+    return state.compactMap { s in s.first.map { Array(UnsafeBufferPointer(start: $0, count: total)) } }
+  }
+
+  public func setState(_ arrays: [[Float]], steps: Int) {
+    let total = counts.reduce(0, +)
+    precondition(arrays.count == state.count && arrays.allSatisfy { $0.count == total })
+    for (s, a) in zip(state, arrays) {
+      if let base = s.first { a.withUnsafeBufferPointer { base.update(from: $0.baseAddress!, count: total) } }
+    }
+    self.steps = steps
+  }
+
+  /// Global L2 norm of all gradients.
+  public func gradientNorm() -> Double {
+    var s = 0.0
+    for (g, n) in zip(grads, counts) { s += Kernels.sumOfSquares(x: g, N: n) }
+    return s.squareRoot()
+  }
+
+  /// Clips (if the spec asks) and applies one update to every parameter.
+  public func step() {
+    steps += 1
+    if training.clipNorm > 0 {
+      let norm = gradientNorm()
+      if norm > Double(training.clipNorm) {
+        let f = Float(Double(training.clipNorm) / norm)
+        for (g, n) in zip(grads, counts) { Kernels.scale(x: g, N: n, factor: f) }
+      }
+    }
+    let t = training
+    for i in params.indices {
+      let n = counts[i]
+      switch t.optimizer {
+      case .adam:
+        Kernels.adamStep(
+          w: params[i], g: grads[i], m: state[0][i], v: state[1][i], N: n, lr: t.learningRate, beta1: t.beta1,
+          beta2: t.beta2, eps: t.epsilon, t: steps)
+      case .adagrad:
+        Kernels.adagradStep(w: params[i], g: grads[i], acc: state[0][i], N: n, lr: t.learningRate, eps: t.epsilon)
+      case .sgd:
+        Kernels.sgdStep(
+          w: params[i], g: grads[i], velocity: t.momentum > 0 ? state[0][i] : nil, N: n, lr: t.learningRate,
+          momentum: t.momentum)
+      }
+    }
+  }
+}

@@ -1,0 +1,139 @@
+import Foundation
+import MTLData
+import MTLGraph
+import MTLSupport
+
+/// `mtlc run` as a library call: load the data, train (resuming if asked), evaluate, and
+/// write the metrics file. Printing is the caller's (through `log`).
+public struct RunJob {
+  public var graph: Graph
+  public var trainPath: String?
+  public var testPath: String?
+  public var epochs: Int?
+  public var seed: UInt64?
+  public var checkpointDir: String?
+  public var resume = false
+  public var metricsOut: String?
+  /// Progress and notes, one line at a time (the CLI sends them to standard error).
+  public var log: (String) -> Void = { _ in }
+  /// Called after each batch: (epoch, batch, batches, running loss). For progress bars.
+  public var onBatch: ((Int, Int, Int, Double) -> Void)?
+
+  public init(graph: Graph) { self.graph = graph }
+
+  public struct Result {
+    public var session: Session
+    public var data: LoadedData
+    public var metrics: [TaskMetrics]
+    /// Epochs this process trained, and their time.
+    public var trainedEpochs: [EpochReport]
+    public var trainSeconds: Double
+    public var samplesPerSecond: Double
+    public var resumedFrom: Int?
+  }
+
+  public func run() throws -> Result {
+    let data = try LoadedData.load(graph.pipeline, trainPath: trainPath, testPath: testPath)
+    var g = graph
+    if let epochs { g.training.epochs = epochs }
+    let session = Session(graph: g, fitted: data.fitted, seed: seed ?? g.training.seed)
+    var resumedFrom: Int?
+    if resume, let dir = checkpointDir {
+      if AtomicFile.exists(Checkpoint.path(in: dir)) {
+        let c = try Checkpoint.read(fromDirectory: dir)
+        guard c.fitted == data.fitted else {
+          throw CheckpointError(
+            path: Checkpoint.path(in: dir),
+            reason: "the training data differs from the data the checkpoint was trained on; resume with the same data")
+        }
+        guard c.seed == session.seed else {
+          throw CheckpointError(
+            path: Checkpoint.path(in: dir), reason: "the checkpoint was trained with seed \(c.seed), not \(session.seed)")
+        }
+        try session.restore(c)
+        resumedFrom = c.epoch
+        log("resuming from \(Checkpoint.path(in: dir)) after epoch \(c.epoch)")
+      } else {
+        log("no checkpoint in \(dir); starting afresh")
+      }
+    }
+    log(
+      "training `\(g.name)` on \(data.train.count) rows, testing on \(data.test.count); \(g.training.epochs) epochs, batch \(g.training.batchSize), seed \(session.seed)"
+    )
+    var trained: [EpochReport] = []
+    try session.train(
+      data.train, epochs: g.training.epochs,
+      afterEpoch: { r in
+        trained.append(r)
+        let tasks = r.taskLoss.sorted { $0.key < $1.key }.map { "\($0.key) \(fixed($0.value, 4))" }.joined(separator: ", ")
+        log(
+          "epoch \(r.epoch)/\(g.training.epochs): loss \(fixed(r.loss, 4)) (\(tasks)), \(fixed(r.seconds, 2)) s, \(Int(r.samplesPerSecond)) samples/s"
+        )
+        if let dir = checkpointDir { try session.checkpoint().write(toDirectory: dir) }
+      },
+      onBatch: onBatch.map { cb in { b, n, l in cb(session.epochsDone + 1, b, n, l) } })
+    let metrics = session.evaluate(data.test)
+    let seconds = trained.reduce(0) { $0 + $1.seconds }
+    let samples = Double(data.train.count * trained.count)
+    var result = Result(
+      session: session, data: data, metrics: metrics, trainedEpochs: trained, trainSeconds: seconds,
+      samplesPerSecond: seconds > 0 ? samples / seconds : 0, resumedFrom: resumedFrom)
+    if let path = metricsOut { try writeMetrics(&result, to: path) }
+    return result
+  }
+
+  func writeMetrics(_ r: inout Result, to path: String) throws {
+    struct TrainInfo: Encodable {
+      var samples_per_second: Double
+      var seconds: Double
+      var epochs: Int
+      var rows: Int
+      var history: [EpochReport]
+    }
+    struct File: Encodable {
+      var model: String
+      var seed: UInt64
+      var test_rows: Int
+      var tasks: [String: TaskMetrics]
+      var train: TrainInfo
+    }
+    let f = File(
+      model: graph.name, seed: r.session.seed, test_rows: r.data.test.count,
+      tasks: Dictionary(r.metrics.map { ($0.task, $0) }, uniquingKeysWith: { a, _ in a }),
+      train: TrainInfo(
+        samples_per_second: r.samplesPerSecond, seconds: r.trainSeconds, epochs: r.session.epochsDone,
+        rows: r.data.train.count, history: r.session.history))
+    let enc = JSONEncoder()
+    enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+    enc.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+    do {
+      try AtomicFile.write(Array(try enc.encode(f)) + [0x0A], to: path)
+    } catch let e as FileError {
+      throw e
+    }
+  }
+}
+
+/// `x` with `digits` decimals (deterministic, locale-free).
+public func fixed(_ x: Double, _ digits: Int) -> String {
+  guard x.isFinite else { return "\(x)" }
+  return String(format: "%.\(digits)f", x)
+}
+
+/// The per-task table `mtlc run` prints.
+public func metricsTable(_ ms: [TaskMetrics]) -> String {
+  var out = "task            type        rows     AUC    logloss  pos.rate  mean.pred      MSE      MAE\n"
+  func col(_ s: String, _ w: Int) -> String { String(repeating: " ", count: max(0, w - s.count)) + s }
+  func name(_ s: String) -> String { s.count >= 14 ? String(s.prefix(14)) : s + String(repeating: " ", count: 14 - s.count) }
+  for m in ms {
+    var line = name(m.task) + "  " + name(m.type).prefix(10) + col(String(m.count), 6)
+    line += col(m.auc.map { fixed($0, 4) } ?? "-", 8)
+    line += col(m.logloss.map { fixed($0, 4) } ?? "-", 11)
+    line += col(m.positiveRate.map { fixed($0, 4) } ?? "-", 10)
+    line += col(fixed(m.meanPrediction, 4), 11)
+    line += col(m.mse.map { fixed($0, 4) } ?? "-", 9)
+    line += col(m.mae.map { fixed($0, 4) } ?? "-", 9)
+    out += line + (m.labelled ? "" : "   (no label)") + "\n"
+  }
+  return out
+}
