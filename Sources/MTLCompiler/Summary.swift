@@ -34,7 +34,7 @@ public enum Summary {
     let width = max(12, (rs.map(\.block.count).max() ?? 0) + 2)
     func pad(_ s: String, _ n: Int) -> String { s + String(repeating: " ", count: max(0, n - s.count)) }
     func lpad(_ s: String, _ n: Int) -> String { String(repeating: " ", count: max(0, n - s.count)) + s }
-    var out = "model `\(g.name)`: \(g.ops.count) ops, \(g.params.count) parameter tensors, \(g.tasks.count) tasks\n"
+    var out = "model `\(g.name)`: \(g.ops.count) ops, \(g.params.count) parameter tensors, \(g.tasks.count) task\(g.tasks.count == 1 ? "" : "s")\n"
     out += pad("block", width) + lpad("params", 10) + "  detail\n"
     for r in rs {
       let shown = r.params.map { String($0) } ?? "?"

@@ -1,22 +1,25 @@
 /// "Did you mean": the closest candidate within a small edit distance.
 public enum Suggest {
-  /// Levenshtein distance over Unicode scalars, case-insensitive.
+  /// Edit distance over Unicode scalars, case-insensitive, where swapping two adjacent
+  /// characters counts as one edit (optimal string alignment), the commonest typo.
   public static func distance(_ a: String, _ b: String) -> Int {
     let x = Array(a.lowercased().unicodeScalars)
     let y = Array(b.lowercased().unicodeScalars)
     if x.isEmpty { return y.count }
     if y.isEmpty { return x.count }
-    var prev = Array(0...y.count)
-    var cur = [Int](repeating: 0, count: y.count + 1)
+    var d = [[Int]](repeating: [Int](repeating: 0, count: y.count + 1), count: x.count + 1)
+    for i in 0...x.count { d[i][0] = i }
+    for j in 0...y.count { d[0][j] = j }
     for i in 1...x.count {
-      cur[0] = i
       for j in 1...y.count {
         let cost = x[i - 1] == y[j - 1] ? 0 : 1
-        cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
+        d[i][j] = min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost)
+        if i > 1 && j > 1 && x[i - 1] == y[j - 2] && x[i - 2] == y[j - 1] {
+          d[i][j] = min(d[i][j], d[i - 2][j - 2] + 1)
+        }
       }
-      swap(&prev, &cur)
     }
-    return prev[y.count]
+    return d[x.count][y.count]
   }
 
   /// The best candidate at distance ≤ max(1, len/3) (ties: the first in `candidates`), or nil.

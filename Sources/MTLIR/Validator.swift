@@ -311,6 +311,7 @@ public struct Validator {
     let taskNames = spec.tasks.map(\.name.value)
     var out: [TaskIR] = []
     var towerUser: [String: String] = [:]
+    var unknownMember = false
     for t in spec.tasks {
       let name = t.name.value
       var source: TaskIR.Source?
@@ -328,6 +329,7 @@ public struct Validator {
         var members: [String] = []
         for m in p.value {
           guard let other = spec.tasks.first(where: { $0.name.value == m.value }) else {
+            unknownMember = true
             diags.error(
               .unknownReference, "unknown task `\(m.value)` in the product of task `\(name)`", at: m.span,
               label: "not defined under `tasks:`", help: Suggest.help(for: m.value, among: taskNames, what: "task"))
@@ -398,7 +400,8 @@ public struct Validator {
       diags.error(
         .noLabelledTask, "no task has a label, so nothing can be trained", at: spec.tasks.first?.span ?? spec.featuresSpan,
         help: "give at least one task `label: {column: ..., positive: [...]}`")
-    } else {
+    } else if !unknownMember {
+      // (With a misspelt product member, whether a task is trained is unknowable: say nothing.)
       for t in spec.tasks where !trained.contains(t.name.value) {
         diags.error(
           .unlearnableTask, "task `\(t.name.value)` has no label and no labelled task uses it", at: t.span,
@@ -468,15 +471,19 @@ public struct Validator {
       }
     }
     guard let header else { return }
-    var files: [(String, Span)] = [(data.train, spec.data.train.span)]
-    if let test = data.test, let s = spec.data.test?.span { files.append((test, s)) }
-    for (path, pathSpan) in files {
-      switch header(path) {
+    // Messages name the path as written in the spec; the note gives what it resolved to.
+    var files: [(String, Located<String>)] = [(data.train, spec.data.train)]
+    if let test = data.test, let written = spec.data.test { files.append((test, written)) }
+    for (resolved, written) in files {
+      let path = written.value
+      let pathSpan = written.span
+      switch header(resolved) {
       case .unreadable(let why):
         diags.add(
           Diagnostic(
             .dataUnreadable, "cannot read data file `\(path)` (\(why)); its columns were not checked", at: pathSpan,
-            help: "paths are relative to the spec's folder"))
+            help: "paths are relative to the spec's folder",
+            notes: ["`\(path)` resolves to `\(resolved)`"]))
       case .columns(let columns):
         let set = Set(columns)
         var needed: [(String, Span, String)] = featureColumns.map { ($0.0, $0.2, "feature `\($0.1)`") }

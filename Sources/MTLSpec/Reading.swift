@@ -34,13 +34,19 @@ struct Reader {
       return nil
     }
     for p in pairs where !allowed.contains(p.name) {
+      if p.name == "<<" {
+        diags.error(
+          .unknownKey, "unknown key `<<` in \(what)", at: p.key.span,
+          help: "YAML merge keys are not supported; write the keys out (an alias `*name` can stand for a whole value)")
+        continue
+      }
       let help =
         Suggest.closest(to: p.name, among: allowed).map { "did you mean `\($0)`?" }
         ?? "allowed keys here: " + allowed.map { "`\($0)`" }.joined(separator: ", ")
       diags.error(.unknownKey, "unknown key `\(p.name)` in \(what)", at: p.key.span, help: help)
     }
     let m = Mapping(node: node, pairs: pairs, what: what, allowed: allowed)
-    for r in required where !m.has(r) && !m.misspelled(r, allowed: allowed) {
+    for r in required where !m.has(r) && !m.misspelled(r, allowed: allowed) && !m.has("<<") {
       diags.error(
         .missingKey, "\(what) is missing the required key `\(r)`", at: keySpan(node),
         help: "add `\(r):`; see docs/spec.md")
@@ -84,6 +90,11 @@ struct Reader {
 
   mutating func int(_ node: YAMLNode, _ what: String, in range: ClosedRange<Int>) -> Int? {
     guard let (s, plain) = scalar(node), plain, let v = Int(s.replacingUnderscores) else {
+      if let (s, plain) = scalar(node), plain, isIntegerText(s) {
+        diags.error(
+          .outOfRange, "\(what) must be between \(range.lowerBound) and \(range.upperBound), found \(s)", at: node.span)
+        return nil
+      }
       diags.error(.wrongType, "expected an integer for \(what), found \(node.kindDescription)", at: node.span)
       return nil
     }
@@ -99,12 +110,12 @@ struct Reader {
   mutating func double(_ node: YAMLNode, _ what: String, in range: ClosedRange<Double>, openLow: Bool = false)
     -> Double?
   {
-    guard let (s, plain) = scalar(node), plain, let v = Double(s.replacingUnderscores), v.isFinite else {
+    guard let (s, plain) = scalar(node), plain, let v = yamlDouble(s) else {
       diags.error(.wrongType, "expected a number for \(what), found \(node.kindDescription)", at: node.span)
       return nil
     }
     let low = openLow ? v > range.lowerBound : v >= range.lowerBound
-    guard low && v <= range.upperBound else {
+    guard v.isFinite && low && v <= range.upperBound else {
       let lo = openLow ? "greater than \(fmt(range.lowerBound))" : "at least \(fmt(range.lowerBound))"
       diags.error(
         .outOfRange, "\(what) must be \(lo) and at most \(fmt(range.upperBound)), found \(s)", at: node.span)
@@ -137,6 +148,9 @@ struct Reader {
   }
 
   mutating func stringList(_ node: YAMLNode, _ what: String, allowScalar: Bool = false) -> [Located<String>]? {
+    if allowScalar, case .scalar = node.kind {
+      return string(node, what).map { [Located($0, node.span)] }
+    }
     guard let items = sequence(node, what, allowScalar: allowScalar) else { return nil }
     var out: [Located<String>] = []
     for item in items {
@@ -174,6 +188,23 @@ struct Reader {
       return false
     }
     return true
+  }
+}
+
+/// Digits with an optional sign: an integer, however large.
+func isIntegerText(_ s: String) -> Bool {
+  let t = s.replacingUnderscores
+  let digits = t.hasPrefix("-") || t.hasPrefix("+") ? t.dropFirst() : Substring(t)
+  return !digits.isEmpty && digits.allSatisfy { $0.isASCII && $0.isNumber }
+}
+
+/// A YAML 1.1 float: Swift's syntax plus `.nan`, `.inf`, `-.inf` (any case).
+func yamlDouble(_ s: String) -> Double? {
+  switch s.lowercased() {
+  case ".nan": return .nan
+  case ".inf", "+.inf": return .infinity
+  case "-.inf": return -.infinity
+  default: return Double(s.replacingUnderscores)
   }
 }
 

@@ -9,24 +9,28 @@ public enum SpecDecoder {
 
   public static func decode(_ root: YAMLNode, path: String) -> (Spec?, Diagnostics) {
     var r = Reader()
-    guard let top = r.mapping(root, "the spec", allowed: topKeys, required: ["mtlc", "data", "features", "tasks"])
-    else { return (nil, r.diags) }
-
-    // Version first: a spec for another version gets one clear error, not a cascade.
-    if let v = top.value("mtlc") {
-      if let n = r.int(v, "`mtlc` (the spec version)", in: Int.min...Int.max), n != supportedVersion {
+    // Version first: a spec for another version gets one clear error, not a cascade of unknown keys.
+    if case .mapping(let pairs) = root.kind, let v = pairs.first(where: { $0.name == "mtlc" })?.value {
+      var vr = Reader()
+      if let n = vr.int(v, "`mtlc` (the spec version)", in: Int.min...Int.max), n != supportedVersion {
         r.diags.error(
           .unsupportedVersion, "spec version \(n) is not supported", at: v.span,
           help: "this mtlc reads `mtlc: \(supportedVersion)`")
+        return (nil, r.diags)
       }
-      if r.diags.hasErrors { return (nil, r.diags) }
+      r.diags.add(contentsOf: vr.diags)
     }
+    guard let top = r.mapping(root, "the spec", allowed: topKeys, required: ["mtlc", "data", "features", "tasks"])
+    else { return (nil, r.diags) }
 
     let name = top.value("name").flatMap { r.string($0, "`name`") } ?? defaultName(path)
     let description = top.value("description").flatMap { r.string($0, "`description`") } ?? ""
     let data = top.value("data").flatMap { decodeData($0, &r) }
     let features = top.value("features").map { decodeFeatures($0, data?.missing ?? [], &r) } ?? []
     let tasks = top.value("tasks").map { decodeNamed($0, "tasks", &r, decodeTask) } ?? []
+    if let n = top.value("tasks"), case .mapping(let p) = n.kind, p.isEmpty {
+      r.diags.error(.emptyList, "`tasks` is empty", at: n.span, help: "define at least one task with a label")
+    }
     let experts = top.value("experts").map { decodeNamed($0, "experts", &r, decodeExpert) } ?? []
     let gates = top.value("gates").map { decodeNamed($0, "gates", &r, decodeGate) } ?? []
     let towers = top.value("towers").map { decodeNamed($0, "towers", &r, decodeTower) } ?? []
@@ -206,7 +210,8 @@ public enum SpecDecoder {
     }
     var out: [T] = []
     for p in pairs {
-      guard r.checkName(p.name, p.key.span, String(section.dropLast())) else { continue }
+      let singular = ["tasks": "task", "experts": "expert group", "gates": "gate", "towers": "tower"][section] ?? section
+      guard r.checkName(p.name, p.key.span, singular) else { continue }
       if let t = body(Located(p.name, p.key.span), p.value, &r) { out.append(t) }
     }
     return out

@@ -94,6 +94,8 @@ enum ByteChecks {
           }
           count += 1
           len = 1
+          // The continuation bytes of a broken sequence belong to the same error.
+          while i + len < b.count && b[i + len] & 0xC0 == 0x80 { len += 1 }
         }
         atIndent = false
       }
@@ -192,7 +194,8 @@ struct TreeBuilder {
           let s = event.data.scalar
           guard checkTag(s.tag, event) else { return nil }
           let text = String(decoding: UnsafeBufferPointer(start: s.value, count: Int(s.length)), as: UTF8.self)
-          let plain = s.style == YAML_PLAIN_SCALAR_STYLE && s.tag == nil
+          let tag = string(s.tag)
+          let plain = tag.map(TreeBuilder.plainTags.contains) ?? (s.style == YAML_PLAIN_SCALAR_STYLE)
           let node = YAMLNode(
             kind: .scalar(text, plain: plain), span: span(event.start_mark, event.end_mark), nodeCount: 1)
           guard count(1, event) else { return nil }
@@ -260,9 +263,14 @@ struct TreeBuilder {
     return true
   }
 
+  /// The YAML core schema's tags; `int`, `float`, `bool` and `null` keep a scalar plain (typed).
+  static let plainTags: Set<String> = ["int", "float", "bool", "null"].map { "tag:yaml.org,2002:" + $0 }.reduce(
+    into: []) { $0.insert($1) }
+  static let coreTags: Set<String> = plainTags.union(["str", "seq", "map"].map { "tag:yaml.org,2002:" + $0 })
+
   private mutating func checkTag(_ tag: UnsafeMutablePointer<yaml_char_t>?, _ event: yaml_event_t) -> Bool {
     guard let t = string(tag) else { return true }
-    if t.hasPrefix("tag:yaml.org,2002:") { return true }
+    if TreeBuilder.coreTags.contains(t) { return true }
     diagnostics.error(
       .unsupportedTag, "tag `\(t)` is not supported", at: span(event.start_mark, event.end_mark),
       help: "remove the tag; a spec uses plain YAML values")
@@ -306,7 +314,12 @@ struct TreeBuilder {
     let problem = p.problem.map { String(cString: $0) } ?? "unknown error"
     var message = "invalid YAML: \(problem)"
     if let ctx = p.context.map({ String(cString: $0) }) { message += " (\(ctx))" }
-    let m = p.problem_mark
+    // For an unclosed quote or bracket, libyaml's context mark (where the construct began) is a
+    // better place to point at than where it gave up, often the end of the file. For block
+    // structure, the problem mark (the offending line) is.
+    let ctx = p.context.map { String(cString: $0) } ?? ""
+    let unclosed = ctx.contains("flow") || ctx.contains("quoted") || problem.contains("end of stream")
+    let m = p.context != nil && unclosed ? p.context_mark : p.problem_mark
     diagnostics.error(
       .yamlSyntax, message, at: .point(path, line: Int(m.line) + 1, column: Int(m.column) + 1))
   }

@@ -51,7 +51,9 @@ struct Validate: ParsableCommand {
     let r = Compiler.frontEnd(path: spec, options: opts)
     if !r.diagnostics.all.isEmpty { eprint(r.rendered) }
     guard r.ir != nil, !r.diagnostics.hasErrors else { throw ExitCode(Exit.specError) }
-    print("\(spec): valid (\(r.ir!.blocks.count) blocks, \(r.ir!.tasks.count) tasks)")
+    let ir = r.ir!
+    func n(_ k: Int, _ w: String) -> String { "\(k) \(w)\(k == 1 ? "" : "s")" }
+    print("\(spec): valid (\(n(ir.blocks.count, "block")), \(n(ir.tasks.count, "task")))")
   }
 }
 

@@ -1,0 +1,78 @@
+import Foundation
+import MTLData
+import MTLGraph
+import MTLRuntime
+import MTLSupport
+import MTLTrain
+import Testing
+
+/// The whole model's gradient, for every reference spec, against central finite differences of
+/// the loss, on a batch of 16 rows.
+///
+/// Tolerance: |analytic - numeric| <= 5e-4 + 5e-2 * |numeric| per entry, eps = 3e-3 on Float32
+/// weights (the loss is summed in Double; relu kinks make a few entries disagree, so up to 5% of the
+/// sampled entries may miss; a wrong rule misses nearly all of its tensor's entries).
+/// Every parameter tensor is sampled, and the check insists a tenth of the entries have gradients > 1e-3.
+struct ModelGradientTests {
+  @Test("whole-model gradient matches finite differences", arguments: ["shared_bottom", "mmoe", "cgc", "ple", "esmm"])
+  func gradient(_ name: String) throws {
+    var g = try Repo.graph(name, batch: 16)
+    // Bigger embeddings than the 1e-4 default so their gradients are measurable.
+    for i in g.params.indices where g.params[i].kind == .embedding { g.params[i].initializer = .normal(std: 0.3) }
+    // Non-zero biases so that every bias gradient path is exercised away from zero.
+    for i in g.params.indices where g.params[i].kind == .bias { g.params[i].initializer = .uniform(limit: 0.1) }
+    let data = try Repo.data(g)
+    let session = Session(graph: g, fitted: data.fitted, seed: 7)
+    let ex = session.executor
+    let rows = 16
+    data.train.gather(indices: ArraySlice(Array(100..<116)), into: ex.sparseIDs, dense: ex.dense, labels: ex.labels)
+
+    func loss() -> Double {
+      ex.forward(rows: rows)
+      return ex.computeLosses(gradients: false)
+    }
+    ex.forward(rows: rows)
+    ex.computeLosses(gradients: true)
+    ex.backward()
+    let analytic = ex.graph.params.indices.map { Array(UnsafeBufferPointer(start: ex.grads[$0], count: ex.graph.params[$0].count)) }
+
+    var rng = SeededRNG(seed: 99)
+    var checked = 0
+    var misses: [String] = []
+    var large = 0
+    let eps: Float = 3e-3
+    for (pi, p) in ex.graph.params.enumerated() {
+      let w = ex.params[pi]
+      // Embeddings: only rows this batch looks up have gradients; sample those.
+      var candidates: [Int] = []
+      if p.kind == .embedding, let slot = ex.graph.ops.first(where: { $0.kind == .embed && $0.params == [pi] })?.slot {
+        let d = p.shape[1]
+        for b in 0..<rows {
+          let id = Int(ex.sparseIDs[b * ex.sparseWidth + slot])
+          candidates += (0..<d).map { id * d + $0 }
+        }
+      } else {
+        candidates = Array(0..<p.count)
+      }
+      for _ in 0..<min(6, candidates.count) {
+        let j = candidates[rng.nextInt(below: candidates.count)]
+        let old = w[j]
+        w[j] = old + eps
+        let up = loss()
+        w[j] = old - eps
+        let down = loss()
+        w[j] = old
+        let numeric = (up - down) / (2 * Double(eps))
+        let a = Double(analytic[pi][j])
+        checked += 1
+        if abs(numeric) > 1e-3 { large += 1 }
+        if abs(a - numeric) > 5e-4 + 5e-2 * abs(numeric) {
+          misses.append("\(p.name)[\(j)]: analytic \(a), numeric \(numeric)")
+        }
+      }
+    }
+    #expect(large > checked / 10, "too few non-trivial gradients (\(large) of \(checked))")
+    let report = "\(misses.count) of \(checked) entries off:\n" + misses.joined(separator: "\n")
+    #expect(Double(misses.count) <= 0.05 * Double(checked), "\(report)")
+  }
+}

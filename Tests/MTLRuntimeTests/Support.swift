@@ -1,0 +1,42 @@
+import Foundation
+import MTLCompiler
+import MTLData
+import MTLGraph
+import MTLTrain
+
+enum Repo {
+  static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent()
+  static func path(_ p: String) -> String { root.appendingPathComponent(p).path }
+
+  /// A reference spec compiled with the repo root as the base for data paths.
+  static func graph(_ name: String, batch: Int? = nil, epochs: Int? = nil) throws -> Graph {
+    var opts = Compiler.Options()
+    opts.readData = false
+    let r = Compiler.compile(path: path("specs/\(name).yaml"), options: opts)
+    guard var g = r.graph else { throw TestFailure("\(name) did not compile:\n\(r.rendered)") }
+    if let batch { g.training.batchSize = batch }
+    if let epochs { g.training.epochs = epochs }
+    return g
+  }
+
+  /// The adult data per the graph's pipeline (cached: loading takes ~50 ms in release, more in debug).
+  static func data(_ g: Graph) throws -> LoadedData {
+    try LoadedData.load(g.pipeline)
+  }
+}
+
+struct TestFailure: Error, CustomStringConvertible {
+  var description: String
+  init(_ d: String) { description = d }
+}
+
+/// A small slice of a dataset (the first `n` examples).
+func slice(_ d: Dataset, _ n: Int) -> Dataset {
+  let n = min(n, d.count)
+  return Dataset(
+    count: n, sparseWidth: d.sparseWidth, denseWidth: d.denseWidth, labelWidth: d.labelWidth,
+    sparse: Array(d.sparse[0..<(n * d.sparseWidth)]), dense: Array(d.dense[0..<(n * d.denseWidth)]),
+    labels: Array(d.labels[0..<(n * d.labelWidth)]), rows: Array(d.rows[0..<n]), missingCounts: d.missingCounts,
+    unseenCounts: d.unseenCounts)
+}
