@@ -52,7 +52,8 @@ let package = Package(
       ]),
 
     .testTarget(
-      name: "MTLFrontEndTests", dependencies: ["MTLYAML", "MTLSpec", "MTLIR", "MTLCompiler", "MTLDiagnostics", "MTLGraph"],
+      name: "MTLFrontEndTests",
+      dependencies: ["MTLYAML", "MTLSpec", "MTLIR", "MTLCompiler", "MTLDiagnostics", "MTLGraph"],
       exclude: ["Fixtures"]),
     .testTarget(name: "MTLKernelsTests", dependencies: ["MTLKernels"]),
     .testTarget(name: "MTLDataTests", dependencies: ["MTLData", "MTLGraph"]),

@@ -1,5 +1,4 @@
 import Foundation
-
 import MTLIR
 
 /// A Graphviz picture of the architecture: features, blocks, tasks, and the edges between them.
@@ -7,16 +6,19 @@ public enum DotEmitter {
   public static func emit(_ m: IRModule) -> String {
     func id(_ s: String) -> String { "\"" + s.replacingOccurrences(of: "\"", with: "\\\"") + "\"" }
     var out = "digraph \(id(m.name)) {\n  rankdir=BT;\n  node [fontname=\"Helvetica\", fontsize=11];\n"
-    out += "  \(id("features")) [shape=box, style=filled, fillcolor=\"#eeeeee\", label=\"features\\n[B,\(m.featureWidth)]\\n\(m.sparse.count) sparse, \(m.dense.count) dense\"];\n"
+    out +=
+      "  \(id("features")) [shape=box, style=filled, fillcolor=\"#eeeeee\", label=\"features\\n[B,\(m.featureWidth)]\\n\(m.sparse.count) sparse, \(m.dense.count) dense\"];\n"
     for b in m.blocks {
       let label: String
       let style: String
       switch b.kind {
       case .experts(let c, let u, let a):
-        label = "experts.\(b.name)\\n\(c) x MLP \(u.map(String.init).joined(separator: "-")) \(a.rawValue)\\n[\(c),B,\(b.outWidth)]"
+        label =
+          "experts.\(b.name)\\n\(c) x MLP \(u.map(String.init).joined(separator: "-")) \(a.rawValue)\\n[\(c),B,\(b.outWidth)]"
         style = "shape=box3d, style=filled, fillcolor=\"#dbe9f6\""
       case .gate(let g, let u, _):
-        label = "gates.\(b.name)\\nsoftmax over \(b.mixed)\(u.isEmpty ? "" : " (MLP \(u.map(String.init).joined(separator: "-")))")\\n[B,\(b.outWidth)]"
+        label =
+          "gates.\(b.name)\\nsoftmax over \(b.mixed)\(u.isEmpty ? "" : " (MLP \(u.map(String.init).joined(separator: "-")))")\\n[B,\(b.outWidth)]"
         style = "shape=trapezium, style=filled, fillcolor=\"#fde9c9\""
         for grp in g { out += "  \(id("experts.\(grp)")) -> \(id(b.qualifiedName)) [style=dashed, label=\"mix\"];\n" }
       case .tower(let u, let a):
@@ -28,7 +30,8 @@ public enum DotEmitter {
     }
     for t in m.tasks {
       let lab = t.label.map { "label \($0.column)" } ?? "unlabelled"
-      out += "  \(id("tasks.\(t.name)")) [shape=ellipse, style=filled, fillcolor=\"#f4cccc\", label=\"\(t.name)\\n\(t.type.rawValue), \(lab)\"];\n"
+      out +=
+        "  \(id("tasks.\(t.name)")) [shape=ellipse, style=filled, fillcolor=\"#f4cccc\", label=\"\(t.name)\\n\(t.type.rawValue), \(lab)\"];\n"
       switch t.source {
       case .tower(let n): out += "  \(id("towers.\(n)")) -> \(id("tasks.\(t.name)"));\n"
       case .product(let ms):

@@ -33,7 +33,10 @@ public struct Lowering {
     _ name: String, _ shape: [Int], _ kind: ParamKind, _ initializer: Initializer, block: String, l2: Double = 0,
     rowsFrom: String? = nil
   ) -> ParamID {
-    params.append(Param(name: name, shape: shape, kind: kind, initializer: initializer, l2: Float(l2), rowsFrom: rowsFrom, block: block))
+    params.append(
+      Param(
+        name: name, shape: shape, kind: kind, initializer: initializer, l2: Float(l2), rowsFrom: rowsFrom, block: block)
+    )
     return params.count - 1
   }
 
@@ -41,7 +44,10 @@ public struct Lowering {
     _ kind: OpKind, _ inputs: [ValueID], _ output: ValueID, params: [ParamID] = [], act: Activation = .none,
     slot: Int? = nil, block: String, loc: String
   ) {
-    ops.append(Op(kind: kind, inputs: inputs, output: output, params: params, activation: act, slot: slot, block: block, loc: loc))
+    ops.append(
+      Op(
+        kind: kind, inputs: inputs, output: output, params: params, activation: act, slot: slot, block: block, loc: loc)
+    )
   }
 
   static func act(_ a: ActivationKind) -> Activation {
@@ -60,7 +66,8 @@ public struct Lowering {
     loc: String
   ) -> ValueID {
     let i = values[x].width
-    let w = param("\(name).w", [i, out], .weight, .glorotUniform(fanIn: i, fanOut: out), block: block, l2: m.training.l2Weights)
+    let w = param(
+      "\(name).w", [i, out], .weight, .glorotUniform(fanIn: i, fanOut: out), block: block, l2: m.training.l2Weights)
     var ps = [w]
     if bias { ps.append(param("\(name).b", [out], .bias, .zeros, block: block)) }
     let y = value(valueName ?? name, width: out)
@@ -145,10 +152,15 @@ public struct Lowering {
         }
         labels.append(LabelColumn(task: t.name, column: l.column, rule: rule))
         let kind: LossKind = t.type == .regression ? .mse : (logit != nil ? .bceLogits : .bceProb)
-        losses.append(Loss(task: t.name, kind: kind, input: kind == .bceProb ? pred : logit!, label: labelIndex!, weight: Float(t.lossWeight)))
+        losses.append(
+          Loss(
+            task: t.name, kind: kind, input: kind == .bceProb ? pred : logit!, label: labelIndex!,
+            weight: Float(t.lossWeight)))
       }
       tasks.append(
-        TaskOutput(name: t.name, type: t.type == .binary ? .binary : .regression, prediction: pred, logit: logit, label: labelIndex))
+        TaskOutput(
+          name: t.name, type: t.type == .binary ? .binary : .regression, prediction: pred, logit: logit,
+          label: labelIndex))
     }
 
     let pipeline = Pipeline(
@@ -164,14 +176,18 @@ public struct Lowering {
         return SparseFeature(name: s.name, column: s.column, vocabulary: v, missing: s.missing, embeddingDim: s.dim)
       },
       dense: m.dense.map {
-        DenseFeature(name: $0.name, column: $0.column, normalize: Normalization(rawValue: $0.normalize.rawValue)!, missing: $0.missing)
+        DenseFeature(
+          name: $0.name, column: $0.column, normalize: Normalization(rawValue: $0.normalize.rawValue)!,
+          missing: $0.missing)
       },
       labels: labels)
     let tr = m.training
     let training = Training(
-      optimizer: OptimizerKind(rawValue: tr.optimizer.rawValue)!, learningRate: Float(tr.learningRate), beta1: Float(tr.beta1),
+      optimizer: OptimizerKind(rawValue: tr.optimizer.rawValue)!, learningRate: Float(tr.learningRate),
+      beta1: Float(tr.beta1),
       beta2: Float(tr.beta2), epsilon: Float(tr.epsilon), momentum: Float(tr.momentum),
-      initialAccumulator: Float(tr.initialAccumulator), batchSize: tr.batchSize, epochs: tr.epochs, seed: UInt64(tr.seed),
+      initialAccumulator: Float(tr.initialAccumulator), batchSize: tr.batchSize, epochs: tr.epochs,
+      seed: UInt64(tr.seed),
       clipNorm: Float(tr.clipNorm))
     return Graph(
       name: m.name, source: m.specPath, pipeline: pipeline, params: params, values: values, ops: ops, tasks: tasks,
@@ -189,12 +205,15 @@ public struct Lowering {
         let last = i == units.count - 1
         if count == 1 {
           x = linear(
-            x, out: u, act: Lowering.act(a), bias: true, name: layer, valueName: last ? name : nil, block: name, loc: loc)
+            x, out: u, act: Lowering.act(a), bias: true, name: layer, valueName: last ? name : nil, block: name,
+            loc: loc)
           if last { byName[name] = x }
           continue
         }
         let inW = values[x].width
-        let w = param("\(layer).w", [count, inW, u], .weight, .glorotUniform(fanIn: inW, fanOut: u), block: name, l2: m.training.l2Weights)
+        let w = param(
+          "\(layer).w", [count, inW, u], .weight, .glorotUniform(fanIn: inW, fanOut: u), block: name,
+          l2: m.training.l2Weights)
         let bias = param("\(layer).b", [count, u], .bias, .zeros, block: name)
         let y = value(last ? name : layer, experts: count, width: u)
         op(.expertLinear, [x], y, params: [w, bias], act: Lowering.act(a), block: name, loc: loc)

@@ -50,7 +50,9 @@ public struct DropUnusedBlocks: Pass {
   public init() {}
   public func run(_ m: inout IRModule) -> Bool {
     var used = Set<BlockRef>()
-    var work: [BlockRef] = m.tasks.compactMap { if case .tower(let n) = $0.source { return .tower(n) } else { return nil } }
+    var work: [BlockRef] = m.tasks.compactMap {
+      if case .tower(let n) = $0.source { return .tower(n) } else { return nil }
+    }
     while let r = work.popLast() {
       guard used.insert(r).inserted, let b = m.block(r) else { continue }
       work += b.inputs.filter { $0 != .features }

@@ -23,7 +23,8 @@ public enum Summary {
         let rows = ps.map { $0.shape[0] }
         detail = known ? "\(ps.count) tables, \(rows.reduce(0, +)) rows" : "\(ps.count) tables, rows from the data"
       } else {
-        detail = ps.map { "\($0.name.split(separator: ".").suffix(2).joined(separator: ".")) \($0.shapeText)" }.joined(separator: " ")
+        detail = ps.map { "\($0.name.split(separator: ".").suffix(2).joined(separator: ".")) \($0.shapeText)" }.joined(
+          separator: " ")
       }
       return Row(block: b, params: known ? ps.reduce(0) { $0 + $1.count } : nil, detail: detail)
     }
@@ -34,7 +35,8 @@ public enum Summary {
     let width = max(12, (rs.map(\.block.count).max() ?? 0) + 2)
     func pad(_ s: String, _ n: Int) -> String { s + String(repeating: " ", count: max(0, n - s.count)) }
     func lpad(_ s: String, _ n: Int) -> String { String(repeating: " ", count: max(0, n - s.count)) + s }
-    var out = "model `\(g.name)`: \(g.ops.count) ops, \(g.params.count) parameter tensors, \(g.tasks.count) task\(g.tasks.count == 1 ? "" : "s")\n"
+    var out =
+      "model `\(g.name)`: \(g.ops.count) ops, \(g.params.count) parameter tensors, \(g.tasks.count) task\(g.tasks.count == 1 ? "" : "s")\n"
     out += pad("block", width) + lpad("params", 10) + "  detail\n"
     for r in rs {
       let shown = r.params.map { String($0) } ?? "?"
@@ -42,7 +44,9 @@ public enum Summary {
       out += pad(r.block, width) + lpad(shown, 10) + "  " + detail + "\n"
     }
     let total = rs.allSatisfy { $0.params != nil } ? String(rs.reduce(0) { $0 + $1.params! }) : "?"
-    out += pad("total", width) + lpad(total, 10) + (total == "?" ? "  (embedding rows come from the training data)" : "") + "\n"
+    out +=
+      pad("total", width) + lpad(total, 10) + (total == "?" ? "  (embedding rows come from the training data)" : "")
+      + "\n"
     return out
   }
 }
@@ -67,7 +71,8 @@ public enum GraphPrinter {
       out += line + "\n"
     }
     for l in g.losses {
-      out += "loss \(l.kind.rawValue)(%\(g.values[l.input].name), label[\(l.label)]) weight=\(l.weight) ; task \(l.task)\n"
+      out +=
+        "loss \(l.kind.rawValue)(%\(g.values[l.input].name), label[\(l.label)]) weight=\(l.weight) ; task \(l.task)\n"
     }
     return out
   }

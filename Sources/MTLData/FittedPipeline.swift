@@ -39,8 +39,7 @@ public struct FittedSparse: Codable, Equatable, Sendable {
   /// Embedding table rows: 1 (missing and unseen) + the vocabulary size or bucket count.
   public var tableRows: Int
 
-  public init(name: String, column: String, missing: [String], values: [String], hashBuckets: Int?)
-  {
+  public init(name: String, column: String, missing: [String], values: [String], hashBuckets: Int?) {
     self.name = name
     self.column = column
     self.missing = missing

@@ -36,7 +36,9 @@ public enum GraphFile {
     guard h.version == Graph.formatVersion else {
       throw Error(
         path: path,
-        reason: "model format version \(h.version.map(String.init) ?? "missing") is not supported (this mtlc reads \(Graph.formatVersion)); compile the spec again")
+        reason:
+          "model format version \(h.version.map(String.init) ?? "missing") is not supported (this mtlc reads \(Graph.formatVersion)); compile the spec again"
+      )
     }
     do {
       let g = try JSONDecoder().decode(Graph.self, from: Data(bytes))

@@ -16,12 +16,18 @@ public enum IRPrinter {
     var parts: [String] = []
     for s in m.sparse {
       lines.append(
-        ("%in.\(s.name) = embed column=\(quote(s.column)) vocab=\(vocab(s.vocabulary)) missing=\(list(s.missing)) dim=\(s.dim) : [B,\(s.dim)]", s.span))
+        (
+          "%in.\(s.name) = embed column=\(quote(s.column)) vocab=\(vocab(s.vocabulary)) missing=\(list(s.missing)) dim=\(s.dim) : [B,\(s.dim)]",
+          s.span
+        ))
       parts.append("%in.\(s.name)")
     }
     for d in m.dense {
       lines.append(
-        ("%in.\(d.name) = dense column=\(quote(d.column)) normalize=\(d.normalize.rawValue) missing=\(list(d.missing)) : [B,1]", d.span))
+        (
+          "%in.\(d.name) = dense column=\(quote(d.column)) normalize=\(d.normalize.rawValue) missing=\(list(d.missing)) : [B,1]",
+          d.span
+        ))
       parts.append("%in.\(d.name)")
     }
     lines.append(("%features = concat(\(parts.joined(separator: ", "))) : [B,\(m.featureWidth)]", m.featuresSpan))
@@ -32,15 +38,22 @@ public enum IRPrinter {
       switch b.kind {
       case .experts(let count, let units, let act):
         lines.append(
-          ("%\(b.qualifiedName) = experts count=\(count) units=\(ints(units)) act=\(act.rawValue) (\(ins)) : [B,\(b.inputWidth)] -> \(shape)", b.span))
+          (
+            "%\(b.qualifiedName) = experts count=\(count) units=\(ints(units)) act=\(act.rawValue) (\(ins)) : [B,\(b.inputWidth)] -> \(shape)",
+            b.span
+          ))
       case .gate(let groups, let units, let act):
         let g = groups.map { "%experts.\($0)" }.joined(separator: ", ")
         var attrs = "k=\(b.mixed)"
         if !units.isEmpty { attrs += " units=\(ints(units)) act=\(act.rawValue)" }
-        lines.append(("%\(b.qualifiedName) = gate \(attrs) (\(ins)) mix(\(g)) : [B,\(b.inputWidth)] -> \(shape)", b.span))
+        lines.append(
+          ("%\(b.qualifiedName) = gate \(attrs) (\(ins)) mix(\(g)) : [B,\(b.inputWidth)] -> \(shape)", b.span))
       case .tower(let units, let act):
         lines.append(
-          ("%\(b.qualifiedName) = tower units=\(ints(units)) act=\(act.rawValue) (\(ins)) : [B,\(b.inputWidth)] -> [B,1]", b.span))
+          (
+            "%\(b.qualifiedName) = tower units=\(ints(units)) act=\(act.rawValue) (\(ins)) : [B,\(b.inputWidth)] -> [B,1]",
+            b.span
+          ))
       }
     }
     for t in m.tasks {
@@ -71,7 +84,10 @@ public enum IRPrinter {
     case .sgd: opt += " momentum=\(num(tr.momentum))"
     }
     lines.append(
-      ("; train \(opt) batch=\(tr.batchSize) epochs=\(tr.epochs) seed=\(tr.seed) l2.embeddings=\(num(tr.l2Embeddings)) l2.weights=\(num(tr.l2Weights))" + (tr.clipNorm > 0 ? " clip_norm=\(num(tr.clipNorm))" : ""), nil))
+      (
+        "; train \(opt) batch=\(tr.batchSize) epochs=\(tr.epochs) seed=\(tr.seed) l2.embeddings=\(num(tr.l2Embeddings)) l2.weights=\(num(tr.l2Weights))"
+          + (tr.clipNorm > 0 ? " clip_norm=\(num(tr.clipNorm))" : ""), nil
+      ))
 
     return lines.map { text, span in
       guard let span else { return text }
@@ -87,10 +103,12 @@ public enum IRPrinter {
   static func list(_ a: [String]) -> String { "[" + a.map(quote).joined(separator: ",") + "]" }
   /// Names print bare when they are simple, quoted otherwise.
   static func quote(_ s: String) -> String {
-    let simple = !s.isEmpty && s.unicodeScalars.allSatisfy {
-      ($0.value >= 48 && $0.value <= 57) || ($0.value >= 65 && $0.value <= 90) || ($0.value >= 97 && $0.value <= 122)
-        || $0 == "_" || $0 == "-" || $0 == "."
-    }
+    let simple =
+      !s.isEmpty
+      && s.unicodeScalars.allSatisfy {
+        ($0.value >= 48 && $0.value <= 57) || ($0.value >= 65 && $0.value <= 90) || ($0.value >= 97 && $0.value <= 122)
+          || $0 == "_" || $0 == "-" || $0 == "."
+      }
     if simple { return s }
     var out = "\""
     for c in s.unicodeScalars {
@@ -119,7 +137,9 @@ public enum IRVerifier {
     var problems: [String] = []
     var seen: Set<BlockRef> = [.features]
     for b in m.blocks {
-      for i in b.inputs where !seen.contains(i) { problems.append("\(b.qualifiedName) reads \(i) before it is defined") }
+      for i in b.inputs where !seen.contains(i) {
+        problems.append("\(b.qualifiedName) reads \(i) before it is defined")
+      }
       if b.outWidth <= 0 || b.outExperts <= 0 { problems.append("\(b.qualifiedName) has an empty output") }
       let w = b.inputs.reduce(0) { $0 + m.shape(of: $1).1 }
       if w != b.inputWidth { problems.append("\(b.qualifiedName) input width \(b.inputWidth) != \(w)") }
@@ -131,7 +151,9 @@ public enum IRVerifier {
             problems.append("\(b.qualifiedName) mixes unknown experts.\(g)")
             continue
           }
-          if e.outWidth != b.outWidth { problems.append("\(b.qualifiedName) width \(b.outWidth) != experts.\(g) \(e.outWidth)") }
+          if e.outWidth != b.outWidth {
+            problems.append("\(b.qualifiedName) width \(b.outWidth) != experts.\(g) \(e.outWidth)")
+          }
           k += e.outExperts
         }
         if k != b.mixed { problems.append("\(b.qualifiedName) mixes \(k) experts, says \(b.mixed)") }
@@ -142,7 +164,8 @@ public enum IRVerifier {
     for t in m.tasks {
       switch t.source {
       case .tower(let n): if m.block(.tower(n)) == nil { problems.append("tasks.\(t.name) reads missing towers.\(n)") }
-      case .product(let ms): for x in ms where !names.contains(x) { problems.append("tasks.\(t.name) multiplies missing \(x)") }
+      case .product(let ms):
+        for x in ms where !names.contains(x) { problems.append("tasks.\(t.name) multiplies missing \(x)") }
       }
     }
     return problems

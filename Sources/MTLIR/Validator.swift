@@ -48,7 +48,8 @@ public struct Validator {
             dim: f.embeddingDim, span: f.span))
       case .dense:
         dense.append(
-          DenseInput(name: f.name.value, column: f.column.value, normalize: f.normalize, missing: f.missing, span: f.span))
+          DenseInput(
+            name: f.name.value, column: f.column.value, normalize: f.normalize, missing: f.missing, span: f.span))
       }
     }
 
@@ -58,7 +59,9 @@ public struct Validator {
     let expertNames = spec.experts.map(\.name.value)
     let gateNames = spec.gates.map(\.name.value)
     for e in spec.experts {
-      let d = Decl(ref: .experts(e.name.value), inputs: resolve(e.input, in: "expert group `\(e.name.value)`"), groups: [], span: e.span)
+      let d = Decl(
+        ref: .experts(e.name.value), inputs: resolve(e.input, in: "expert group `\(e.name.value)`"), groups: [],
+        span: e.span)
       decls[d.ref] = d
       order.append(d.ref)
     }
@@ -77,12 +80,14 @@ public struct Validator {
           groups.append((x.value, x.span))
         }
       }
-      let d = Decl(ref: .gate(g.name.value), inputs: resolve(g.input, in: "gate `\(g.name.value)`"), groups: groups, span: g.span)
+      let d = Decl(
+        ref: .gate(g.name.value), inputs: resolve(g.input, in: "gate `\(g.name.value)`"), groups: groups, span: g.span)
       decls[d.ref] = d
       order.append(d.ref)
     }
     for t in spec.towers {
-      let d = Decl(ref: .tower(t.name.value), inputs: resolve(t.input, in: "tower `\(t.name.value)`"), groups: [], span: t.span)
+      let d = Decl(
+        ref: .tower(t.name.value), inputs: resolve(t.input, in: "tower `\(t.name.value)`"), groups: [], span: t.span)
       decls[d.ref] = d
       order.append(d.ref)
     }
@@ -93,7 +98,9 @@ public struct Validator {
 
     // 3. Widths, in that order.
     var blocks: [Block] = []
-    var shapes: [BlockRef: (Int, Int)] = [.features: (1, spec.features.reduce(0) { $0 + ($1.kind == .sparse ? $1.embeddingDim : 1) })]
+    var shapes: [BlockRef: (Int, Int)] = [
+      .features: (1, spec.features.reduce(0) { $0 + ($1.kind == .sparse ? $1.embeddingDim : 1) })
+    ]
     if let sorted {
       for ref in sorted {
         if let b = infer(decls[ref]!, &shapes) { blocks.append(b) }
@@ -337,7 +344,8 @@ public struct Validator {
           }
           if other.type.value != .binary {
             diags.error(
-              .productNotBinary, "task `\(m.value)` is `\(other.type.value.rawValue)`; a product multiplies binary tasks' probabilities",
+              .productNotBinary,
+              "task `\(m.value)` is `\(other.type.value.rawValue)`; a product multiplies binary tasks' probabilities",
               at: m.span, help: "only binary tasks can be multiplied")
           }
           members.append(m.value)
@@ -349,7 +357,8 @@ public struct Validator {
           source = .tower(towerName)
           if let other = towerUser[towerName] {
             diags.error(
-              .towerShared, "tower `\(towerName)` is used by tasks `\(other)` and `\(name)`", at: t.tower?.span ?? t.span,
+              .towerShared, "tower `\(towerName)` is used by tasks `\(other)` and `\(name)`",
+              at: t.tower?.span ?? t.span,
               help: "give each task a tower of its own")
           }
           towerUser[towerName] = name
@@ -360,7 +369,8 @@ public struct Validator {
         } else {
           diags.error(
             .taskWithoutOutput, "task `\(name)` has no tower and no output", at: t.span,
-            help: "add a tower named `\(name)` under `towers:`, name one with `tower:`, or give `output: {product: [...]}`")
+            help:
+              "add a tower named `\(name)` under `towers:`, name one with `tower:`, or give `output: {product: [...]}`")
         }
       }
       var label: (String, LabelRuleIR)?
@@ -375,7 +385,8 @@ public struct Validator {
         case (.regression, nil, nil): label = (l.column.value, .value)
         case (.regression, _, _):
           diags.error(
-            .labelRule, "regression task `\(name)` learns the number itself; `positive` and `threshold` make binary labels",
+            .labelRule,
+            "regression task `\(name)` learns the number itself; `positive` and `threshold` make binary labels",
             at: l.span, help: "remove the rule, or make the task `type: binary`")
         }
       }
@@ -398,7 +409,8 @@ public struct Validator {
     }
     if !spec.tasks.contains(where: { $0.label != nil }) {
       diags.error(
-        .noLabelledTask, "no task has a label, so nothing can be trained", at: spec.tasks.first?.span ?? spec.featuresSpan,
+        .noLabelledTask, "no task has a label, so nothing can be trained",
+        at: spec.tasks.first?.span ?? spec.featuresSpan,
         help: "give at least one task `label: {column: ..., positive: [...]}`")
     } else if !unknownMember {
       // (With a misspelt product member, whether a task is trained is unknowable: say nothing.)
@@ -442,7 +454,9 @@ public struct Validator {
 
   mutating func warnUnused(_ blocks: [Block], _ tasks: [TaskIR], _ decls: [BlockRef: Decl]) {
     var used = Set<BlockRef>()
-    var work: [BlockRef] = tasks.compactMap { if case .tower(let n) = $0.source { return .tower(n) } else { return nil } }
+    var work: [BlockRef] = tasks.compactMap {
+      if case .tower(let n) = $0.source { return .tower(n) } else { return nil }
+    }
     while let r = work.popLast() {
       guard used.insert(r).inserted, let d = decls[r] else { continue }
       work += d.inputs.map(\.0).filter { $0 != .features } + d.groups.map { .experts($0.0) }
@@ -464,7 +478,8 @@ public struct Validator {
       guard let l = t.label else { continue }
       if let f = featureColumns.first(where: { $0.0 == l.column.value }) {
         diags.error(
-          .labelIsFeature, "label column `\(l.column.value)` of task `\(t.name.value)` is also read by feature `\(f.1)`",
+          .labelIsFeature,
+          "label column `\(l.column.value)` of task `\(t.name.value)` is also read by feature `\(f.1)`",
           at: l.column.span, label: "the label leaks into the inputs",
           help: "remove feature `\(f.1)`, or label the task from another column",
           notes: ["feature `\(f.1)` reads it at \(f.2.location)"])
@@ -487,7 +502,9 @@ public struct Validator {
       case .columns(let columns):
         let set = Set(columns)
         var needed: [(String, Span, String)] = featureColumns.map { ($0.0, $0.2, "feature `\($0.1)`") }
-        for t in spec.tasks { if let l = t.label { needed.append((l.column.value, l.column.span, "task `\(t.name.value)`")) } }
+        for t in spec.tasks {
+          if let l = t.label { needed.append((l.column.value, l.column.span, "task `\(t.name.value)`")) }
+        }
         for (col, span, who) in needed where !set.contains(col) {
           diags.error(
             .missingColumn, "column `\(col)` of \(who) is not in the header of `\(path)`", at: span,

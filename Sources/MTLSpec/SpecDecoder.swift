@@ -5,7 +5,9 @@ import MTLYAML
 /// structure are the validator's job (MTLIR). All errors of this stage are reported together.
 public enum SpecDecoder {
   public static let supportedVersion = 1
-  static let topKeys = ["mtlc", "name", "description", "data", "features", "tasks", "experts", "gates", "towers", "training"]
+  static let topKeys = [
+    "mtlc", "name", "description", "data", "features", "tasks", "experts", "gates", "towers", "training",
+  ]
 
   public static func decode(_ root: YAMLNode, path: String) -> (Spec?, Diagnostics) {
     var r = Reader()
@@ -74,13 +76,15 @@ public enum SpecDecoder {
     if let n = m.value("delimiter"), let d = r.string(n, "`data.delimiter`") {
       if d.utf8.count != 1 || d == "\"" || d == "\n" || d == "\r" {
         r.diags.error(
-          .invalidValue, "`data.delimiter` must be one ASCII character other than a quote or a line break, found `\(d)`",
+          .invalidValue,
+          "`data.delimiter` must be one ASCII character other than a quote or a line break, found `\(d)`",
           at: n.span)
       } else {
         delimiter = d
       }
     }
-    let missing = m.value("missing").flatMap { r.stringList($0, "`data.missing`", allowScalar: true) }?.map(\.value) ?? []
+    let missing =
+      m.value("missing").flatMap { r.stringList($0, "`data.missing`", allowScalar: true) }?.map(\.value) ?? []
     guard let train else { return nil }
     return DataDecl(
       train: train, test: test, testFraction: fraction, splitSeed: seed, delimiter: delimiter, missing: missing,
@@ -112,7 +116,8 @@ public enum SpecDecoder {
       }
       seen[name] = nameNode.span
       let what = "feature `\(name)`"
-      let column = m.value("column").flatMap { n in r.string(n, "`column` of \(what)").map { Located($0, n.span) } }
+      let column =
+        m.value("column").flatMap { n in r.string(n, "`column` of \(what)").map { Located($0, n.span) } }
         ?? Located(name, nameNode.span)
       guard let kindNode = m.value("kind"), let kind = r.choice(kindNode, "feature kind", FeatureKind.self) else {
         continue
@@ -177,7 +182,9 @@ public enum SpecDecoder {
         at: r.keySpan(node))
       return nil
     }
-    if let n = m.value("min_count") { return r.int(n, "`min_count`", in: 1...1_000_000_000).map { .learned(minCount: $0) } }
+    if let n = m.value("min_count") {
+      return r.int(n, "`min_count`", in: 1...1_000_000_000).map { .learned(minCount: $0) }
+    }
     if let n = m.value("hash_buckets") {
       return r.int(n, "`hash_buckets`", in: 1...100_000_000).map { .hashed(buckets: $0) }
     }
@@ -210,7 +217,8 @@ public enum SpecDecoder {
     }
     var out: [T] = []
     for p in pairs {
-      let singular = ["tasks": "task", "experts": "expert group", "gates": "gate", "towers": "tower"][section] ?? section
+      let singular =
+        ["tasks": "task", "experts": "expert group", "gates": "gate", "towers": "tower"][section] ?? section
       guard r.checkName(p.name, p.key.span, singular) else { continue }
       if let t = body(Located(p.name, p.key.span), p.value, &r) { out.append(t) }
     }
@@ -236,13 +244,18 @@ public enum SpecDecoder {
       return nil
     }
     var label: LabelDecl?
-    if let n = m.value("label"), let lm = r.mapping(n, "the label of \(what)", allowed: ["column", "positive", "threshold"], required: ["column"]) {
+    if let n = m.value("label"),
+      let lm = r.mapping(n, "the label of \(what)", allowed: ["column", "positive", "threshold"], required: ["column"])
+    {
       let column = lm.value("column").flatMap { c in r.string(c, "the label column").map { Located($0, c.span) } }
       let positive = lm.value("positive").flatMap { r.stringList($0, "`positive`", allowScalar: true) }?.map(\.value)
-      let threshold = lm.value("threshold").flatMap { r.double($0, "`threshold`", in: -Double.greatestFiniteMagnitude...Double.greatestFiniteMagnitude) }
+      let threshold = lm.value("threshold").flatMap {
+        r.double($0, "`threshold`", in: -Double.greatestFiniteMagnitude...Double.greatestFiniteMagnitude)
+      }
       if lm.has("positive") && lm.has("threshold") {
         r.diags.error(
-          .conflictingKeys, "the label of \(what) has both `positive` and `threshold`", at: lm.pair("threshold")!.key.span,
+          .conflictingKeys, "the label of \(what) has both `positive` and `threshold`",
+          at: lm.pair("threshold")!.key.span,
           help: "keep one rule: `positive: [values]` or `threshold: number`")
       }
       if let p = lm.value("positive"), positive?.isEmpty == true {
@@ -255,7 +268,8 @@ public enum SpecDecoder {
     let weight = m.value("loss_weight").flatMap { r.double($0, "`loss_weight` of \(what)", in: 0...1e6) } ?? 1
     let tower = m.value("tower").flatMap { n in r.string(n, "`tower` of \(what)").map { Located($0, n.span) } }
     var product: Located<[Located<String>]>?
-    if let n = m.value("output"), let om = r.mapping(n, "`output` of \(what)", allowed: ["product"], required: ["product"]),
+    if let n = m.value("output"),
+      let om = r.mapping(n, "`output` of \(what)", allowed: ["product"], required: ["product"]),
       let pn = om.value("product"), let list = r.stringList(pn, "`output.product` of \(what)")
     {
       if list.count < 2 {
@@ -289,7 +303,8 @@ public enum SpecDecoder {
   static func decodeUnits(_ n: YAMLNode, _ what: String, _ r: inout Reader) -> [Int]? {
     guard let u = r.intList(n, "`units` of \(what)", in: 1...65536) else { return nil }
     if u.isEmpty {
-      r.diags.error(.emptyList, "`units` of \(what) is empty", at: n.span, help: "give the layer widths, e.g. `[32, 32]`")
+      r.diags.error(
+        .emptyList, "`units` of \(what) is empty", at: n.span, help: "give the layer widths, e.g. `[32, 32]`")
       return nil
     }
     return u
@@ -298,7 +313,8 @@ public enum SpecDecoder {
   static func decodeGate(_ name: Located<String>, _ node: YAMLNode, _ r: inout Reader) -> GateDecl? {
     let what = "gate `\(name.value)`"
     guard
-      let m = r.mapping(node, what, allowed: ["input", "experts", "units", "activation"], required: ["input", "experts"])
+      let m = r.mapping(
+        node, what, allowed: ["input", "experts", "units", "activation"], required: ["input", "experts"])
     else { return nil }
     let input = m.value("input").flatMap { references($0, "`input` of \(what)", &r) }
     var experts: [Located<String>]?
@@ -363,12 +379,15 @@ public enum SpecDecoder {
     case .adagrad: own = ["initial_accumulator", "epsilon"]
     case .sgd: own = ["momentum"]
     }
-    for p in m.pairs where !["type", "learning_rate"].contains(p.name) && all.contains(p.name) && !own.contains(p.name) {
+    for p in m.pairs where !["type", "learning_rate"].contains(p.name) && all.contains(p.name) && !own.contains(p.name)
+    {
       r.diags.error(
         .conflictingKeys, "`\(p.name)` does not apply to the `\(kind.rawValue)` optimizer", at: p.key.span,
         help: "`\(kind.rawValue)` takes " + (["learning_rate"] + own).map { "`\($0)`" }.joined(separator: ", "))
     }
-    if let n = m.value("learning_rate") { t.learningRate = r.double(n, "`learning_rate`", in: 0...10, openLow: true) ?? t.learningRate }
+    if let n = m.value("learning_rate") {
+      t.learningRate = r.double(n, "`learning_rate`", in: 0...10, openLow: true) ?? t.learningRate
+    }
     if let n = m.value("beta1") { t.beta1 = r.double(n, "`beta1`", in: 0...0.999999) ?? t.beta1 }
     if let n = m.value("beta2") { t.beta2 = r.double(n, "`beta2`", in: 0...0.999999) ?? t.beta2 }
     if let n = m.value("epsilon") { t.epsilon = r.double(n, "`epsilon`", in: 0...1, openLow: true) ?? t.epsilon }

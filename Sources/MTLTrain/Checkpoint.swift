@@ -66,7 +66,8 @@ public struct Checkpoint: Equatable {
     enc.outputFormatting = [.sortedKeys]
     let h = Array((try? enc.encode(header)) ?? Data())
     var out = Checkpoint.magic
-    out.reserveCapacity(out.count + 8 + h.count + 4 * (params.reduce(0) { $0 + $1.count } + state.reduce(0) { $0 + $1.count }) + 4)
+    out.reserveCapacity(
+      out.count + 8 + h.count + 4 * (params.reduce(0) { $0 + $1.count } + state.reduce(0) { $0 + $1.count }) + 4)
     appendU32(&out, Checkpoint.version)
     appendU32(&out, UInt32(h.count))
     out += h

@@ -48,7 +48,8 @@ public struct RunJob {
         }
         guard c.seed == session.seed else {
           throw CheckpointError(
-            path: Checkpoint.path(in: dir), reason: "the checkpoint was trained with seed \(c.seed), not \(session.seed)")
+            path: Checkpoint.path(in: dir),
+            reason: "the checkpoint was trained with seed \(c.seed), not \(session.seed)")
         }
         try session.restore(c)
         resumedFrom = c.epoch
@@ -65,7 +66,8 @@ public struct RunJob {
       data.train, epochs: g.training.epochs,
       afterEpoch: { r in
         trained.append(r)
-        let tasks = r.taskLoss.sorted { $0.key < $1.key }.map { "\($0.key) \(fixed($0.value, 4))" }.joined(separator: ", ")
+        let tasks = r.taskLoss.sorted { $0.key < $1.key }.map { "\($0.key) \(fixed($0.value, 4))" }.joined(
+          separator: ", ")
         log(
           "epoch \(r.epoch)/\(g.training.epochs): loss \(fixed(r.loss, 4)) (\(tasks)), \(fixed(r.seconds, 2)) s, \(Int(r.samplesPerSecond)) samples/s"
         )
@@ -105,7 +107,8 @@ public struct RunJob {
         rows: r.data.train.count, history: r.session.history))
     let enc = JSONEncoder()
     enc.outputFormatting = [.prettyPrinted, .sortedKeys]
-    enc.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+    enc.nonConformingFloatEncodingStrategy = .convertToString(
+      positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
     do {
       try AtomicFile.write(Array(try enc.encode(f)) + [0x0A], to: path)
     } catch let e as FileError {
@@ -124,7 +127,9 @@ public func fixed(_ x: Double, _ digits: Int) -> String {
 public func metricsTable(_ ms: [TaskMetrics]) -> String {
   var out = "task            type        rows     AUC    logloss  pos.rate  mean.pred      MSE      MAE\n"
   func col(_ s: String, _ w: Int) -> String { String(repeating: " ", count: max(0, w - s.count)) + s }
-  func name(_ s: String) -> String { s.count >= 14 ? String(s.prefix(14)) : s + String(repeating: " ", count: 14 - s.count) }
+  func name(_ s: String) -> String {
+    s.count >= 14 ? String(s.prefix(14)) : s + String(repeating: " ", count: 14 - s.count)
+  }
   for m in ms {
     var line = name(m.task) + "  " + name(m.type).prefix(10) + col(String(m.count), 6)
     line += col(m.auc.map { fixed($0, 4) } ?? "-", 8)

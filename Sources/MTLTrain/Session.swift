@@ -154,7 +154,8 @@ public final class Session {
   /// Restores weights, optimiser state and progress; the checkpoint must come from this graph.
   public func restore(_ c: Checkpoint) throws {
     guard c.fingerprint == Checkpoint.fingerprint(graph) else {
-      throw CheckpointError(path: "", reason: "the checkpoint was written by a different model; compile the same spec or start afresh")
+      throw CheckpointError(
+        path: "", reason: "the checkpoint was written by a different model; compile the same spec or start afresh")
     }
     executor.setParameters(c.params)
     executor.optimizer.setState(c.state, steps: c.steps)

@@ -15,7 +15,13 @@ let runtimeCommands: [ParsableCommand.Type] = [Run.self]
 /// A spec (compiled now) or a compiled model file. Spec errors exit 1.
 func loadModel(_ path: String) throws -> Graph {
   if path.hasSuffix(".yaml") || path.hasSuffix(".yml") {
-    let r = Compiler.compile(path: path, options: { var o = Compiler.Options(); o.readData = false; return o }())
+    let r = Compiler.compile(
+      path: path,
+      options: {
+        var o = Compiler.Options()
+        o.readData = false
+        return o
+      }())
     if !r.diagnostics.all.isEmpty { eprint(r.rendered) }
     guard r.succeeded, let g = r.graph else { throw ExitCode(Exit.specError) }
     return g

@@ -34,7 +34,9 @@ struct ModelGradientTests {
     ex.forward(rows: rows)
     ex.computeLosses(gradients: true)
     ex.backward()
-    let analytic = ex.graph.params.indices.map { Array(UnsafeBufferPointer(start: ex.grads[$0], count: ex.graph.params[$0].count)) }
+    let analytic = ex.graph.params.indices.map {
+      Array(UnsafeBufferPointer(start: ex.grads[$0], count: ex.graph.params[$0].count))
+    }
 
     var rng = SeededRNG(seed: 99)
     var checked = 0
