@@ -58,6 +58,6 @@ let package = Package(
     .testTarget(name: "MTLKernelsTests", dependencies: ["MTLKernels"]),
     .testTarget(name: "MTLDataTests", dependencies: ["MTLData", "MTLGraph"]),
     .testTarget(name: "MTLRuntimeTests", dependencies: ["MTLRuntime", "MTLTrain", "MTLCompiler", "MTLKernels"]),
-    .testTarget(name: "EndToEndTests", dependencies: []),
+    .testTarget(name: "EndToEndTests", dependencies: [], exclude: ["Fixtures"]),
   ]
 )

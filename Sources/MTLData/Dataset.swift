@@ -117,9 +117,11 @@ struct LabelLookup {
 
 extension FittedPipeline {
   /// Encodes `rows` (0-based data rows) of `table`, which needs every column the pipeline reads
-  /// (a DataError names the first absent one).
-  public func encode(table: RawTable, rows: [Int]) throws -> Dataset {
-    let p = pipeline
+  /// (a DataError names the first absent one). Without `labels`, label columns are neither needed
+  /// nor read, and the dataset has no labels (for prediction).
+  public func encode(table: RawTable, rows: [Int], labels withLabels: Bool = true) throws -> Dataset {
+    var p = pipeline
+    if !withLabels { p.labels = [] }
     let columns = try FittedPipeline.requiredColumns(p, table: table)
     for r in rows { precondition(r >= 0 && r < table.rowCount, "row \(r) out of range") }
     let n = rows.count

@@ -36,6 +36,12 @@ struct MTLC: ParsableCommand {
     abstract: "A compiler for multi-task recommender models: YAML spec in, trained model out.",
     version: "0.1.0",
     subcommands: [Validate.self, Compile.self] + runtimeCommands)
+
+  /// `mtlc` alone is a usage error (exit 64), with the list of commands.
+  func run() throws {
+    let names = MTLC.configuration.subcommands.map { $0._commandName }
+    throw ValidationError("missing command; one of: \(names.joined(separator: ", ")) (see `mtlc --help`)")
+  }
 }
 
 struct Validate: ParsableCommand {

@@ -10,7 +10,7 @@ import MTLTrain
 #endif
 
 /// Commands that train and use models.
-let runtimeCommands: [ParsableCommand.Type] = [Run.self]
+let runtimeCommands: [ParsableCommand.Type] = [Run.self, Predict.self, Evaluate.self]
 
 /// A spec (compiled now) or a compiled model file. Spec errors exit 1.
 func loadModel(_ path: String) throws -> Graph {
@@ -108,5 +108,46 @@ struct Run: ParsableCommand {
         "trained \(result.trainedEpochs.count) epochs in \(fixed(result.trainSeconds, 2)) s (\(Int(result.samplesPerSecond)) samples/s)"
           + (metricsOut.map { "; metrics in \($0)" } ?? ""))
     }
+  }
+}
+
+struct Predict: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Write one prediction column per task (probabilities for binary tasks) for every row of a CSV.")
+
+  @Argument(help: "A compiled model file or its YAML spec.") var model: String
+  @Option(help: "The checkpoint directory written by `mtlc run --checkpoint-dir`.") var checkpoint: String
+  @Option(help: "The CSV to predict (label columns are not needed).") var data: String
+  @Option(name: .shortAndLong, help: "Where to write the predictions (CSV).") var output: String
+  @Flag(help: "Overwrite the output file if it exists.") var force = false
+
+  func run() throws {
+    let graph = try loadModel(model)
+    if !force && AtomicFile.exists(output) {
+      eprint("error: `\(output)` exists; pass --force to overwrite it")
+      throw ExitCode(Exit.ioError)
+    }
+    do {
+      let s = try Inference.restore(graph, checkpointDir: checkpoint)
+      let (rows, csv) = try Inference.predict(s, dataPath: data)
+      try AtomicFile.write(csv, to: output)
+      eprint("wrote \(rows) predictions for \(s.graph.tasks.count) tasks to \(output)")
+    } catch { throw exitFor(error) }
+  }
+}
+
+struct Evaluate: ParsableCommand {
+  static let configuration = CommandConfiguration(abstract: "Print the metrics of a trained model on a labelled CSV.")
+
+  @Argument(help: "A compiled model file or its YAML spec.") var model: String
+  @Option(help: "The checkpoint directory written by `mtlc run --checkpoint-dir`.") var checkpoint: String
+  @Option(help: "A labelled CSV.") var data: String
+
+  func run() throws {
+    let graph = try loadModel(model)
+    do {
+      let s = try Inference.restore(graph, checkpointDir: checkpoint)
+      print(metricsTable(try Inference.evaluate(s, dataPath: data)), terminator: "")
+    } catch { throw exitFor(error) }
   }
 }
