@@ -30,7 +30,7 @@ let package = Package(
     // Node tree -> typed spec AST (strict keys, types, ranges).
     .target(name: "MTLSpec", dependencies: ["MTLYAML", "MTLDiagnostics"]),
     // Spec AST -> validated, typed, shape-inferred IR; printer; verifier.
-    .target(name: "MTLIR", dependencies: ["MTLSpec", "MTLDiagnostics"]),
+    .target(name: "MTLIR", dependencies: ["MTLSpec", "MTLDiagnostics", "MTLSupport"]),
     // The executable graph: the contract between compiler and runtime (plain Codable data).
     .target(name: "MTLGraph", dependencies: ["MTLSupport"]),
     // Passes over the IR and lowering to the executable graph; summaries, dot.

@@ -45,10 +45,16 @@ public enum Compiler {
   public static func frontEnd(path: String, options: Options = Options()) -> Result {
     let bytes: [UInt8]
     do {
-      bytes = try AtomicFile.read(path, limit: YAMLLimits.default.maxBytes * 4)
+      bytes = try AtomicFile.read(path, limit: YAMLLimits.default.maxBytes)
     } catch let e as FileError {
       var r = Result()
-      r.diagnostics.error(.unreadableFile, "cannot read spec `\(path)`: \(e.reason)", at: nil)
+      if e.tooLarge {
+        r.diagnostics.error(
+          .tooLarge, "spec is over the limit of \(YAMLLimits.default.maxBytes) bytes",
+          at: .point(path, line: 1, column: 1))
+      } else {
+        r.diagnostics.error(.unreadableFile, "cannot read spec `\(path)`: \(e.reason)", at: nil)
+      }
       return r
     } catch {
       var r = Result()
@@ -71,7 +77,7 @@ public enum Compiler {
       options.readData
       ? { file in
         do {
-          return .columns(try RawTable.read(file, delimiter: spec.data.delimiter).header)
+          return .columns(try RawTable.readHeader(file, delimiter: spec.data.delimiter))
         } catch let e as DataError {
           return .unreadable(e.message)
         } catch {
@@ -100,14 +106,14 @@ public enum Compiler {
       r.trace = try Passes.run(on: &ir, verify: options.verify, dump: options.tracePasses)
     } catch {
       // A verifier failure is a compiler bug, not a user error: say so plainly.
-      r.diagnostics.error(.yamlSyntax, "internal compiler error: \(error)", at: nil)
+      r.diagnostics.error(.internalError, "internal compiler error: \(error)", at: nil)
       r.ir = nil
       return r
     }
     r.ir = ir
     let graph = Lowering.lower(ir)
     if let problem = graph.verify() {
-      r.diagnostics.error(.yamlSyntax, "internal compiler error: lowered graph is invalid: \(problem)", at: nil)
+      r.diagnostics.error(.internalError, "internal compiler error: lowered graph is invalid: \(problem)", at: nil)
       return r
     }
     r.graph = graph

@@ -53,6 +53,21 @@ public struct RawTable: Sendable {
     return try parse(bytes, path: path, delimiter: delimiter)
   }
 
+  /// The header of a CSV file, without parsing its records (what `mtlc validate` checks).
+  public static func readHeader(_ path: String, delimiter: String = ",") throws -> [String] {
+    let delim = try delimiterByte(delimiter, path: path)
+    var bytes: [UInt8]
+    do {
+      bytes = try AtomicFile.read(path, limit: Int(UInt32.max) - 1)
+    } catch let e as FileError {
+      throw DataError(path: path, message: "cannot read the file: \(e.reason)")
+    }
+    return try bytes.withUnsafeMutableBufferPointer { buf in
+      var parser = CSVParser(buf: buf, path: path, delimiter: delim)
+      return try parser.parseHeader()
+    }
+  }
+
   /// Parses CSV text held in memory; `path` is only used in error messages.
   public static func parse(_ bytes: consuming [UInt8], path: String, delimiter: String = ",") throws
     -> RawTable
@@ -164,7 +179,13 @@ struct CSVParser {
     if buf.count >= 3 && buf[0] == 0xEF && buf[1] == 0xBB && buf[2] == 0xBF { i = 3 }
   }
 
-  mutating func parseAll() throws -> (
+  /// The header record alone (the rest of the file is not parsed).
+  mutating func parseHeader() throws -> [String] {
+    _ = try parseAll(headerOnly: true)
+    return header ?? []
+  }
+
+  mutating func parseAll(headerOnly: Bool = false) throws -> (
     header: [String], headerLine: Int, spans: [CellSpan], lines: [Int32]
   ) {
     var cells: [CellSpan] = []
@@ -194,6 +215,7 @@ struct CSVParser {
       seen[name] = k
     }
     header = names
+    if headerOnly { return (names, headerLine, [], []) }
 
     let c = names.count
     // A guess at the row count from the header's length (rows are usually no shorter).

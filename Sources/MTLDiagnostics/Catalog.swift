@@ -1,7 +1,8 @@
-/// Every diagnostic code mtlc can emit, in one place. docs/diagnostics.md lists them with examples.
+/// Every diagnostic code mtlc can emit, in one place. docs/spec.md ("Diagnostics") lists them with examples.
 ///
 /// E01xx: reading YAML. E02xx: the shape of the spec (keys, types, values). E03xx: the model
-/// (references, cycles, widths, tasks). E04xx: the spec against its data. W: warnings.
+/// (references, cycles, widths, tasks). E04xx: the spec against its data. E09xx: bugs in mtlc
+/// (exit 70, not 1). W: warnings.
 public struct DiagnosticCode: Hashable, Sendable, CustomStringConvertible {
   public let id: String
   public let title: String
@@ -59,6 +60,9 @@ extension DiagnosticCode {
   public static let labelIsFeature = DiagnosticCode("E0401", "label column is also a feature")
   public static let missingColumn = DiagnosticCode("E0402", "column not in the data")
 
+  // E09xx: mtlc itself
+  public static let internalError = DiagnosticCode("E0900", "internal compiler error")
+
   // Warnings
   public static let unusedBlock = DiagnosticCode("W0301", "block not used by any task")
   public static let dataUnreadable = DiagnosticCode("W0401", "data file not readable; column checks skipped")
@@ -71,7 +75,7 @@ extension DiagnosticCode {
     .duplicateName, .invalidName, .emptyList,
     .unknownReference, .cycle, .gateWidthMismatch, .stackedInput, .productNotBinary, .taskWithoutOutput,
     .unlearnableTask, .labelRule, .towerAndOutput, .noLabelledTask, .towerShared,
-    .labelIsFeature, .missingColumn,
+    .labelIsFeature, .missingColumn, .internalError,
     .unusedBlock, .dataUnreadable,
   ]
 }

@@ -11,13 +11,19 @@ public enum GraphFile {
 
   public static func encode(_ g: Graph) -> [UInt8] {
     let enc = JSONEncoder()
-    enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+    enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
     // Encoding plain Codable structs with finite numbers cannot fail.
     let data = (try? enc.encode(g)) ?? Data()
     return Array(data) + [0x0A]
   }
 
+  /// Writes the graph with its data paths made relative to the file's own folder, so the model
+  /// can be run from any working directory (and moved together with its data).
   public static func write(_ g: Graph, to path: String) throws {
+    var g = g
+    let dir = Paths.directory(of: path)
+    g.pipeline.train = Paths.relative(g.pipeline.train, from: dir)
+    g.pipeline.test = g.pipeline.test.map { Paths.relative($0, from: dir) }
     try AtomicFile.write(encode(g), to: path)
   }
 
@@ -56,7 +62,12 @@ public enum GraphFile {
     do { bytes = try AtomicFile.read(path, limit: 256 << 20) } catch {
       throw Error(path: path, reason: "\(error)")
     }
-    return try decode(bytes, path: path)
+    var g = try decode(bytes, path: path)
+    // Data paths in the file are relative to the file's folder.
+    let dir = Paths.directory(of: path)
+    g.pipeline.train = Paths.resolve(g.pipeline.train, against: dir)
+    g.pipeline.test = g.pipeline.test.map { Paths.resolve($0, against: dir) }
+    return g
   }
 }
 

@@ -1,5 +1,6 @@
 import MTLDiagnostics
 import MTLSpec
+import MTLSupport
 
 /// What the validator learns about a data file, supplied by the caller (the validator reads no
 /// files itself, so it stays testable and independent of the CSV reader).
@@ -134,26 +135,7 @@ public struct Validator {
 
   /// `path` resolved against the folder of `specPath`, normalised lexically.
   public static func resolve(_ path: String, relativeTo specPath: String) -> String {
-    if path.hasPrefix("/") { return normalize(path) }
-    let dir = specPath.contains("/") ? String(specPath[..<specPath.lastIndex(of: "/")!]) : ""
-    return normalize(dir.isEmpty ? path : dir + "/" + path)
-  }
-
-  static func normalize(_ path: String) -> String {
-    let absolute = path.hasPrefix("/")
-    var out: [Substring] = []
-    for part in path.split(separator: "/") {
-      if part == "." || part.isEmpty { continue }
-      if part == "..", let last = out.last, last != ".." {
-        out.removeLast()
-      } else if part == ".." && absolute {
-        continue
-      } else {
-        out.append(part)
-      }
-    }
-    let joined = out.joined(separator: "/")
-    return absolute ? "/" + joined : (joined.isEmpty ? "." : joined)
+    Paths.resolve(path, against: Paths.directory(of: specPath))
   }
 
   // MARK: references

@@ -7,10 +7,13 @@
 public struct FileError: Error, CustomStringConvertible {
   public var path: String
   public var reason: String
+  /// The file was larger than the reader's limit.
+  public var tooLarge = false
   public var description: String { "\(path): \(reason)" }
-  public init(path: String, reason: String) {
+  public init(path: String, reason: String, tooLarge: Bool = false) {
     self.path = path
     self.reason = reason
+    self.tooLarge = tooLarge
   }
 }
 
@@ -83,7 +86,7 @@ public enum AtomicFile {
       if n == 0 { break }
       out.append(contentsOf: buf[0..<n])
       if out.count > limit {
-        throw FileError(path: path, reason: "file is larger than the limit of \(limit) bytes")
+        throw FileError(path: path, reason: "file is larger than the limit of \(limit) bytes", tooLarge: true)
       }
     }
     return out

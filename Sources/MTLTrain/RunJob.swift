@@ -11,6 +11,8 @@ public struct RunJob {
   public var testPath: String?
   public var epochs: Int?
   public var seed: UInt64?
+  /// Seed of the train/test holdout split (instead of the spec's `data.split_seed`).
+  public var splitSeed: UInt64?
   public var checkpointDir: String?
   public var resume = false
   public var metricsOut: String?
@@ -33,8 +35,9 @@ public struct RunJob {
   }
 
   public func run() throws -> Result {
-    let data = try LoadedData.load(graph.pipeline, trainPath: trainPath, testPath: testPath)
     var g = graph
+    if let splitSeed { g.pipeline.splitSeed = splitSeed }
+    let data = try LoadedData.load(g.pipeline, trainPath: trainPath, testPath: testPath)
     if let epochs { g.training.epochs = epochs }
     let session = Session(graph: g, fitted: data.fitted, seed: seed ?? g.training.seed)
     var resumedFrom: Int?
@@ -106,7 +109,7 @@ public struct RunJob {
         samples_per_second: r.samplesPerSecond, seconds: r.trainSeconds, epochs: r.session.epochsDone,
         rows: r.data.train.count, history: r.session.history))
     let enc = JSONEncoder()
-    enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+    enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
     enc.nonConformingFloatEncodingStrategy = .convertToString(
       positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
     do {

@@ -29,6 +29,11 @@ func eprint(_ s: String) {
   _ = bytes.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
 }
 
+/// 70 when the compiler itself failed (E09xx), else 1.
+func specFailure(_ d: Diagnostics) -> Int32 {
+  d.errors.contains { $0.code.id.hasPrefix("E09") } ? Exit.internalError : Exit.specError
+}
+
 @main
 struct MTLC: ParsableCommand {
   static let configuration = CommandConfiguration(
@@ -56,7 +61,7 @@ struct Validate: ParsableCommand {
     opts.readData = !noData
     let r = Compiler.frontEnd(path: spec, options: opts)
     if !r.diagnostics.all.isEmpty { eprint(r.rendered) }
-    guard r.ir != nil, !r.diagnostics.hasErrors else { throw ExitCode(Exit.specError) }
+    guard r.ir != nil, !r.diagnostics.hasErrors else { throw ExitCode(specFailure(r.diagnostics)) }
     let ir = r.ir!
     func n(_ k: Int, _ w: String) -> String { "\(k) \(w)\(k == 1 ? "" : "s")" }
     print("\(spec): valid (\(n(ir.blocks.count, "block")), \(n(ir.tasks.count, "task")))")
@@ -91,7 +96,7 @@ struct Compile: ParsableCommand {
     opts.tracePasses = printAfterAll || !printAfter.isEmpty
     let r = Compiler.compile(path: spec, options: opts)
     if !r.diagnostics.all.isEmpty { eprint(r.rendered) }
-    guard r.succeeded, let graph = r.graph, let ir = r.ir else { throw ExitCode(Exit.specError) }
+    guard r.succeeded, let graph = r.graph, let ir = r.ir else { throw ExitCode(specFailure(r.diagnostics)) }
     for t in r.trace where printAfterAll || printAfter.contains(t.name) {
       eprint("; IR after pass `\(t.name)` (\(t.changed ? "changed" : "unchanged"))\n" + t.ir)
     }

@@ -23,7 +23,7 @@ func loadModel(_ path: String) throws -> Graph {
         return o
       }())
     if !r.diagnostics.all.isEmpty { eprint(r.rendered) }
-    guard r.succeeded, let g = r.graph else { throw ExitCode(Exit.specError) }
+    guard r.succeeded, let g = r.graph else { throw ExitCode(specFailure(r.diagnostics)) }
     return g
   }
   do { return try GraphFile.read(path) } catch {
@@ -63,6 +63,8 @@ struct Run: ParsableCommand {
   @Option(help: "Test CSV (instead of a held-out fraction of the training rows).") var test: String?
   @Option(help: "Number of epochs (instead of the spec's).") var epochs: Int?
   @Option(help: "Random seed for initialisation and shuffling (instead of the spec's).") var seed: UInt64?
+  @Option(name: .customLong("split-seed"), help: "Seed of the held-out test split (instead of the spec's).")
+  var splitSeed: UInt64?
   @Option(name: .customLong("metrics-out"), help: "Write the metrics as JSON here.") var metricsOut: String?
   @Option(name: .customLong("checkpoint-dir"), help: "Write a checkpoint here at the end of every epoch.")
   var checkpointDir: String?
@@ -81,6 +83,7 @@ struct Run: ParsableCommand {
     job.testPath = test
     job.epochs = epochs
     job.seed = seed
+    job.splitSeed = splitSeed
     job.checkpointDir = checkpointDir
     job.resume = resume
     job.metricsOut = metricsOut
