@@ -16,11 +16,15 @@ public enum DotEmitter {
         label =
           "experts.\(b.name)\\n\(c) x MLP \(u.map(String.init).joined(separator: "-")) \(a.rawValue)\\n[\(c),B,\(b.outWidth)]"
         style = "shape=box3d, style=filled, fillcolor=\"#dbe9f6\""
-      case .gate(let g, let u, _):
+      case .gate(let mixes, let u, _):
         label =
           "gates.\(b.name)\\nsoftmax over \(b.mixed)\(u.isEmpty ? "" : " (MLP \(u.map(String.init).joined(separator: "-")))")\\n[B,\(b.outWidth)]"
         style = "shape=trapezium, style=filled, fillcolor=\"#fde9c9\""
-        for grp in g { out += "  \(id("experts.\(grp)")) -> \(id(b.qualifiedName)) [style=dashed, label=\"mix\"];\n" }
+        for s in mixes {
+          let whole = s.start == 0 && s.count == m.block(.experts(s.group))?.outExperts
+          let label = whole ? "mix" : "mix \(s.start)..<\(s.start + s.count)"
+          out += "  \(id("experts.\(s.group)")) -> \(id(b.qualifiedName)) [style=dashed, label=\"\(label)\"];\n"
+        }
       case .tower(let u, let a):
         label = "towers.\(b.name)\\nMLP \(u.map(String.init).joined(separator: "-")) \(a.rawValue) -> 1"
         style = "shape=box, style=\"rounded,filled\", fillcolor=\"#e2f0d9\""

@@ -211,15 +211,24 @@ public struct Lowering {
           continue
         }
         let inW = values[x].width
-        let w = param(
-          "\(layer).w", [count, inW, u], .weight, .glorotUniform(fanIn: inW, fanOut: u), block: name,
-          l2: m.training.l2Weights)
-        let bias = param("\(layer).b", [count, u], .bias, .zeros, block: name)
+        let l2 = m.training.l2Weights
         let y = value(last ? name : layer, experts: count, width: u)
-        op(.expertLinear, [x], y, params: [w, bias], act: Lowering.act(a), block: name, loc: loc)
+        if i == 0 {
+          // Every expert reads the same [B, I]: one wide product with w [I, E·O] (each expert's
+          // [I, O] block Glorot-initialised with its own fans), writing [B, E, O] directly.
+          let w = param(
+            "\(layer).w", [inW, count * u], .weight, .glorotUniform(fanIn: inW, fanOut: u), block: name, l2: l2)
+          let bias = param("\(layer).b", [count * u], .bias, .zeros, block: name)
+          op(.linear, [x], y, params: [w, bias], act: Lowering.act(a), block: name, loc: loc)
+        } else {
+          let w = param(
+            "\(layer).w", [count, inW, u], .weight, .glorotUniform(fanIn: inW, fanOut: u), block: name, l2: l2)
+          let bias = param("\(layer).b", [count, u], .bias, .zeros, block: name)
+          op(.expertLinear, [x], y, params: [w, bias], act: Lowering.act(a), block: name, loc: loc)
+        }
         x = y
       }
-    case .gate(let groups, let units, let a):
+    case .gate(let mixes, let units, let a):
       for (i, u) in units.enumerated() {
         x = linear(x, out: u, act: Lowering.act(a), bias: true, name: "\(name).layer\(i)", block: name, loc: loc)
       }
@@ -227,7 +236,15 @@ public struct Lowering {
       let weights = value("\(name).weights", width: b.mixed)
       op(.softmax, [logits], weights, block: name, loc: loc)
       let y = value(name, width: b.outWidth)
-      op(.mix, [weights] + groups.map { byName["experts.\($0)"]! }, y, block: name, loc: loc)
+      var inputs = [weights]
+      var refs: [MixRef] = []
+      for s in mixes {
+        let v = byName["experts.\(s.group)"]!
+        if !inputs.dropFirst().contains(v) { inputs.append(v) }
+        let position = inputs.firstIndex(of: v)!
+        for e in s.start..<(s.start + s.count) { refs.append(MixRef(input: position, expert: e)) }
+      }
+      ops.append(Op(kind: .mix, inputs: inputs, output: y, mix: refs, block: name, loc: loc))
     case .tower(let units, let a):
       for (i, u) in units.enumerated() {
         x = linear(x, out: u, act: Lowering.act(a), bias: true, name: "\(name).layer\(i)", block: name, loc: loc)

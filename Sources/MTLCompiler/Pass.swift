@@ -12,6 +12,7 @@ public enum Passes {
   /// The pass pipeline, in order.
   public static let `default`: [any Pass] = [
     DropUnusedBlocks(),
+    MergeParallelExperts(),
     OrderTasks(),
   ]
 
@@ -55,8 +56,7 @@ public struct DropUnusedBlocks: Pass {
     }
     while let r = work.popLast() {
       guard used.insert(r).inserted, let b = m.block(r) else { continue }
-      work += b.inputs.filter { $0 != .features }
-      if case .gate(let groups, _, _) = b.kind { work += groups.map { .experts($0) } }
+      work += b.dependencies
     }
     let before = m.blocks.count
     m.blocks.removeAll { !used.contains($0.ref) }

@@ -67,6 +67,9 @@ public enum GraphPrinter {
       var line = "%\(y.name) = \(op.kind.rawValue)"
       if op.activation != .none { line += "+\(op.activation.rawValue)" }
       if let s = op.slot { line += " slot=\(s)" }
+      if let refs = op.mix {
+        line += " experts=[" + refs.map { "\($0.input):\($0.expert)" }.joined(separator: ",") + "]"
+      }
       line += "(\(ins)\(ins.isEmpty || ps.isEmpty ? "" : "; ")\(ps)) : \(y.shapeText)  ; \(op.loc)"
       out += line + "\n"
     }

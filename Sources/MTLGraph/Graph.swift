@@ -3,9 +3,10 @@
 // Plain Codable data, documented in docs/graph-format.md. It names no spec node and no IR type:
 // the compiler lowers the IR into it, and the runtime reads only this.
 //
-// Shapes. Every value is a tensor [E, B, W]: B the batch (bound at run time), W the width, and E
-// the number of stacked experts (1 for an ordinary [B, W] activation). Parameters have fixed shapes,
-// except embedding tables whose row count is bound from the learned vocabulary (`rowsFrom`).
+// Shapes. Every value is a tensor of B rows (the batch, bound at run time), each row holding E
+// stacked experts of width W (E = 1 for an ordinary [B, W] activation). Values are stored
+// batch-major, [B, E, W], so any run of rows is contiguous. Parameters have fixed shapes, except
+// embedding tables whose row count is bound from the learned vocabulary (`rowsFrom`).
 
 public struct Graph: Codable, Equatable, Sendable {
   public static let formatName = "mtlc-graph"
@@ -48,7 +49,7 @@ public struct Graph: Codable, Equatable, Sendable {
 public typealias ValueID = Int
 public typealias ParamID = Int
 
-/// A tensor of shape [experts, B, width].
+/// A tensor of shape [B, experts, width] (written [E,B,W] in dumps when E > 1).
 public struct Value: Codable, Equatable, Sendable {
   public var name: String
   public var experts: Int
@@ -58,7 +59,9 @@ public struct Value: Codable, Equatable, Sendable {
     self.experts = experts
     self.width = width
   }
-  public var shapeText: String { experts == 1 ? "[B,\(width)]" : "[\(experts),B,\(width)]" }
+  public var shapeText: String { experts == 1 ? "[B,\(width)]" : "[B,\(experts),\(width)]" }
+  /// Floats in one row: experts × width.
+  public var rowWidth: Int { experts * width }
 }
 
 public enum ParamKind: String, Codable, Sendable { case weight, bias, embedding }
@@ -119,14 +122,15 @@ public enum OpKind: String, Codable, Sendable {
   case denseInput = "dense_input"
   /// [B, W1], [B, W2], ... -> [B, W1+W2+...].
   case concat
-  /// x [B, I] -> act(x W + b) [B, O]. params: [w [I, O], b [O]] (b optional).
+  /// x [B, I] -> act(x W + b) [B, O]. params: [w [I, O], b [O]] (b optional). When the output
+  /// holds E experts, O = E·W: the first layer of a stack of experts as one wide product.
   case linear
-  /// x [B, I] (shared by all experts) or [E, B, I] -> act(x_e W_e + b_e) [E, B, O].
-  /// params: [w [E, I, O], b [E, O]].
+  /// x [B, E, I] -> act(x_e W_e + b_e) [B, E, O]. params: [w [E, I, O], b [E, O]].
   case expertLinear = "expert_linear"
   /// logits [B, K] -> softmax over K [B, K].
   case softmax
-  /// gate [B, K], groups [E1, B, H], [E2, B, H], ... (E1+E2+... = K) -> sum_k g_k * expert_k [B, H].
+  /// gate [B, K], groups [B, E1, H], [B, E2, H], ... -> sum_k g_k * expert_k [B, H], where
+  /// expert k is `op.mix[k]`: an input (1-based position in `inputs`) and an expert within it.
   case mix
   /// x [B, 1] -> sigmoid(x) [B, 1].
   case sigmoid
@@ -142,6 +146,8 @@ public struct Op: Codable, Equatable, Sendable {
   public var activation: Activation
   /// For `embed`: the sparse slot in the pipeline.
   public var slot: Int?
+  /// For `mix`: the K experts mixed, in gate order.
+  public var mix: [MixRef]?
   /// The spec block it implements, e.g. `experts.shared`.
   public var block: String
   /// Source location in the spec, `file:line:col`.
@@ -149,7 +155,7 @@ public struct Op: Codable, Equatable, Sendable {
 
   public init(
     kind: OpKind, inputs: [ValueID], output: ValueID, params: [ParamID] = [],
-    activation: Activation = .none, slot: Int? = nil, block: String, loc: String
+    activation: Activation = .none, slot: Int? = nil, mix: [MixRef]? = nil, block: String, loc: String
   ) {
     self.kind = kind
     self.inputs = inputs
@@ -157,8 +163,20 @@ public struct Op: Codable, Equatable, Sendable {
     self.params = params
     self.activation = activation
     self.slot = slot
+    self.mix = mix
     self.block = block
     self.loc = loc
+  }
+}
+
+/// One expert a `mix` op mixes: expert `expert` of the op's input at position `input` (≥ 1; input
+/// 0 is the gate).
+public struct MixRef: Codable, Equatable, Sendable {
+  public var input: Int
+  public var expert: Int
+  public init(input: Int, expert: Int) {
+    self.input = input
+    self.expert = expert
   }
 }
 

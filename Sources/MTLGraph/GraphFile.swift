@@ -100,6 +100,16 @@ extension Graph {
       if op.kind == .embed, op.slot.map({ !(0..<pipeline.sparse.count).contains($0) }) ?? true {
         return "op \(i) embeds an unknown sparse slot"
       }
+      if op.kind == .mix {
+        guard let refs = op.mix, !refs.isEmpty, !op.inputs.isEmpty else { return "op \(i) (mix) names no experts" }
+        for r in refs
+        where !(1..<op.inputs.count).contains(r.input) || !(0..<values[op.inputs[r.input]].experts).contains(r.expert) {
+          return "op \(i) (mix) mixes an expert that does not exist"
+        }
+        if values[op.inputs[0]].width != refs.count {
+          return "op \(i) (mix) has \(refs.count) experts for a gate of width \(values[op.inputs[0]].width)"
+        }
+      }
     }
     for t in tasks where !defined.contains(t.prediction) { return "task \(t.name) has no prediction" }
     for l in losses where !defined.contains(l.input) || !(0..<pipeline.labels.count).contains(l.label) {

@@ -48,14 +48,27 @@ public struct DataSource: Sendable {
   public var delimiter: String
 }
 
+/// Experts `start..<start+count` of expert group `group`: what a gate mixes.
+public struct ExpertSlice: Hashable, Sendable, CustomStringConvertible {
+  public var group: String
+  public var start: Int
+  public var count: Int
+  public init(group: String, start: Int, count: Int) {
+    self.group = group
+    self.start = start
+    self.count = count
+  }
+  public var description: String { "%experts.\(group)[\(start)..<\(start + count)]" }
+}
+
 /// A block of the network, with its inferred shapes.
 public struct Block: Sendable {
   public enum Kind: Sendable {
     /// `count` parallel MLPs with layer widths `units`; output [count, B, units.last].
     case experts(count: Int, units: [Int], activation: ActivationKind)
-    /// softmax over the experts of `groups` (K of them in all), from an optional MLP of widths
+    /// softmax over the experts of `mixes` (K of them in all), from an optional MLP of widths
     /// `units` then a linear layer without bias; output: the mixture [B, H].
-    case gate(groups: [String], units: [Int], activation: ActivationKind)
+    case gate(mixes: [ExpertSlice], units: [Int], activation: ActivationKind)
     /// An MLP of widths `units`, then a linear layer (with bias) to one logit; output [B, 1].
     case tower(units: [Int], activation: ActivationKind)
   }
@@ -86,6 +99,15 @@ public struct Block: Sendable {
     }
   }
   public var qualifiedName: String { "\(section).\(name)" }
+
+  /// Every block this one reads: its inputs, and for a gate the expert groups it mixes.
+  public var dependencies: [BlockRef] {
+    var deps = inputs.filter { $0 != .features }
+    if case .gate(let mixes, _, _) = kind {
+      for m in mixes where !deps.contains(.experts(m.group)) { deps.append(.experts(m.group)) }
+    }
+    return deps
+  }
 }
 
 public enum LabelRuleIR: Sendable {

@@ -34,7 +34,7 @@ public enum IRPrinter {
 
     for b in m.blocks {
       let ins = b.inputs.map { "%\($0)" }.joined(separator: ", ")
-      let shape = b.outExperts == 1 ? "[B,\(b.outWidth)]" : "[\(b.outExperts),B,\(b.outWidth)]"
+      let shape = b.outExperts == 1 ? "[B,\(b.outWidth)]" : "[B,\(b.outExperts),\(b.outWidth)]"
       switch b.kind {
       case .experts(let count, let units, let act):
         lines.append(
@@ -42,8 +42,8 @@ public enum IRPrinter {
             "%\(b.qualifiedName) = experts count=\(count) units=\(ints(units)) act=\(act.rawValue) (\(ins)) : [B,\(b.inputWidth)] -> \(shape)",
             b.span
           ))
-      case .gate(let groups, let units, let act):
-        let g = groups.map { "%experts.\($0)" }.joined(separator: ", ")
+      case .gate(let mixes, let units, let act):
+        let g = mixes.map(\.description).joined(separator: ", ")
         var attrs = "k=\(b.mixed)"
         if !units.isEmpty { attrs += " units=\(ints(units)) act=\(act.rawValue)" }
         lines.append(
@@ -144,17 +144,20 @@ public enum IRVerifier {
       let w = b.inputs.reduce(0) { $0 + m.shape(of: $1).1 }
       if w != b.inputWidth { problems.append("\(b.qualifiedName) input width \(b.inputWidth) != \(w)") }
       for i in b.inputs where m.shape(of: i).0 != 1 { problems.append("\(b.qualifiedName) reads stacked \(i)") }
-      if case .gate(let groups, _, _) = b.kind {
+      if case .gate(let mixes, _, _) = b.kind {
         var k = 0
-        for g in groups {
-          guard let e = m.block(.experts(g)), seen.contains(e.ref) else {
-            problems.append("\(b.qualifiedName) mixes unknown experts.\(g)")
+        for s in mixes {
+          guard let e = m.block(.experts(s.group)), seen.contains(e.ref) else {
+            problems.append("\(b.qualifiedName) mixes unknown experts.\(s.group)")
             continue
           }
           if e.outWidth != b.outWidth {
-            problems.append("\(b.qualifiedName) width \(b.outWidth) != experts.\(g) \(e.outWidth)")
+            problems.append("\(b.qualifiedName) width \(b.outWidth) != experts.\(s.group) \(e.outWidth)")
           }
-          k += e.outExperts
+          if s.start < 0 || s.count < 1 || s.start + s.count > e.outExperts {
+            problems.append("\(b.qualifiedName) mixes \(s), outside the group's \(e.outExperts) experts")
+          }
+          k += s.count
         }
         if k != b.mixed { problems.append("\(b.qualifiedName) mixes \(k) experts, says \(b.mixed)") }
       }

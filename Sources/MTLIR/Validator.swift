@@ -243,7 +243,7 @@ public struct Validator {
       if e > 1 {
         diags.error(
           .stackedInput, "`\(ref)` holds \(e) experts and cannot be read directly by `\(d.ref)`", at: span,
-          label: "output is [\(e),B,\(w)]",
+          label: "output is [B,\(e),\(w)]",
           help: "mix it through a gate (`gates:`), or give the group `count: 1`")
         ok = false
       }
@@ -278,8 +278,9 @@ public struct Validator {
       let h = widths.first?.1 ?? 0
       shapes[d.ref] = (1, h)
       guard ok, !widths.isEmpty else { return nil }
+      let mixes = d.groups.map { ExpertSlice(group: $0.0, start: 0, count: shapes[.experts($0.0)]!.0) }
       return Block(
-        kind: .gate(groups: d.groups.map(\.0), units: g.units, activation: g.activation), name: name,
+        kind: .gate(mixes: mixes, units: g.units, activation: g.activation), name: name,
         inputs: d.inputs.map(\.0), inputWidth: width, outExperts: 1, outWidth: h, mixed: k, span: d.span)
     case .tower(let name):
       let t = spec.towers.first { $0.name.value == name }!

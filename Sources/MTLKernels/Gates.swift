@@ -78,70 +78,88 @@ extension NaiveKernels {
   }
 }
 
-// MARK: - mix: y[b,:] = Σ_k g[b,k] · expert_k[b,:]
+// MARK: - mix: y[b,:] = Σ_k g[b,k] · x_k[b,:]
 //
-// The K mixed experts come in groups (e.g. PLE's shared and task-specific experts), each an [E_i,B,H]
-// block; expert k is the k-th expert counting through the groups in order, so ΣE_i = K.
-// Allocation: see Concat.swift (build the group lists once, reuse them).
+// Each of the K mixed experts is a `MixSource`: expert k's row b is `base + b·rowStride + offset`.
+// Stacked experts are batch-major ([B, E, H]: rowStride E·H, offset e·H), so a gate can mix any
+// experts of any groups — after the compiler merges parallel groups, a gate mixes a selection.
+// Allocation: build the source lists once, reuse them (see Concat.swift).
+
+/// Where a mixed expert's rows are.
+public struct MixSource {
+  public var base: UnsafePointer<Float>
+  public var rowStride: Int
+  public var offset: Int
+  public init(base: UnsafePointer<Float>, rowStride: Int, offset: Int) {
+    self.base = base
+    self.rowStride = rowStride
+    self.offset = offset
+  }
+}
+
+/// Where a mixed expert's row gradients go (nil base: no gradient wanted).
+public struct MixGradSource {
+  public var base: UnsafeMutablePointer<Float>?
+  public var rowStride: Int
+  public var offset: Int
+  public init(base: UnsafeMutablePointer<Float>?, rowStride: Int, offset: Int) {
+    self.base = base
+    self.rowStride = rowStride
+    self.offset = offset
+  }
+}
 
 extension Kernels {
   /// Overwrites `y`.
   public static func mixForward(
     y: UnsafeMutablePointer<Float>,  // [B, H] out
     g: UnsafePointer<Float>,  // [B, K] gate weights
-    experts: [(UnsafePointer<Float>, Int)],  // (pointer [E_i, B, H], E_i)
+    sources: [MixSource],  // K experts
     B: Int, H: Int
   ) {
-    var K = 0
-    for group in experts { K += group.1 }
+    let K = sources.count
     y.update(repeating: 0, count: B * H)
-    var k = 0
-    for (p, count) in experts {
-      for e in 0..<count {
-        let ex = p + e * B * H  // [B, H]
-        for r in 0..<B {
+    sources.withUnsafeBufferPointer { src in
+      for r in 0..<B {
+        let yr = y + r * H
+        for k in 0..<K {
           let gk = g[r * K + k]
-          let yr = y + r * H
-          let xr = ex + r * H
+          let xr = src[k].base + r * src[k].rowStride + src[k].offset
           for h in 0..<H { yr[h] += gk * xr[h] }
         }
-        k += 1
       }
     }
   }
 
-  /// ACCUMULATES dg[b,k] += ⟨dy[b], expert_k[b]⟩ and dexpert_k[b] += g[b,k] · dy[b].
-  /// nil pointers (dg, or a group's dexperts) are skipped.
+  /// ACCUMULATES dg[b,k] += ⟨dy[b], x_k[b]⟩ and dx_k[b] += g[b,k] · dy[b]. nil targets are skipped.
   public static func mixBackward(
     dg: UnsafeMutablePointer<Float>?,  // [B, K] accumulate
-    dexperts: [(UnsafeMutablePointer<Float>?, Int)],  // (pointer [E_i, B, H] accumulate or nil, E_i)
+    dsources: [MixGradSource],  // K, accumulate
     dy: UnsafePointer<Float>,  // [B, H]
     g: UnsafePointer<Float>,  // [B, K]
-    experts: [(UnsafePointer<Float>, Int)],  // (pointer [E_i, B, H], E_i)
+    sources: [MixSource],  // K
     B: Int, H: Int
   ) {
-    precondition(dexperts.count == experts.count, "mixBackward: dexperts and experts differ in group count")
-    var K = 0
-    for group in experts { K += group.1 }
-    var k = 0
-    for (groupIndex, (p, count)) in experts.enumerated() {
-      let dp = dexperts[groupIndex].0
-      for e in 0..<count {
+    precondition(dsources.count == sources.count, "mixBackward: dsources and sources differ in count")
+    let K = sources.count
+    sources.withUnsafeBufferPointer { src in
+      dsources.withUnsafeBufferPointer { dsrc in
         for r in 0..<B {
-          let xr = p + (e * B + r) * H
           let dyr = dy + r * H
-          if let dg {
-            var dot: Float = 0
-            for h in 0..<H { dot += dyr[h] * xr[h] }
-            dg[r * K + k] += dot
-          }
-          if let dp {
-            let gk = g[r * K + k]
-            let dxr = dp + (e * B + r) * H
-            for h in 0..<H { dxr[h] += gk * dyr[h] }
+          for k in 0..<K {
+            if let dg {
+              let xr = src[k].base + r * src[k].rowStride + src[k].offset
+              var dot: Float = 0
+              for h in 0..<H { dot += dyr[h] * xr[h] }
+              dg[r * K + k] += dot
+            }
+            if let d = dsrc[k].base {
+              let gk = g[r * K + k]
+              let dxr = d + r * dsrc[k].rowStride + dsrc[k].offset
+              for h in 0..<H { dxr[h] += gk * dyr[h] }
+            }
           }
         }
-        k += 1
       }
     }
   }
@@ -149,35 +167,36 @@ extension Kernels {
 
 extension NaiveKernels {
   public static func mixForward(
-    y: UnsafeMutablePointer<Float>, g: UnsafePointer<Float>, experts: [(UnsafePointer<Float>, Int)], B: Int, H: Int
+    y: UnsafeMutablePointer<Float>, g: UnsafePointer<Float>, sources: [MixSource], B: Int, H: Int
   ) {
-    // Flatten the groups into one list of K expert pointers, then y[b,h] = Σ_k g[b,k] x_k[b,h].
-    let flat: [UnsafePointer<Float>] = experts.flatMap { p, count in (0..<count).map { p + $0 * B * H } }
-    let K = flat.count
+    let K = sources.count
     for r in 0..<B {
       for h in 0..<H {
         var s = 0.0
-        for k in 0..<K { s += Double(g[r * K + k]) * Double(flat[k][r * H + h]) }
+        for (k, x) in sources.enumerated() {
+          s += Double(g[r * K + k]) * Double(x.base[r * x.rowStride + x.offset + h])
+        }
         y[r * H + h] = Float(s)
       }
     }
   }
 
   public static func mixBackward(
-    dg: UnsafeMutablePointer<Float>?, dexperts: [(UnsafeMutablePointer<Float>?, Int)], dy: UnsafePointer<Float>,
-    g: UnsafePointer<Float>, experts: [(UnsafePointer<Float>, Int)], B: Int, H: Int
+    dg: UnsafeMutablePointer<Float>?, dsources: [MixGradSource], dy: UnsafePointer<Float>, g: UnsafePointer<Float>,
+    sources: [MixSource], B: Int, H: Int
   ) {
-    let flat: [UnsafePointer<Float>] = experts.flatMap { p, count in (0..<count).map { p + $0 * B * H } }
-    let dflat: [UnsafeMutablePointer<Float>?] = dexperts.flatMap { p, count in
-      (0..<count).map { e in p.map { $0 + e * B * H } }
-    }
-    let K = flat.count
+    let K = sources.count
     for r in 0..<B {
       for k in 0..<K {
+        let x = sources[k]
         var s = 0.0
-        for h in 0..<H { s += Double(dy[r * H + h]) * Double(flat[k][r * H + h]) }
+        for h in 0..<H { s += Double(dy[r * H + h]) * Double(x.base[r * x.rowStride + x.offset + h]) }
         dg?[r * K + k] += Float(s)
-        for h in 0..<H { dflat[k]?[r * H + h] += Float(Double(g[r * K + k]) * Double(dy[r * H + h])) }
+        if let d = dsources[k].base {
+          for h in 0..<H {
+            d[r * dsources[k].rowStride + dsources[k].offset + h] += Float(Double(g[r * K + k]) * Double(dy[r * H + h]))
+          }
+        }
       }
     }
   }

@@ -92,62 +92,70 @@ extension NaiveKernels {
   }
 }
 
-// MARK: - expert linear: y[e] = x(e) · w[e] + b[e] for e in 0..<E
+// MARK: - expert linear: y[:,e] = x[:,e] · w[e] + b[e] for e in 0..<E
 //
-// x(e) = x[B,I] for every expert when `xShared` (experts that all read the layer input), else x[e] of
-// an [E,B,I] block (the second and later layers of a stack of parallel experts).
+// Stacked experts are stored batch-major: [B, E, W], so that one row of the batch holds every
+// expert's activations side by side. The first layer of a stack reads a shared [B, I] input and is
+// one wide `linearForward` with w [I, E·O] (the compiler lowers it so); the later layers use these
+// kernels: one sgemm per expert over strided rows (lda = E·I, ldc = E·O).
 
 extension Kernels {
   /// Overwrites `y`. One sgemm per expert.
   public static func expertLinearForward(
-    y: UnsafeMutablePointer<Float>,  // [E, B, O] out
-    x: UnsafePointer<Float>,  // [B, I] if xShared, else [E, B, I]
-    xShared: Bool,
+    y: UnsafeMutablePointer<Float>,  // [B, E, O] out
+    x: UnsafePointer<Float>,  // [B, E, I]
     w: UnsafePointer<Float>,  // [E, I, O]
     b: UnsafePointer<Float>?,  // [E, O] or nil
     E: Int, B: Int, I: Int, O: Int
   ) {
+    if let b { for r in 0..<B { (y + r * E * O).update(from: b, count: E * O) } }
     for e in 0..<E {
-      linearForward(
-        y: y + e * B * O, x: xShared ? x : x + e * B * I, w: w + e * I * O, b: b.map { $0 + e * O },
-        B: B, I: I, O: O)
+      BLAS.gemm(
+        transA: false, transB: false, M: B, N: O, K: I, alpha: 1, a: x + e * I, lda: E * I, b: w + e * I * O, ldb: O,
+        beta: b == nil ? 0 : 1, c: y + e * O, ldc: E * O)
     }
   }
 
-  /// ACCUMULATES into dx, dw, db. When `xShared`, dx is [B,I] and receives the sum over experts;
-  /// otherwise dx is [E,B,I].
+  /// ACCUMULATES dx += dz_e · w[e]ᵀ, dw[e] += x_eᵀ · dz_e, db[e] += Σ_b dz_e.
   public static func expertLinearBackward(
-    dx: UnsafeMutablePointer<Float>?,  // [B, I] if xShared, else [E, B, I]; accumulate
+    dx: UnsafeMutablePointer<Float>?,  // [B, E, I] accumulate
     dw: UnsafeMutablePointer<Float>,  // [E, I, O] accumulate
     db: UnsafeMutablePointer<Float>?,  // [E, O] accumulate
-    dz: UnsafePointer<Float>,  // [E, B, O]
-    x: UnsafePointer<Float>,  // [B, I] if xShared, else [E, B, I]
-    xShared: Bool,
+    dz: UnsafePointer<Float>,  // [B, E, O]
+    x: UnsafePointer<Float>,  // [B, E, I]
     w: UnsafePointer<Float>,  // [E, I, O]
     E: Int, B: Int, I: Int, O: Int
   ) {
+    if let db {
+      for r in 0..<B {
+        let row = dz + r * E * O
+        for j in 0..<(E * O) { db[j] += row[j] }
+      }
+    }
     for e in 0..<E {
-      linearBackward(
-        dx: dx.map { xShared ? $0 : $0 + e * B * I }, dw: dw + e * I * O, db: db.map { $0 + e * O },
-        dz: dz + e * B * O, x: xShared ? x : x + e * B * I, w: w + e * I * O, B: B, I: I, O: O)
+      BLAS.gemm(
+        transA: true, transB: false, M: I, N: O, K: B, alpha: 1, a: x + e * I, lda: E * I, b: dz + e * O,
+        ldb: E * O, beta: 1, c: dw + e * I * O, ldc: O)
+      if let dx {
+        BLAS.gemm(
+          transA: false, transB: true, M: B, N: I, K: O, alpha: 1, a: dz + e * O, lda: E * O, b: w + e * I * O,
+          ldb: O, beta: 1, c: dx + e * I, ldc: E * I)
+      }
     }
   }
 }
 
 extension NaiveKernels {
   public static func expertLinearForward(
-    y: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, xShared: Bool, w: UnsafePointer<Float>,
-    b: UnsafePointer<Float>?, E: Int, B: Int, I: Int, O: Int
+    y: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, w: UnsafePointer<Float>, b: UnsafePointer<Float>?,
+    E: Int, B: Int, I: Int, O: Int
   ) {
     for e in 0..<E {
       for r in 0..<B {
         for o in 0..<O {
           var s = Double(b?[e * O + o] ?? 0)
-          for i in 0..<I {
-            let xv = xShared ? x[r * I + i] : x[(e * B + r) * I + i]
-            s += Double(xv) * Double(w[(e * I + i) * O + o])
-          }
-          y[(e * B + r) * O + o] = Float(s)
+          for i in 0..<I { s += Double(x[(r * E + e) * I + i]) * Double(w[(e * I + i) * O + o]) }
+          y[(r * E + e) * O + o] = Float(s)
         }
       }
     }
@@ -155,42 +163,29 @@ extension NaiveKernels {
 
   public static func expertLinearBackward(
     dx: UnsafeMutablePointer<Float>?, dw: UnsafeMutablePointer<Float>, db: UnsafeMutablePointer<Float>?,
-    dz: UnsafePointer<Float>, x: UnsafePointer<Float>, xShared: Bool, w: UnsafePointer<Float>,
-    E: Int, B: Int, I: Int, O: Int
+    dz: UnsafePointer<Float>, x: UnsafePointer<Float>, w: UnsafePointer<Float>, E: Int, B: Int, I: Int, O: Int
   ) {
     for e in 0..<E {
-      let xe = xShared ? x : x + e * B * I
       for i in 0..<I {
         for o in 0..<O {
           var s = 0.0
-          for r in 0..<B { s += Double(xe[r * I + i]) * Double(dz[(e * B + r) * O + o]) }
+          for r in 0..<B { s += Double(x[(r * E + e) * I + i]) * Double(dz[(r * E + e) * O + o]) }
           dw[(e * I + i) * O + o] += Float(s)
         }
       }
       if let db {
         for o in 0..<O {
           var s = 0.0
-          for r in 0..<B { s += Double(dz[(e * B + r) * O + o]) }
+          for r in 0..<B { s += Double(dz[(r * E + e) * O + o]) }
           db[e * O + o] += Float(s)
         }
       }
-    }
-    guard let dx else { return }
-    // Shared input: each dx element sums over all experts (one Float rounding at the end).
-    for r in 0..<B {
-      for i in 0..<I {
-        if xShared {
+      guard let dx else { continue }
+      for r in 0..<B {
+        for i in 0..<I {
           var s = 0.0
-          for e in 0..<E {
-            for o in 0..<O { s += Double(dz[(e * B + r) * O + o]) * Double(w[(e * I + i) * O + o]) }
-          }
-          dx[r * I + i] += Float(s)
-        } else {
-          for e in 0..<E {
-            var s = 0.0
-            for o in 0..<O { s += Double(dz[(e * B + r) * O + o]) * Double(w[(e * I + i) * O + o]) }
-            dx[(e * B + r) * I + i] += Float(s)
-          }
+          for o in 0..<O { s += Double(dz[(r * E + e) * O + o]) * Double(w[(e * I + i) * O + o]) }
+          dx[(r * E + e) * I + i] += Float(s)
         }
       }
     }

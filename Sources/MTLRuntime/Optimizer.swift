@@ -4,6 +4,10 @@ import MTLKernels
 /// The optimiser: per-parameter state (views into the executor's arena) and the update rule the
 /// spec chose. Keras semantics and defaults (Adam 0.001/0.9/0.999/1e-7, Adagrad with an initial
 /// accumulator of 0.1, SGD with optional momentum).
+///
+/// Embedding tables are updated lazily: only the rows the batch looked up (`touched`) move, and
+/// their state with them (TensorFlow's LazyAdam; Adam's bias correction uses the global step). A
+/// step therefore costs the same whatever the vocabulary size.
 public final class Optimizer {
   public let training: Training
   private let params: [UnsafeMutablePointer<Float>]
@@ -14,6 +18,9 @@ public final class Optimizer {
   private let state: [[UnsafeMutablePointer<Float>]]
   /// Steps taken (Adam's bias correction uses it).
   public var steps = 0
+  private let kinds: [ParamKind]
+  private let rowWidth: [Int]
+  private let touched: [RowSet?]
 
   static func stateCount(_ k: OptimizerKind) -> Int {
     switch k {
@@ -24,8 +31,11 @@ public final class Optimizer {
 
   init(
     training: Training, params: [UnsafeMutablePointer<Float>], grads: [UnsafeMutablePointer<Float>], counts: [Int],
-    state: [UnsafeMutablePointer<Float>]
+    state: [UnsafeMutablePointer<Float>], kinds: [ParamKind], shapes: [[Int]], touched: [RowSet?]
   ) {
+    self.kinds = kinds
+    self.rowWidth = shapes.map { $0.count > 1 ? $0.dropFirst().reduce(1, *) : 1 }
+    self.touched = touched
     self.training = training
     self.params = params
     self.grads = grads
@@ -64,10 +74,17 @@ public final class Optimizer {
     self.steps = steps
   }
 
-  /// Global L2 norm of all gradients.
+  /// Global L2 norm of all gradients (embedding gradients are zero outside the touched rows).
   public func gradientNorm() -> Double {
     var s = 0.0
-    for (g, n) in zip(grads, counts) { s += Kernels.sumOfSquares(x: g, N: n) }
+    for i in grads.indices {
+      if let rows = touched[i] {
+        let d = rowWidth[i]
+        for r in 0..<rows.count { s += Kernels.sumOfSquares(x: grads[i] + Int(rows.rows[r]) * d, N: d) }
+      } else {
+        s += Kernels.sumOfSquares(x: grads[i], N: counts[i])
+      }
+    }
     return s.squareRoot()
   }
 
@@ -78,24 +95,42 @@ public final class Optimizer {
       let norm = gradientNorm()
       if norm > Double(training.clipNorm) {
         let f = Float(Double(training.clipNorm) / norm)
-        for (g, n) in zip(grads, counts) { Kernels.scale(x: g, N: n, factor: f) }
+        for i in grads.indices {
+          if let rows = touched[i] {
+            let d = rowWidth[i]
+            for r in 0..<rows.count { Kernels.scale(x: grads[i] + Int(rows.rows[r]) * d, N: d, factor: f) }
+          } else {
+            Kernels.scale(x: grads[i], N: counts[i], factor: f)
+          }
+        }
       }
     }
-    let t = training
     for i in params.indices {
-      let n = counts[i]
-      switch t.optimizer {
-      case .adam:
-        Kernels.adamStep(
-          w: params[i], g: grads[i], m: state[0][i], v: state[1][i], N: n, lr: t.learningRate, beta1: t.beta1,
-          beta2: t.beta2, eps: t.epsilon, t: steps)
-      case .adagrad:
-        Kernels.adagradStep(w: params[i], g: grads[i], acc: state[0][i], N: n, lr: t.learningRate, eps: t.epsilon)
-      case .sgd:
-        Kernels.sgdStep(
-          w: params[i], g: grads[i], velocity: t.momentum > 0 ? state[0][i] : nil, N: n, lr: t.learningRate,
-          momentum: t.momentum)
+      if let rows = touched[i] {
+        let d = rowWidth[i]
+        for r in 0..<rows.count { update(i, offset: Int(rows.rows[r]) * d, count: d) }
+      } else {
+        update(i, offset: 0, count: counts[i])
       }
+    }
+  }
+
+  /// Applies the rule to elements offset..<offset+count of parameter i.
+  @inline(__always)
+  private func update(_ i: Int, offset o: Int, count n: Int) {
+    let t = training
+    switch t.optimizer {
+    case .adam:
+      Kernels.adamStep(
+        w: params[i] + o, g: grads[i] + o, m: state[0][i] + o, v: state[1][i] + o, N: n, lr: t.learningRate,
+        beta1: t.beta1, beta2: t.beta2, eps: t.epsilon, t: steps)
+    case .adagrad:
+      Kernels.adagradStep(
+        w: params[i] + o, g: grads[i] + o, acc: state[0][i] + o, N: n, lr: t.learningRate, eps: t.epsilon)
+    case .sgd:
+      Kernels.sgdStep(
+        w: params[i] + o, g: grads[i] + o, velocity: t.momentum > 0 ? state[0][i] + o : nil, N: n,
+        lr: t.learningRate, momentum: t.momentum)
     }
   }
 }

@@ -32,6 +32,8 @@ public struct Checkpoint: Equatable {
   public var epoch: Int
   public var steps: Int
   public var seed: UInt64
+  /// Threads the batches were split across (results depend on it).
+  public var threads: Int
   public var fitted: FittedPipeline
   public var history: [EpochReport]
   public var params: [[Float]]
@@ -42,6 +44,7 @@ public struct Checkpoint: Equatable {
     var epoch: Int
     var steps: Int
     var seed: UInt64
+    var threads: Int
     var fitted: FittedPipeline
     var history: [EpochReport]
     var paramCounts: [Int]
@@ -60,7 +63,8 @@ public struct Checkpoint: Equatable {
 
   public func encode() -> [UInt8] {
     let header = Header(
-      fingerprint: String(fingerprint, radix: 16), epoch: epoch, steps: steps, seed: seed, fitted: fitted,
+      fingerprint: String(fingerprint, radix: 16), epoch: epoch, steps: steps, seed: seed, threads: threads,
+      fitted: fitted,
       history: history, paramCounts: params.map(\.count), stateCounts: state.map(\.count))
     let enc = JSONEncoder()
     enc.outputFormatting = [.sortedKeys]
@@ -114,7 +118,8 @@ public struct Checkpoint: Equatable {
     guard offset == body.count else { throw fail("checkpoint has \(body.count - offset) unexpected trailing bytes") }
     guard let fp = UInt64(header.fingerprint, radix: 16) else { throw fail("checkpoint fingerprint is malformed") }
     return Checkpoint(
-      fingerprint: fp, epoch: header.epoch, steps: header.steps, seed: header.seed, fitted: header.fitted,
+      fingerprint: fp, epoch: header.epoch, steps: header.steps, seed: header.seed, threads: header.threads,
+      fitted: header.fitted,
       history: header.history, params: params, state: state)
   }
 

@@ -11,6 +11,8 @@ public struct RunJob {
   public var testPath: String?
   public var epochs: Int?
   public var seed: UInt64?
+  /// Threads that share each batch (default `Session.defaultThreads`).
+  public var threads: Int?
   /// Seed of the train/test holdout split (instead of the spec's `data.split_seed`).
   public var splitSeed: UInt64?
   public var checkpointDir: String?
@@ -39,7 +41,8 @@ public struct RunJob {
     if let splitSeed { g.pipeline.splitSeed = splitSeed }
     let data = try LoadedData.load(g.pipeline, trainPath: trainPath, testPath: testPath)
     if let epochs { g.training.epochs = epochs }
-    let session = Session(graph: g, fitted: data.fitted, seed: seed ?? g.training.seed)
+    let session = Session(
+      graph: g, fitted: data.fitted, seed: seed ?? g.training.seed, threads: threads ?? Session.defaultThreads)
     var resumedFrom: Int?
     if resume, let dir = checkpointDir {
       if AtomicFile.exists(Checkpoint.path(in: dir)) {
@@ -48,6 +51,12 @@ public struct RunJob {
           throw CheckpointError(
             path: Checkpoint.path(in: dir),
             reason: "the training data differs from the data the checkpoint was trained on; resume with the same data")
+        }
+        guard c.threads == session.executor.threads else {
+          throw CheckpointError(
+            path: Checkpoint.path(in: dir),
+            reason:
+              "the checkpoint was trained with --threads \(c.threads); resume with the same count for the same result")
         }
         guard c.seed == session.seed else {
           throw CheckpointError(
@@ -62,7 +71,7 @@ public struct RunJob {
       }
     }
     log(
-      "training `\(g.name)` on \(data.train.count) rows, testing on \(data.test.count); \(g.training.epochs) epochs, batch \(g.training.batchSize), seed \(session.seed)"
+      "training `\(g.name)` on \(data.train.count) rows, testing on \(data.test.count); \(g.training.epochs) epochs, batch \(g.training.batchSize), seed \(session.seed), \(session.executor.threads) threads"
     )
     var trained: [EpochReport] = []
     try session.train(

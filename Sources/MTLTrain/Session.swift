@@ -43,14 +43,28 @@ public final class Session {
   public private(set) var epochsDone = 0
   public private(set) var history: [EpochReport] = []
 
+  /// The default thread count: 2 on every machine (not the machine's core count), so that the
+  /// same spec, data and seed give the same bits everywhere; `--threads` changes it.
+  public static let defaultThreads = 2
+
   /// Binds the graph to the fitted vocabularies and draws the initial parameters from `seed`.
-  public init(graph: Graph, fitted: FittedPipeline, seed: UInt64) {
+  public init(graph: Graph, fitted: FittedPipeline, seed: UInt64, threads: Int = Session.defaultThreads) {
     self.graph = graph.bound(vocabularyRows: fitted.vocabularySizes)
     self.fitted = fitted
     self.seed = seed
+    // mtlc splits each batch across its own threads; OpenBLAS runs single-threaded inside each
+    // (its own threading is erratic on these small products).
     BLAS.setThreads(1)
-    executor = Executor(graph: self.graph, maxBatch: graph.training.batchSize)
+    executor = Executor(graph: self.graph, maxBatch: graph.training.batchSize, threads: threads)
     executor.initialize(seed: seed)
+  }
+
+  /// Loads examples `indices` of `data` as the executor's batch.
+  func load(_ data: Dataset, _ indices: ArraySlice<Int>) {
+    let lo = indices.startIndex
+    executor.setBatch(rows: indices.count) { first, count, sparse, dense, labels in
+      data.gather(indices: indices[(lo + first)..<(lo + first + count)], into: sparse, dense: dense, labels: labels)
+    }
   }
 
   /// Trains until `epochs` epochs are done in all. `afterEpoch` runs after each (checkpoints,
@@ -72,8 +86,8 @@ public final class Session {
       for bi in 0..<batches {
         let lo = bi * B
         let hi = min(lo + B, n)
-        data.gather(indices: order[lo..<hi], into: executor.sparseIDs, dense: executor.dense, labels: executor.labels)
-        let loss = executor.step(rows: hi - lo)
+        load(data, order[lo..<hi])
+        let loss = executor.step()
         guard loss.isFinite else {
           throw NumericalError(epoch: epoch, step: executor.optimizer.steps, what: nonFiniteCulprit())
         }
@@ -110,11 +124,9 @@ public final class Session {
     let all = Array(0..<data.count)
     while lo < data.count {
       let hi = min(lo + B, data.count)
-      data.gather(indices: all[lo..<hi], into: executor.sparseIDs, dense: executor.dense, labels: executor.labels)
-      executor.forward(rows: hi - lo)
-      for t in graph.tasks.indices {
-        out[t].append(contentsOf: UnsafeBufferPointer(start: executor.prediction(t), count: hi - lo))
-      }
+      load(data, all[lo..<hi])
+      executor.forward()
+      for t in graph.tasks.indices { executor.appendPredictions(t, to: &out[t]) }
       lo = hi
     }
     return out
@@ -148,6 +160,7 @@ public final class Session {
   public func checkpoint() -> Checkpoint {
     Checkpoint(
       fingerprint: Checkpoint.fingerprint(graph), epoch: epochsDone, steps: executor.optimizer.steps, seed: seed,
+      threads: executor.threads,
       fitted: fitted, history: history, params: executor.parameterArrays(), state: executor.optimizer.stateArrays())
   }
 

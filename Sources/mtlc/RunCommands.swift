@@ -63,6 +63,8 @@ struct Run: ParsableCommand {
   @Option(help: "Test CSV (instead of a held-out fraction of the training rows).") var test: String?
   @Option(help: "Number of epochs (instead of the spec's).") var epochs: Int?
   @Option(help: "Random seed for initialisation and shuffling (instead of the spec's).") var seed: UInt64?
+  @Option(help: "Threads that share each batch (default 2; results are bit-identical for a given count).")
+  var threads: Int?
   @Option(name: .customLong("split-seed"), help: "Seed of the held-out test split (instead of the spec's).")
   var splitSeed: UInt64?
   @Option(name: .customLong("metrics-out"), help: "Write the metrics as JSON here.") var metricsOut: String?
@@ -73,6 +75,7 @@ struct Run: ParsableCommand {
 
   func validate() throws {
     if let e = epochs, e < 1 { throw ValidationError("--epochs must be at least 1") }
+    if let t = threads, t < 1 || t > 64 { throw ValidationError("--threads must be between 1 and 64") }
     if resume && checkpointDir == nil { throw ValidationError("--resume needs --checkpoint-dir") }
   }
 
@@ -84,6 +87,7 @@ struct Run: ParsableCommand {
     job.epochs = epochs
     job.seed = seed
     job.splitSeed = splitSeed
+    job.threads = threads
     job.checkpointDir = checkpointDir
     job.resume = resume
     job.metricsOut = metricsOut

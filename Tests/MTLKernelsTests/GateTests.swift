@@ -67,8 +67,18 @@ import Testing
 }
 
 @Suite struct MixTests {
-  // K = 3 mixed experts in two groups: a group of 2 (e.g. shared) and a group of 1 (task-specific).
+  // K = 3 mixed experts from two batch-major groups: a group of 2 (e.g. shared) and a group of 1.
   static let (B, H, groups) = (2, 3, [2, 1])
+
+  /// The K sources of the groups, in order: expert e of a group of E is rows `b·E·H + e·H`.
+  static func sources(_ bufs: [Buf], _ groups: [Int], H: Int) -> [MixSource] {
+    zip(bufs, groups).flatMap { buf, E in (0..<E).map { MixSource(base: buf.c, rowStride: E * H, offset: $0 * H) } }
+  }
+  static func gradSources(_ bufs: [Buf?], _ groups: [Int], H: Int) -> [MixGradSource] {
+    zip(bufs, groups).flatMap { buf, E in
+      (0..<E).map { MixGradSource(base: buf?.p, rowStride: E * H, offset: $0 * H) }
+    }
+  }
 
   @Test func mixForwardHandExample() {
     // B = 1, H = 2; experts [[1, 2], [3, 4]] (group of 2) and [[5, 6]] (group of 1); g = [0.5, 0.25, 0.25].
@@ -76,8 +86,17 @@ import Testing
     let group1 = Buf([5, 6])
     let g = Buf([0.5, 0.25, 0.25])
     let y = Buf(2, fill: .nan)
-    Kernels.mixForward(y: y.p, g: g.c, experts: [(group0.c, 2), (group1.c, 1)], B: 1, H: 2)
+    Kernels.mixForward(y: y.p, g: g.c, sources: Self.sources([group0, group1], [2, 1], H: 2), B: 1, H: 2)
     #expect(y.array == [2.5, 3.5])  // [0.5·1 + 0.25·3 + 0.25·5, 0.5·2 + 0.25·4 + 0.25·6]
+  }
+
+  @Test func mixReadsBatchMajorRows() {
+    // One group of E = 2, B = 2, H = 1: rows [x(0,0), x(0,1)], [x(1,0), x(1,1)]; select only expert 1.
+    let x = Buf([1, 2, 3, 4])
+    let g = Buf([1, 10])  // K = 1 per row
+    let y = Buf(2, fill: .nan)
+    Kernels.mixForward(y: y.p, g: g.c, sources: [MixSource(base: x.c, rowStride: 2, offset: 1)], B: 2, H: 1)
+    #expect(y.array == [2, 40])
   }
 
   @Test func mixBackwardMatchesFiniteDifferencesAndNaive() {
@@ -88,9 +107,9 @@ import Testing
     let experts = groups.map { Buf(random: $0 * B * H, &rng) }
     let r = Buf(random: B * H, &rng)
     let y = Buf(B * H)
-    let inputs = zip(experts, groups).map { ($0.c, $1) }
+    let inputs = Self.sources(experts, groups, H: H)
     let objective: () -> Double = {
-      Kernels.mixForward(y: y.p, g: g.c, experts: inputs, B: B, H: H)
+      Kernels.mixForward(y: y.p, g: g.c, sources: inputs, B: B, H: H)
       return dot(y, r)
     }
     let dg = Buf(random: B * K, &rng)
@@ -98,9 +117,9 @@ import Testing
     let (dgBefore, dexBefore) = (dg.array, dexperts.map(\.array))
     let (dgNaive, dexNaive) = (dg.copy(), dexperts.map { $0.copy() })
     Kernels.mixBackward(
-      dg: dg.p, dexperts: zip(dexperts, groups).map { ($0.p, $1) }, dy: r.c, g: g.c, experts: inputs, B: B, H: H)
+      dg: dg.p, dsources: Self.gradSources(dexperts, groups, H: H), dy: r.c, g: g.c, sources: inputs, B: B, H: H)
     NaiveKernels.mixBackward(
-      dg: dgNaive.p, dexperts: zip(dexNaive, groups).map { ($0.p, $1) }, dy: r.c, g: g.c, experts: inputs, B: B,
+      dg: dgNaive.p, dsources: Self.gradSources(dexNaive, groups, H: H), dy: r.c, g: g.c, sources: inputs, B: B,
       H: H)
     expectClose(dg.array, dgNaive.array, "mix dg")
     for i in groups.indices { expectClose(dexperts[i].array, dexNaive[i].array, "mix dexperts[\(i)]") }
@@ -110,7 +129,7 @@ import Testing
         "mix dexperts[\(i)]", param: experts[i], analytic: delta(dexperts[i], dexBefore[i]), objective: objective)
     }
     let naiveY = Buf(B * H)
-    NaiveKernels.mixForward(y: naiveY.p, g: g.c, experts: inputs, B: B, H: H)
+    NaiveKernels.mixForward(y: naiveY.p, g: g.c, sources: inputs, B: B, H: H)
     _ = objective()
     expectClose(y.array, naiveY.array, "mix y")
     withExtendedLifetime(experts) {}
@@ -119,19 +138,18 @@ import Testing
   @Test func mixBackwardSkipsNilGradients() {
     var rng = SplitMix64(seed: 71)
     let (B, H, groups) = (Self.B, Self.H, Self.groups)
-    let K = groups.reduce(0, +)
-    let g = Buf(random: B * K, &rng)
+    let g = Buf(random: B * groups.reduce(0, +), &rng)
     let experts = groups.map { Buf(random: $0 * B * H, &rng) }
     let dy = Buf(random: B * H, &rng)
     let dGroup1 = Buf(random: groups[1] * B * H, &rng)
     let expected = dGroup1.copy()
-    let inputs = zip(experts, groups).map { ($0.c, $1) }
+    let inputs = Self.sources(experts, groups, H: H)
     Kernels.mixBackward(
-      dg: nil, dexperts: [(nil, groups[0]), (dGroup1.p, groups[1])], dy: dy.c, g: g.c,
-      experts: inputs, B: B, H: H)
+      dg: nil, dsources: Self.gradSources([nil, dGroup1], groups, H: H), dy: dy.c, g: g.c, sources: inputs, B: B,
+      H: H)
     NaiveKernels.mixBackward(
-      dg: nil, dexperts: [(nil, groups[0]), (expected.p, groups[1])], dy: dy.c, g: g.c,
-      experts: inputs, B: B, H: H)
+      dg: nil, dsources: Self.gradSources([nil, expected], groups, H: H), dy: dy.c, g: g.c, sources: inputs, B: B,
+      H: H)
     // Group 1 is expert k = 2: it must be weighted by g[:, 2], not g[:, 0].
     expectClose(dGroup1.array, expected.array, "mix dexperts[1] with nil neighbours")
     withExtendedLifetime(experts) {}

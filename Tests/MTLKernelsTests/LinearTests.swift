@@ -79,69 +79,66 @@ import Testing
     #expect(y.array == [5.5, 2, 0])
   }
 
-  @Test(arguments: [true, false])
-  func expertLinearBackwardMatchesFiniteDifferences(xShared: Bool) {
-    var rng = SplitMix64(seed: xShared ? 4 : 5)
+  // Stacked experts are batch-major: x [B, E, I], y [B, E, O].
+  @Test func expertLinearBackwardMatchesFiniteDifferences() {
+    var rng = SplitMix64(seed: 5)
     let (E, B, I, O) = (3, 2, 3, 4)
-    let xCount = xShared ? B * I : E * B * I
-    let x = Buf(random: xCount, &rng)
+    let x = Buf(random: B * E * I, &rng)
     let w = Buf(random: E * I * O, &rng)
     let b = Buf(random: E * O, &rng)
-    let r = Buf(random: E * B * O, &rng)
-    let y = Buf(E * B * O)
+    let r = Buf(random: B * E * O, &rng)
+    let y = Buf(B * E * O)
     let objective: () -> Double = {
-      Kernels.expertLinearForward(y: y.p, x: x.c, xShared: xShared, w: w.c, b: b.c, E: E, B: B, I: I, O: O)
+      Kernels.expertLinearForward(y: y.p, x: x.c, w: w.c, b: b.c, E: E, B: B, I: I, O: O)
       return dot(y, r)
     }
-    let dx = Buf(random: xCount, &rng)
+    let dx = Buf(random: B * E * I, &rng)
     let dw = Buf(random: E * I * O, &rng)
     let db = Buf(random: E * O, &rng)
     let (dx0, dw0, db0) = (dx.array, dw.array, db.array)
-    Kernels.expertLinearBackward(
-      dx: dx.p, dw: dw.p, db: db.p, dz: r.c, x: x.c, xShared: xShared, w: w.c, E: E, B: B, I: I, O: O)
-    checkGradient("expert dx (shared: \(xShared))", param: x, analytic: delta(dx, dx0), objective: objective)
-    checkGradient("expert dw (shared: \(xShared))", param: w, analytic: delta(dw, dw0), objective: objective)
-    checkGradient("expert db (shared: \(xShared))", param: b, analytic: delta(db, db0), objective: objective)
+    Kernels.expertLinearBackward(dx: dx.p, dw: dw.p, db: db.p, dz: r.c, x: x.c, w: w.c, E: E, B: B, I: I, O: O)
+    checkGradient("expert dx", param: x, analytic: delta(dx, dx0), objective: objective)
+    checkGradient("expert dw", param: w, analytic: delta(dw, dw0), objective: objective)
+    checkGradient("expert db", param: b, analytic: delta(db, db0), objective: objective)
   }
 
-  @Test(arguments: [true, false])
-  func expertLinearFastMatchesNaive(xShared: Bool) {
+  @Test func expertLinearFastMatchesNaive() {
     var rng = SplitMix64(seed: 6)
     let (E, B, I, O) = (4, 9, 13, 7)
-    let xCount = xShared ? B * I : E * B * I
-    let x = Buf(random: xCount, &rng)
+    let x = Buf(random: B * E * I, &rng)
     let w = Buf(random: E * I * O, &rng)
     let b = Buf(random: E * O, &rng)
-    let fast = Buf(E * B * O, fill: .nan)
-    let naive = Buf(E * B * O, fill: .nan)
-    Kernels.expertLinearForward(y: fast.p, x: x.c, xShared: xShared, w: w.c, b: b.c, E: E, B: B, I: I, O: O)
-    NaiveKernels.expertLinearForward(y: naive.p, x: x.c, xShared: xShared, w: w.c, b: b.c, E: E, B: B, I: I, O: O)
+    let fast = Buf(B * E * O, fill: .nan)
+    let naive = Buf(B * E * O, fill: .nan)
+    Kernels.expertLinearForward(y: fast.p, x: x.c, w: w.c, b: b.c, E: E, B: B, I: I, O: O)
+    NaiveKernels.expertLinearForward(y: naive.p, x: x.c, w: w.c, b: b.c, E: E, B: B, I: I, O: O)
     expectClose(fast.array, naive.array, "expert y")
+    // Without bias, y is overwritten (the NaN fill must not survive).
+    let noBias = Buf(B * E * O, fill: .nan)
+    Kernels.expertLinearForward(y: noBias.p, x: x.c, w: w.c, b: nil, E: E, B: B, I: I, O: O)
+    #expect(noBias.array.allSatisfy { $0.isFinite })
 
-    let dz = Buf(random: E * B * O, &rng)
-    let dxF = Buf(random: xCount, &rng)
+    let dz = Buf(random: B * E * O, &rng)
+    let dxF = Buf(random: B * E * I, &rng)
     let dwF = Buf(random: E * I * O, &rng)
     let dbF = Buf(random: E * O, &rng)
     let (dxN, dwN, dbN) = (dxF.copy(), dwF.copy(), dbF.copy())
-    Kernels.expertLinearBackward(
-      dx: dxF.p, dw: dwF.p, db: dbF.p, dz: dz.c, x: x.c, xShared: xShared, w: w.c, E: E, B: B, I: I, O: O)
+    Kernels.expertLinearBackward(dx: dxF.p, dw: dwF.p, db: dbF.p, dz: dz.c, x: x.c, w: w.c, E: E, B: B, I: I, O: O)
     NaiveKernels.expertLinearBackward(
-      dx: dxN.p, dw: dwN.p, db: dbN.p, dz: dz.c, x: x.c, xShared: xShared, w: w.c, E: E, B: B, I: I, O: O)
+      dx: dxN.p, dw: dwN.p, db: dbN.p, dz: dz.c, x: x.c, w: w.c, E: E, B: B, I: I, O: O)
     expectClose(dxF.array, dxN.array, "expert dx")
     expectClose(dwF.array, dwN.array, "expert dw")
     expectClose(dbF.array, dbN.array, "expert db")
   }
 
   @Test func expertLinearReadsItsOwnSlice() {
-    // Two experts, unshared x: expert 1 must read x[1] and w[1]. B = I = O = 1.
-    let x = Buf([2, 3])  // [E=2, B=1, I=1]
+    // Two experts, B = 2, I = O = 1, batch-major: row r holds [expert 0, expert 1].
+    let x = Buf([2, 3, 4, 5])  // [B=2, E=2, I=1]
     let w = Buf([10, 100])  // [E=2, I=1, O=1]
     let b = Buf([1, -1])  // [E=2, O=1]
-    let y = Buf(2)
-    Kernels.expertLinearForward(y: y.p, x: x.c, xShared: false, w: w.c, b: b.c, E: 2, B: 1, I: 1, O: 1)
-    #expect(y.array == [21, 299])
-    Kernels.expertLinearForward(y: y.p, x: x.c, xShared: true, w: w.c, b: b.c, E: 2, B: 1, I: 1, O: 1)
-    #expect(y.array == [21, 199])
+    let y = Buf(4)
+    Kernels.expertLinearForward(y: y.p, x: x.c, w: w.c, b: b.c, E: 2, B: 2, I: 1, O: 1)
+    #expect(y.array == [21, 299, 41, 499])
   }
 
   @Test func blasThreadsCanBeSet() {

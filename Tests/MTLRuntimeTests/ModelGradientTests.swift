@@ -14,24 +14,29 @@ import Testing
 /// sampled entries may miss; a wrong rule misses nearly all of its tensor's entries).
 /// Every parameter tensor is sampled, and the check insists a tenth of the entries have gradients > 1e-3.
 struct ModelGradientTests {
-  @Test("whole-model gradient matches finite differences", arguments: ["shared_bottom", "mmoe", "cgc", "ple", "esmm"])
-  func gradient(_ name: String) throws {
+  @Test(
+    "whole-model gradient matches finite differences",
+    arguments: ["shared_bottom", "mmoe", "cgc", "ple", "esmm"], [1, 2])
+  func gradient(_ name: String, threads: Int) throws {
     var g = try Repo.graph(name, batch: 16)
     // Bigger embeddings than the 1e-4 default so their gradients are measurable.
     for i in g.params.indices where g.params[i].kind == .embedding { g.params[i].initializer = .normal(std: 0.3) }
     // Non-zero biases so that every bias gradient path is exercised away from zero.
     for i in g.params.indices where g.params[i].kind == .bias { g.params[i].initializer = .uniform(limit: 0.1) }
     let data = try Repo.data(g)
-    let session = Session(graph: g, fitted: data.fitted, seed: 7)
+    let session = Session(graph: g, fitted: data.fitted, seed: 7, threads: threads)
     let ex = session.executor
     let rows = 16
-    data.train.gather(indices: ArraySlice(Array(100..<116)), into: ex.sparseIDs, dense: ex.dense, labels: ex.labels)
+    let picked = Array(100..<116)
+    ex.setBatch(rows: rows) { first, count, sparse, dense, labels in
+      data.train.gather(indices: picked[first..<(first + count)], into: sparse, dense: dense, labels: labels)
+    }
 
     func loss() -> Double {
-      ex.forward(rows: rows)
+      ex.forward()
       return ex.computeLosses(gradients: false)
     }
-    ex.forward(rows: rows)
+    ex.forward()
     ex.computeLosses(gradients: true)
     ex.backward()
     let analytic = ex.graph.params.indices.map {
@@ -50,7 +55,7 @@ struct ModelGradientTests {
       if p.kind == .embedding, let slot = ex.graph.ops.first(where: { $0.kind == .embed && $0.params == [pi] })?.slot {
         let d = p.shape[1]
         for b in 0..<rows {
-          let id = Int(ex.sparseIDs[b * ex.sparseWidth + slot])
+          let id = Int(ex.inputID(row: b, slot: slot))
           candidates += (0..<d).map { id * d + $0 }
         }
       } else {

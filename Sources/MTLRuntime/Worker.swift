@@ -1,0 +1,379 @@
+import MTLGraph
+import MTLKernels
+
+/// A set of distinct rows of one embedding table: the list in insertion order and a mark per row.
+/// Inserting and clearing cost O(rows in the set), whatever the table size.
+public final class RowSet {
+  public private(set) var count = 0
+  public let rows: UnsafeMutablePointer<Int32>
+  private let marks: UnsafeMutablePointer<UInt8>
+  let tableRows: Int
+
+  init(tableRows: Int, capacity: Int) {
+    self.tableRows = tableRows
+    let cap = min(tableRows, capacity)
+    rows = .allocate(capacity: max(cap, 1))
+    marks = .allocate(capacity: tableRows)
+    marks.initialize(repeating: 0, count: tableRows)
+  }
+
+  deinit {
+    rows.deallocate()
+    marks.deallocate()
+  }
+
+  /// Adds `row`; true when it was not there yet.
+  @inline(__always) @discardableResult
+  func insert(_ row: Int32) -> Bool {
+    let r = Int(row)
+    if marks[r] != 0 { return false }
+    marks[r] = 1
+    rows[count] = row
+    count += 1
+    return true
+  }
+
+  /// Empties the set; with `zeroing`, also zeroes those rows (of width `width`) of that buffer.
+  func clear(zeroing buffer: UnsafeMutablePointer<Float>? = nil, width: Int = 0) {
+    for i in 0..<count {
+      let r = Int(rows[i])
+      marks[r] = 0
+      if let buffer { (buffer + r * width).update(repeating: 0, count: width) }
+    }
+    count = 0
+  }
+
+  public var array: [Int32] { Array(UnsafeBufferPointer(start: rows, count: count)) }
+}
+
+/// What every worker shares: the parameters, the summed gradients (worker 0's), the optimiser state.
+final class SharedState {
+  let params: [UnsafeMutablePointer<Float>]
+  let grads: [UnsafeMutablePointer<Float>]
+  let optimizerState: [UnsafeMutablePointer<Float>]
+  let counts: [Int]
+  let sparseWidth: Int
+  /// For each embedding table: the sparse slot that reads it.
+  let embeddingSlot: [Int?]
+  /// Per embedding table, a row set for counting the batch's distinct rows.
+  let scratchRows: [RowSet?]
+  private let arena: UnsafeMutablePointer<Float>
+  private let arenaCount: Int
+
+  init(graph: Graph) {
+    counts = graph.params.map(\.count)
+    sparseWidth = graph.pipeline.sparse.count
+    let total = counts.reduce(0, +)
+    let states = Optimizer.stateCount(graph.training.optimizer)
+    // params, grads, then each optimiser state buffer over all parameters; every parameter starts
+    // on a 64-byte boundary.
+    let padded = counts.map { ($0 + 15) / 16 * 16 }
+    let block = padded.reduce(0, +)
+    let count = block * 2 + total * states + 16
+    let base = UnsafeMutablePointer<Float>.allocate(capacity: count)
+    base.initialize(repeating: 0, count: count)
+    arenaCount = count
+    arena = base
+    var offsets: [Int] = []
+    var o = 0
+    for n in padded {
+      offsets.append(o)
+      o += n
+    }
+    params = offsets.map { base + $0 }
+    grads = offsets.map { base + block + $0 }
+    optimizerState = (0..<states).map { base + 2 * block + $0 * total }
+    var slots = [Int?](repeating: nil, count: graph.params.count)
+    for op in graph.ops where op.kind == .embed { slots[op.params[0]] = op.slot }
+    embeddingSlot = slots
+    scratchRows = graph.params.enumerated().map { i, p in
+      slots[i] != nil ? RowSet(tableRows: p.shape[0], capacity: p.shape[0]) : nil
+    }
+  }
+
+  deinit {
+    arena.deinitialize(count: arenaCount)
+    arena.deallocate()
+  }
+}
+
+/// One thread's share of a batch: its activations and their gradients, its inputs, its parameter
+/// gradients (worker 0 writes the shared, summed ones), and operand lists built once.
+final class Worker {
+  let graph: Graph
+  let shared: SharedState
+  let capacity: Int
+  /// Rows of the current batch this worker owns.
+  var rows = 0
+
+  let values: [UnsafeMutablePointer<Float>]
+  let valueGrads: [UnsafeMutablePointer<Float>]
+  let needsGrad: [Bool]
+  let grads: [UnsafeMutablePointer<Float>]
+  /// Embedding rows this worker's gradient holds, per parameter (nil for dense parameters).
+  let touched: [RowSet?]
+  let scratch: UnsafeMutablePointer<Float>
+  let sparseIDs: UnsafeMutablePointer<Int32>
+  let dense: UnsafeMutablePointer<Float>
+  let labels: UnsafeMutablePointer<Float>
+  var lossValues: [Double]
+
+  // Operand lists of the multi-input kernels, one per op (empty for other ops).
+  private var parts: [[(UnsafePointer<Float>, Int)]] = []
+  private var partGrads: [[(UnsafeMutablePointer<Float>?, Int)]] = []
+  private var mixSources: [[MixSource]] = []
+  private var mixGrads: [[MixGradSource]] = []
+  private var products: [[UnsafePointer<Float>]] = []
+  private var productGrads: [[UnsafeMutablePointer<Float>?]] = []
+
+  private let arena: UnsafeMutablePointer<Float>
+  private let arenaCount: Int
+  private let ownedGrads: Bool
+
+  init(graph: Graph, shared: SharedState, capacity: Int, ownsGrads: Bool, mergedGrads: [UnsafeMutablePointer<Float>]) {
+    self.graph = graph
+    self.shared = shared
+    self.capacity = capacity
+    self.ownedGrads = ownsGrads
+    lossValues = Array(repeating: 0, count: graph.losses.count)
+    var ng = Array(repeating: false, count: graph.values.count)
+    for op in graph.ops { ng[op.output] = !op.params.isEmpty || op.inputs.contains { ng[$0] } }
+    needsGrad = ng
+
+    let valueCounts = graph.values.map { capacity * $0.rowWidth }
+    let maxRow = graph.values.map(\.rowWidth).max() ?? 1
+    let gradCounts = ownsGrads ? shared.counts : []
+    let sizes =
+      valueCounts + valueCounts + [capacity * maxRow, capacity * max(graph.pipeline.dense.count, 1)]
+      + [capacity * max(graph.pipeline.labels.count, 1)] + gradCounts
+    let rounded = sizes.map { ($0 + 15) / 16 * 16 }
+    let count = rounded.reduce(0, +)
+    let base = UnsafeMutablePointer<Float>.allocate(capacity: count)
+    base.initialize(repeating: 0, count: count)
+    arenaCount = count
+    arena = base
+    var cursor = base
+    var k = 0
+    func take() -> UnsafeMutablePointer<Float> {
+      defer {
+        cursor += rounded[k]
+        k += 1
+      }
+      return cursor
+    }
+    values = valueCounts.map { _ in take() }
+    valueGrads = valueCounts.map { _ in take() }
+    scratch = take()
+    dense = take()
+    labels = take()
+    grads = ownsGrads ? gradCounts.map { _ in take() } : mergedGrads
+    let s = max(graph.pipeline.sparse.count, 1)
+    sparseIDs = .allocate(capacity: capacity * s)
+    sparseIDs.initialize(repeating: 0, count: capacity * s)
+    touched = graph.params.enumerated().map { i, p in
+      shared.embeddingSlot[i] != nil ? RowSet(tableRows: p.shape[0], capacity: p.shape[0]) : nil
+    }
+
+    for op in graph.ops {
+      let ins = op.inputs
+      parts.append(op.kind == .concat ? ins.map { (UnsafePointer(values[$0]), graph.values[$0].rowWidth) } : [])
+      partGrads.append(
+        op.kind == .concat ? ins.map { (ng[$0] ? valueGrads[$0] : nil, graph.values[$0].rowWidth) } : [])
+      let refs = op.kind == .mix ? (op.mix ?? []) : []
+      mixSources.append(
+        refs.map { r in
+          let v = ins[r.input]
+          return MixSource(
+            base: values[v], rowStride: graph.values[v].rowWidth, offset: r.expert * graph.values[v].width)
+        })
+      mixGrads.append(
+        refs.map { r in
+          let v = ins[r.input]
+          return MixGradSource(
+            base: ng[v] ? valueGrads[v] : nil, rowStride: graph.values[v].rowWidth,
+            offset: r.expert * graph.values[v].width)
+        })
+      products.append(op.kind == .product ? ins.map { UnsafePointer(values[$0]) } : [])
+      productGrads.append(op.kind == .product ? ins.map { ng[$0] ? valueGrads[$0] : nil } : [])
+    }
+  }
+
+  deinit {
+    arena.deinitialize(count: arenaCount)
+    arena.deallocate()
+    sparseIDs.deallocate()
+  }
+
+  static func act(_ a: Activation) -> Act {
+    switch a {
+    case .none: return .none
+    case .relu: return .relu
+    case .sigmoid: return .sigmoid
+    case .tanh: return .tanh
+    case .leakyRelu: return .leakyRelu
+    }
+  }
+
+  // MARK: forward
+
+  func forward() {
+    let B = rows
+    guard B > 0 else { return }
+    let S = graph.pipeline.sparse.count
+    for (i, op) in graph.ops.enumerated() {
+      let y = values[op.output]
+      let out = graph.values[op.output]
+      switch op.kind {
+      case .embed:
+        Kernels.embedForward(
+          y: y, table: shared.params[op.params[0]], ids: sparseIDs + op.slot!, idStride: S, B: B, D: out.width,
+          V: graph.params[op.params[0]].shape[0])
+      case .denseInput:
+        y.update(from: dense, count: B * out.width)
+      case .concat:
+        Kernels.concatForward(y: y, parts: parts[i], B: B)
+      case .linear:
+        let x = graph.values[op.inputs[0]]
+        Kernels.linearForward(
+          y: y, x: values[op.inputs[0]], w: shared.params[op.params[0]],
+          b: op.params.count > 1 ? shared.params[op.params[1]] : nil, B: B, I: x.rowWidth, O: out.rowWidth)
+        Kernels.activationForward(act: Worker.act(op.activation), y: y, x: y, N: B * out.rowWidth)
+      case .expertLinear:
+        let x = graph.values[op.inputs[0]]
+        Kernels.expertLinearForward(
+          y: y, x: values[op.inputs[0]], w: shared.params[op.params[0]], b: shared.params[op.params[1]],
+          E: out.experts, B: B, I: x.width, O: out.width)
+        Kernels.activationForward(act: Worker.act(op.activation), y: y, x: y, N: B * out.rowWidth)
+      case .softmax:
+        Kernels.softmaxForward(y: y, x: values[op.inputs[0]], B: B, K: out.width)
+      case .mix:
+        Kernels.mixForward(y: y, g: values[op.inputs[0]], sources: mixSources[i], B: B, H: out.width)
+      case .sigmoid:
+        Kernels.activationForward(act: .sigmoid, y: y, x: values[op.inputs[0]], N: B)
+      case .product:
+        Kernels.productForward(y: y, xs: products[i], B: B)
+      }
+    }
+  }
+
+  // MARK: losses
+
+  /// This worker's share of every loss. With `gradients`, zeroes the value gradients and seeds the
+  /// loss gradients, weighted by rows/batch so the summed gradient is that of the batch mean.
+  func computeLosses(gradients: Bool, batch: Int) {
+    let B = rows
+    guard B > 0 else { return }
+    let L = graph.pipeline.labels.count
+    if gradients {
+      for v in graph.values.indices where needsGrad[v] {
+        valueGrads[v].update(repeating: 0, count: B * graph.values[v].rowWidth)
+      }
+    }
+    let share = Float(B) / Float(batch)
+    for (i, l) in graph.losses.enumerated() {
+      let x = values[l.input]
+      let y = labels + l.label
+      let d: UnsafeMutablePointer<Float>? = gradients ? scratch : nil
+      let w = l.weight * share
+      switch l.kind {
+      case .bceLogits: lossValues[i] = Kernels.bceLogits(dz: d, z: x, y: y, yStride: L, B: B, weight: w)
+      case .bceProb: lossValues[i] = Kernels.bceProb(dp: d, p: x, y: y, yStride: L, B: B, weight: w)
+      case .mse: lossValues[i] = Kernels.mse(dx: d, x: x, y: y, yStride: L, B: B, weight: w)
+      }
+      if gradients {
+        let g = valueGrads[l.input]
+        for b in 0..<B { g[b] += scratch[b] }
+      }
+    }
+  }
+
+  // MARK: backward
+
+  /// This worker's parameter gradients (overwritten; for embeddings only the looked-up rows).
+  func backward() {
+    for (i, p) in graph.params.enumerated() {
+      if let set = touched[i] {
+        set.clear(zeroing: grads[i], width: p.shape[1])
+      } else {
+        grads[i].update(repeating: 0, count: p.count)
+      }
+    }
+    let B = rows
+    guard B > 0 else { return }
+    let S = graph.pipeline.sparse.count
+    for i in graph.ops.indices.reversed() {
+      let op = graph.ops[i]
+      guard needsGrad[op.output] else { continue }
+      let dy = valueGrads[op.output]
+      let y = values[op.output]
+      let out = graph.values[op.output]
+      switch op.kind {
+      case .embed:
+        let table = op.params[0]
+        let ids = sparseIDs + op.slot!
+        Kernels.embedBackward(dtable: grads[table], dy: dy, ids: ids, idStride: S, B: B, D: out.width)
+        let set = touched[table]!
+        for b in 0..<B { set.insert(ids[b * S]) }
+      case .denseInput:
+        break
+      case .concat:
+        Kernels.concatBackward(dparts: partGrads[i], dy: dy, B: B)
+      case .linear:
+        let xID = op.inputs[0]
+        let x = graph.values[xID]
+        Kernels.activationBackward(act: Worker.act(op.activation), dz: dy, dy: dy, y: y, N: B * out.rowWidth)
+        Kernels.linearBackward(
+          dx: needsGrad[xID] ? valueGrads[xID] : nil, dw: grads[op.params[0]],
+          db: op.params.count > 1 ? grads[op.params[1]] : nil, dz: dy, x: values[xID], w: shared.params[op.params[0]],
+          B: B, I: x.rowWidth, O: out.rowWidth)
+      case .expertLinear:
+        let xID = op.inputs[0]
+        let x = graph.values[xID]
+        Kernels.activationBackward(act: Worker.act(op.activation), dz: dy, dy: dy, y: y, N: B * out.rowWidth)
+        Kernels.expertLinearBackward(
+          dx: needsGrad[xID] ? valueGrads[xID] : nil, dw: grads[op.params[0]], db: grads[op.params[1]], dz: dy,
+          x: values[xID], w: shared.params[op.params[0]], E: out.experts, B: B, I: x.width, O: out.width)
+      case .softmax:
+        let xID = op.inputs[0]
+        if needsGrad[xID] { Kernels.softmaxBackward(dx: valueGrads[xID], dy: dy, y: y, B: B, K: out.width) }
+      case .mix:
+        let gID = op.inputs[0]
+        Kernels.mixBackward(
+          dg: needsGrad[gID] ? valueGrads[gID] : nil, dsources: mixGrads[i], dy: dy, g: values[gID],
+          sources: mixSources[i], B: B, H: out.width)
+      case .sigmoid:
+        let xID = op.inputs[0]
+        if needsGrad[xID] {
+          Kernels.activationBackward(act: .sigmoid, dz: scratch, dy: dy, y: y, N: B)
+          let dx = valueGrads[xID]
+          for b in 0..<B { dx[b] += scratch[b] }
+        }
+      case .product:
+        Kernels.productBackward(dxs: productGrads[i], dy: dy, xs: products[i], B: B)
+      }
+    }
+  }
+
+  /// Adds another worker's parameter gradients into this one's (dense in full, embeddings by row).
+  func accumulate(from other: Worker) {
+    for (i, p) in graph.params.enumerated() {
+      if let theirs = other.touched[i], let mine = touched[i] {
+        let d = p.shape[1]
+        for r in 0..<theirs.count {
+          let row = theirs.rows[r]
+          let src = other.grads[i] + Int(row) * d
+          let dst = grads[i] + Int(row) * d
+          if mine.insert(row) {
+            dst.update(from: src, count: d)
+          } else {
+            for j in 0..<d { dst[j] += src[j] }
+          }
+        }
+      } else {
+        let dst = grads[i]
+        let src = other.grads[i]
+        for j in 0..<p.count { dst[j] += src[j] }
+      }
+    }
+  }
+}
