@@ -6,7 +6,7 @@
 import MTLGraph
 
 /// Encoded examples, row-major.
-public struct Dataset: Sendable {
+public struct Dataset: Equatable, Sendable {
   public var count: Int
   /// S: sparse features per example (`pipeline.sparse.count`).
   public var sparseWidth: Int

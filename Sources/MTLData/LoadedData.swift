@@ -1,9 +1,10 @@
 // Reading, fitting and encoding in one call: what training needs from the data stage.
 
 import MTLGraph
+import MTLSupport
 
 /// The train and test sets of a pipeline, encoded with a pipeline fitted on the train rows.
-public struct LoadedData: Sendable {
+public struct LoadedData: Equatable, Sendable {
   public var fitted: FittedPipeline
   public var train: Dataset
   public var test: Dataset
@@ -25,13 +26,81 @@ public struct LoadedData: Sendable {
   /// Reads `trainPath ?? p.train`. With a test file (`testPath ?? p.test`), every train row trains
   /// and every test row tests; otherwise `DataSplit.holdout` with `p.testFraction` and
   /// `p.splitSeed` splits the train file. The pipeline is fitted on the train rows only.
-  public static func load(_ p: Pipeline, trainPath: String? = nil, testPath: String? = nil) throws
-    -> LoadedData
-  {
+  ///
+  /// With a `cache` (by default the one the environment names, see Cache.swift), a load of the
+  /// same file contents with the same pipeline returns the stored result instead of parsing again.
+  public static func load(
+    _ p: Pipeline, trainPath: String? = nil, testPath: String? = nil,
+    cache: DataCache? = DataCache.default
+  ) throws -> LoadedData {
+    try loadReporting(p, trainPath: trainPath, testPath: testPath, cache: cache).data
+  }
+
+  /// `load`, also telling what happened with the cache (for logs and tests).
+  public static func loadReporting(
+    _ p: Pipeline, trainPath: String? = nil, testPath: String? = nil,
+    cache: DataCache? = DataCache.default
+  ) throws -> (data: LoadedData, cache: DataCache.Report) {
     let trainFile = trainPath ?? p.train
-    let trainTable = try RawTable.read(trainFile, delimiter: p.delimiter)
-    if let testFile = testPath ?? p.test {
-      let testTable = try RawTable.read(testFile, delimiter: p.delimiter)
+    let testFile = testPath ?? p.test
+    let trainBytes = try readDataFile(trainFile)
+    var testBytes: [UInt8]? = nil
+    if let testFile {
+      do {
+        testBytes = try readDataFile(testFile)
+      } catch {
+        // As without a cache: a syntax error in the train file is reported before the test file's.
+        _ = try RawTable.parse(trainBytes, path: trainFile, delimiter: p.delimiter)
+        throw error
+      }
+    }
+    guard let cache, DataCache.supported else {
+      let data = try build(
+        p, trainFile: trainFile, trainBytes: consume trainBytes, testFile: testFile,
+        testBytes: consume testBytes)
+      return (data, DataCache.Report(path: nil))
+    }
+    let key = DataCache.key(pipeline: p, train: trainBytes, test: testBytes)
+    let path = cache.path(forKey: key)
+    let keyed = DataCache.keyed(p)
+    var report = DataCache.Report(path: path)
+    switch cache.lookup(key: key, path: path, pipeline: keyed) {
+    case .hit(var data):
+      data.fitted.pipeline = p
+      report.hit = true
+      return (data, report)
+    case .rejected(let reason): report.rejected = reason
+    case .missing: break
+    }
+    // Moved, not copied: parsing unescapes quoted fields in place.
+    let data = try build(
+      p, trainFile: trainFile, trainBytes: consume trainBytes, testFile: testFile,
+      testBytes: consume testBytes)
+    report.notStored = cache.store(data, key: key, path: path, pipeline: keyed)
+    return (data, report)
+  }
+
+  /// A data file's bytes, or a DataError as `RawTable.read` reports it.
+  static func readDataFile(_ path: String) throws -> [UInt8] {
+    let limit = Int(UInt32.max) - 1
+    if case .bytes(let b) = readRegularFile(path, limit: limit) { return b }
+    // Anything unusual (no such file, a directory, a pipe, too large) goes the usual way, so the
+    // errors are exactly those of `RawTable.read`.
+    do {
+      return try AtomicFile.read(path, limit: limit)
+    } catch let e as FileError {
+      throw DataError(path: path, message: "cannot read the file: \(e.reason)")
+    }
+  }
+
+  /// Parses, splits, fits and encodes.
+  static func build(
+    _ p: Pipeline, trainFile: String, trainBytes: consuming [UInt8], testFile: String?,
+    testBytes: consuming [UInt8]?
+  ) throws -> LoadedData {
+    let trainTable = try RawTable.parse(trainBytes, path: trainFile, delimiter: p.delimiter)
+    if let testFile, let testBytes {
+      let testTable = try RawTable.parse(testBytes, path: testFile, delimiter: p.delimiter)
       let trainRows = Array(0..<trainTable.rowCount)
       let testRows = Array(0..<testTable.rowCount)
       let fitted = try FittedPipeline.fit(p, table: trainTable, rows: trainRows)

@@ -75,7 +75,7 @@ func adultPipeline(testFraction: Double = 0.2) -> Pipeline {
   }
 
   @Test func loadedWithHoldout() throws {
-    let l = try LoadedData.load(adultPipeline())
+    let l = try LoadedData.load(adultPipeline(), cache: nil)
     #expect(l.train.count == 26049 && l.test.count == 6512)
     #expect(Set(l.trainRows).isDisjoint(with: l.testRows))
     #expect(l.fitted.trainRowCount == 26049)

@@ -72,7 +72,7 @@ import Testing
       sparse: [sparse("a")], dense: [dense("x", .minmax)],
       labels: [LabelColumn(task: "y", column: "y", rule: .positive(["yes"]))], train: train,
       test: test)
-    let l = try LoadedData.load(p)
+    let l = try LoadedData.load(p, cache: nil)
     #expect(l.trainRows == [0, 1, 2] && l.testRows == [0, 1])
     #expect(l.test.sparse == [2, 0])
     #expect(l.test.dense == [2, -0.5])
@@ -87,7 +87,7 @@ import Testing
       sparse: [sparse("a")], dense: [dense("x")],
       labels: [LabelColumn(task: "y", column: "y", rule: .positive(["yes"]))],
       train: "unused.csv", testFraction: 0.25)
-    let l = try LoadedData.load(p, trainPath: train)
+    let l = try LoadedData.load(p, trainPath: train, cache: nil)
     let split = DataSplit.holdout(count: 20, testFraction: 0.25, seed: 42)
     #expect(l.trainRows == split.train && l.testRows == split.test)
     #expect(l.train.count == 15 && l.test.count == 5)
@@ -105,7 +105,7 @@ import Testing
     expectDataError(
       "\(test):1: error: no column `x` in the header (needed by dense feature `x`); similar names: `X`"
     ) {
-      _ = try LoadedData.load(p, testPath: test)
+      _ = try LoadedData.load(p, testPath: test, cache: nil)
     }
   }
 }
