@@ -11,7 +11,8 @@ let package = Package(
   name: "mtlc",
   platforms: [.macOS(.v13)],
   products: [
-    .executable(name: "mtlc", targets: ["mtlc"])
+    .executable(name: "mtlc", targets: ["mtlc"]),
+    .executable(name: "mtlc-bench", targets: ["mtlc-bench"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
@@ -48,6 +49,15 @@ let package = Package(
       name: "mtlc",
       dependencies: [
         "MTLCompiler", "MTLTrain", "MTLDiagnostics",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ]),
+
+    // The benchmark (scripts/bench): speed, memory, allocations per step, FLOPs, BLAS rates.
+    .target(name: "CMallocCounter"),
+    .executableTarget(
+      name: "mtlc-bench",
+      dependencies: [
+        "MTLCompiler", "MTLTrain", "MTLRuntime", "MTLKernels", "MTLData", "MTLGraph", "CMallocCounter", "COpenBLAS",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
 

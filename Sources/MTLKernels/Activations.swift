@@ -55,7 +55,7 @@ extension Kernels {
     case .none:
       if UnsafePointer(dz) != dy { dz.update(from: dy, count: N) }
     case .relu:
-      for i in 0..<N { dz[i] = y[i] > 0 ? dy[i] : 0 }
+      Vector.reluBackward(dz, dy, y, N)
     case .sigmoid:
       for i in 0..<N { dz[i] = dy[i] * y[i] * (1 - y[i]) }
     case .tanh:

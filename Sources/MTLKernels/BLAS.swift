@@ -15,7 +15,7 @@ public enum BLAS {
   /// op(a) is [M,K] (stored [K,M] when `transA`); op(b) is [K,N] (stored [N,K] when `transB`).
   /// With beta = 0, `c` is not read (it may hold garbage). Empty shapes are handled here, because
   /// cblas rejects leading dimensions of 0.
-  static func gemm(
+  public static func gemm(
     transA: Bool, transB: Bool, M: Int, N: Int, K: Int,
     alpha: Float, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
     beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int

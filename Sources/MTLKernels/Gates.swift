@@ -123,9 +123,7 @@ extension Kernels {
       for r in 0..<B {
         let yr = y + r * H
         for k in 0..<K {
-          let gk = g[r * K + k]
-          let xr = src[k].base + r * src[k].rowStride + src[k].offset
-          for h in 0..<H { yr[h] += gk * xr[h] }
+          Vector.axpy(yr, g[r * K + k], src[k].base + r * src[k].rowStride + src[k].offset, H)
         }
       }
     }
@@ -148,15 +146,10 @@ extension Kernels {
           let dyr = dy + r * H
           for k in 0..<K {
             if let dg {
-              let xr = src[k].base + r * src[k].rowStride + src[k].offset
-              var dot: Float = 0
-              for h in 0..<H { dot += dyr[h] * xr[h] }
-              dg[r * K + k] += dot
+              dg[r * K + k] += Vector.dot(dyr, src[k].base + r * src[k].rowStride + src[k].offset, H)
             }
             if let d = dsrc[k].base {
-              let gk = g[r * K + k]
-              let dxr = d + r * dsrc[k].rowStride + dsrc[k].offset
-              for h in 0..<H { dxr[h] += gk * dyr[h] }
+              Vector.axpy(d + r * dsrc[k].rowStride + dsrc[k].offset, g[r * K + k], dyr, H)
             }
           }
         }

@@ -18,8 +18,36 @@ extension Kernels {
       beta: b == nil ? 0 : 1, c: y, ldc: O)
   }
 
+  /// y = act(x · w + b): the product, then bias and activation fused into one pass over y (the
+  /// training step's forward for every dense layer). Overwrites `y`.
+  public static func linearActForward(
+    y: UnsafeMutablePointer<Float>,  // [B, O] out
+    x: UnsafePointer<Float>,  // [B, I]
+    w: UnsafePointer<Float>,  // [I, O]
+    b: UnsafePointer<Float>?,  // [O] or nil
+    act: Act, B: Int, I: Int, O: Int
+  ) {
+    BLAS.gemm(
+      transA: false, transB: false, M: B, N: O, K: I, alpha: 1, a: x, lda: I, b: w, ldb: O, beta: 0, c: y, ldc: O)
+    biasActivation(y, b, act: act, rows: B, cols: O)
+  }
+
+  /// y[r, :] = act(y[r, :] + b), in one pass for relu.
+  static func biasActivation(
+    _ y: UnsafeMutablePointer<Float>, _ b: UnsafePointer<Float>?, act: Act, rows: Int, cols: Int
+  ) {
+    if act == .relu {
+      Vector.biasRelu(y, b, rows: rows, cols: cols)
+      return
+    }
+    if let b { Vector.addBias(y, b, rows: rows, cols: cols) }
+    activationForward(act: act, y: y, x: y, N: rows * cols)
+  }
+
   /// ACCUMULATES: dw += xᵀ · dz, db += Σ_b dz[b], dx += dz · wᵀ. `dz` is the gradient of the
   /// pre-activation output (see `activationBackward`).
+  /// With `overwriteDX`, dx is overwritten instead (the planner's choice when this op is the first
+  /// to write that gradient, which then needs no zeroing).
   public static func linearBackward(
     dx: UnsafeMutablePointer<Float>?,  // [B, I] accumulate, nil = not needed
     dw: UnsafeMutablePointer<Float>,  // [I, O] accumulate
@@ -27,28 +55,31 @@ extension Kernels {
     dz: UnsafePointer<Float>,  // [B, O]
     x: UnsafePointer<Float>,  // [B, I]
     w: UnsafePointer<Float>,  // [I, O]
-    B: Int, I: Int, O: Int
+    B: Int, I: Int, O: Int, overwriteDX: Bool = false
   ) {
     // dw[I,O] += xᵀ[I,B] · dz[B,O]
     BLAS.gemm(
       transA: true, transB: false, M: I, N: O, K: B, alpha: 1, a: x, lda: I, b: dz, ldb: O,
       beta: 1, c: dw, ldc: O)
-    if let db {
-      for r in 0..<B {
-        let dzr = dz + r * O
-        for o in 0..<O { db[o] += dzr[o] }
-      }
-    }
+    if let db { Vector.addColumnSums(db, dz, rows: B, cols: O) }
     // dx[B,I] += dz[B,O] · wᵀ[O,I]
     if let dx {
       BLAS.gemm(
         transA: false, transB: true, M: B, N: I, K: O, alpha: 1, a: dz, lda: O, b: w, ldb: O,
-        beta: 1, c: dx, ldc: I)
+        beta: overwriteDX ? 0 : 1, c: dx, ldc: I)
     }
   }
 }
 
 extension NaiveKernels {
+  public static func linearActForward(
+    y: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, w: UnsafePointer<Float>, b: UnsafePointer<Float>?,
+    act: Act, B: Int, I: Int, O: Int
+  ) {
+    linearForward(y: y, x: x, w: w, b: b, B: B, I: I, O: O)
+    activationForward(act: act, y: y, x: y, N: B * O)
+  }
+
   public static func linearForward(
     y: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, w: UnsafePointer<Float>,
     b: UnsafePointer<Float>?, B: Int, I: Int, O: Int
@@ -100,20 +131,21 @@ extension NaiveKernels {
 // kernels: one sgemm per expert over strided rows (lda = E·I, ldc = E·O).
 
 extension Kernels {
-  /// Overwrites `y`. One sgemm per expert.
+  /// y = act(x_e · w[e] + b[e]) for every expert. Overwrites `y`. One sgemm per expert, then the
+  /// bias and activation of all experts in one pass.
   public static func expertLinearForward(
     y: UnsafeMutablePointer<Float>,  // [B, E, O] out
     x: UnsafePointer<Float>,  // [B, E, I]
     w: UnsafePointer<Float>,  // [E, I, O]
     b: UnsafePointer<Float>?,  // [E, O] or nil
-    E: Int, B: Int, I: Int, O: Int
+    act: Act = .none, E: Int, B: Int, I: Int, O: Int
   ) {
-    if let b { for r in 0..<B { (y + r * E * O).update(from: b, count: E * O) } }
     for e in 0..<E {
       BLAS.gemm(
         transA: false, transB: false, M: B, N: O, K: I, alpha: 1, a: x + e * I, lda: E * I, b: w + e * I * O, ldb: O,
-        beta: b == nil ? 0 : 1, c: y + e * O, ldc: E * O)
+        beta: 0, c: y + e * O, ldc: E * O)
     }
+    biasActivation(y, b, act: act, rows: B, cols: E * O)
   }
 
   /// ACCUMULATES dx += dz_e · w[e]ᵀ, dw[e] += x_eᵀ · dz_e, db[e] += Σ_b dz_e.
@@ -124,14 +156,9 @@ extension Kernels {
     dz: UnsafePointer<Float>,  // [B, E, O]
     x: UnsafePointer<Float>,  // [B, E, I]
     w: UnsafePointer<Float>,  // [E, I, O]
-    E: Int, B: Int, I: Int, O: Int
+    E: Int, B: Int, I: Int, O: Int, overwriteDX: Bool = false
   ) {
-    if let db {
-      for r in 0..<B {
-        let row = dz + r * E * O
-        for j in 0..<(E * O) { db[j] += row[j] }
-      }
-    }
+    if let db { Vector.addColumnSums(db, dz, rows: B, cols: E * O) }
     for e in 0..<E {
       BLAS.gemm(
         transA: true, transB: false, M: I, N: O, K: B, alpha: 1, a: x + e * I, lda: E * I, b: dz + e * O,
@@ -139,7 +166,7 @@ extension Kernels {
       if let dx {
         BLAS.gemm(
           transA: false, transB: true, M: B, N: I, K: O, alpha: 1, a: dz + e * O, lda: E * O, b: w + e * I * O,
-          ldb: O, beta: 1, c: dx + e * I, ldc: E * I)
+          ldb: O, beta: overwriteDX ? 0 : 1, c: dx + e * I, ldc: E * I)
       }
     }
   }
@@ -148,8 +175,9 @@ extension Kernels {
 extension NaiveKernels {
   public static func expertLinearForward(
     y: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, w: UnsafePointer<Float>, b: UnsafePointer<Float>?,
-    E: Int, B: Int, I: Int, O: Int
+    act: Act = .none, E: Int, B: Int, I: Int, O: Int
   ) {
+    defer { activationForward(act: act, y: y, x: y, N: B * E * O) }
     for e in 0..<E {
       for r in 0..<B {
         for o in 0..<O {

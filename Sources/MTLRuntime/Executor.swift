@@ -55,7 +55,29 @@ public final class Executor {
       training: graph.training, params: shared.params, grads: shared.grads, counts: graph.params.map(\.count),
       state: shared.optimizerState, kinds: graph.params.map(\.kind), shapes: graph.params.map(\.shape),
       touched: workers[0].touched)
+    // Built once: running a task allocates nothing. `unowned`: the pool dies with the executor.
+    pool.handler = { [unowned self] task, t in
+      let w = self.workers[t]
+      switch task {
+      case Task.forward: w.forward()
+      case Task.losses: w.computeLosses(gradients: self.seedGradients, batch: self.batch)
+      case Task.backward: w.backward()
+      default: self.optimizer.update(tensors: self.optimizerShares[t])
+      }
+    }
+    optimizerShares = optimizer.partition(self.threads)
   }
+
+  /// The parameter tensors each thread updates.
+  private var optimizerShares: [Range<Int>] = []
+
+  private enum Task {
+    static let forward = 0
+    static let losses = 1
+    static let backward = 2
+    static let optimize = 3
+  }
+  private var seedGradients = false
 
   // MARK: parameters
 
@@ -146,7 +168,7 @@ public final class Executor {
   // MARK: the step
 
   public func forward() {
-    pool.run { t in workers[t].forward() }
+    pool.run(Task.forward)
   }
 
   /// Computes every loss (and the L2 penalty) for the current batch; returns the weighted total.
@@ -154,7 +176,8 @@ public final class Executor {
   @discardableResult
   public func computeLosses(gradients: Bool) -> Double {
     let B = batch
-    pool.run { t in workers[t].computeLosses(gradients: gradients, batch: B) }
+    seedGradients = gradients
+    pool.run(Task.losses)
     var total = 0.0
     for i in graph.losses.indices {
       var v = 0.0
@@ -169,7 +192,7 @@ public final class Executor {
   /// Gradients of the last `computeLosses(gradients: true)` with respect to every parameter, summed
   /// over workers into `grads` (worker 0's), with the L2 terms added.
   public func backward() {
-    pool.run { t in workers[t].backward() }
+    pool.run(Task.backward)
     // Sum the workers' gradients into worker 0's, in worker order (the all-reduce of one process).
     for w in workers.dropFirst() { workers[0].accumulate(from: w) }
     for (i, p) in graph.params.enumerated() where p.l2 > 0 {
@@ -216,7 +239,8 @@ public final class Executor {
     let loss = computeLosses(gradients: true)
     backward()
     reducer?.reduce(grads: grads, counts: shared.counts)
-    optimizer.step()
+    optimizer.prepare()
+    pool.run(Task.optimize)
     return loss
   }
 }

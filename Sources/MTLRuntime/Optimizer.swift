@@ -90,6 +90,12 @@ public final class Optimizer {
 
   /// Clips (if the spec asks) and applies one update to every parameter.
   public func step() {
+    prepare()
+    update(tensors: 0..<params.count)
+  }
+
+  /// The serial part of a step: count it, and clip the gradients to the global norm.
+  public func prepare() {
     steps += 1
     if training.clipNorm > 0 {
       let norm = gradientNorm()
@@ -105,7 +111,11 @@ public final class Optimizer {
         }
       }
     }
-    for i in params.indices {
+  }
+
+  /// Updates parameter tensors `tensors` (element-wise: any split across threads gives the same bits).
+  public func update(tensors: Range<Int>) {
+    for i in tensors {
       if let rows = touched[i] {
         let d = rowWidth[i]
         for r in 0..<rows.count { update(i, offset: Int(rows.rows[r]) * d, count: d) }
@@ -113,6 +123,24 @@ public final class Optimizer {
         update(i, offset: 0, count: counts[i])
       }
     }
+  }
+
+  /// Tensors split into `parts` contiguous runs of about equal size (for the threads).
+  func partition(_ parts: Int) -> [Range<Int>] {
+    let total = counts.reduce(0, +)
+    var out: [Range<Int>] = []
+    var start = 0
+    var acc = 0
+    for i in counts.indices {
+      acc += counts[i]
+      if out.count < parts - 1 && acc * parts >= total * (out.count + 1) {
+        out.append(start..<(i + 1))
+        start = i + 1
+      }
+    }
+    out.append(start..<counts.count)
+    while out.count < parts { out.append(counts.count..<counts.count) }
+    return out
   }
 
   /// Applies the rule to elements offset..<offset+count of parameter i.

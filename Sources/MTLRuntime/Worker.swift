@@ -109,6 +109,11 @@ final class Worker {
   let values: [UnsafeMutablePointer<Float>]
   let valueGrads: [UnsafeMutablePointer<Float>]
   let needsGrad: [Bool]
+  /// Values whose gradient must be zeroed before backward; the others are first written by an op
+  /// that overwrites (`overwriteDX`), so zeroing them would be wasted work.
+  let zeroGrad: [Bool]
+  /// Per op: its input gradient is the first write to that buffer, so the product overwrites it.
+  let overwriteDX: [Bool]
   let grads: [UnsafeMutablePointer<Float>]
   /// Embedding rows this worker's gradient holds, per parameter (nil for dense parameters).
   let touched: [RowSet?]
@@ -139,6 +144,30 @@ final class Worker {
     var ng = Array(repeating: false, count: graph.values.count)
     for op in graph.ops { ng[op.output] = !op.params.isEmpty || op.inputs.contains { ng[$0] } }
     needsGrad = ng
+    // Plan the gradient writes: walking backward, the first op to write a value's gradient may
+    // overwrite it when it is a matrix product (the loss seeds come first of all).
+    var written = Set(graph.losses.map(\.input))
+    var overwrite = Array(repeating: false, count: graph.ops.count)
+    var zero = ng
+    for i in graph.ops.indices.reversed() {
+      let op = graph.ops[i]
+      guard ng[op.output] else { continue }
+      let writes: [ValueID]
+      switch op.kind {
+      case .embed, .denseInput: writes = []
+      case .linear, .expertLinear, .softmax, .sigmoid: writes = [op.inputs[0]]
+      case .concat, .mix, .product: writes = op.inputs
+      }
+      for v in writes where ng[v] {
+        if !written.contains(v) && (op.kind == .linear || op.kind == .expertLinear) {
+          overwrite[i] = true
+          zero[v] = false
+        }
+        written.insert(v)
+      }
+    }
+    zeroGrad = zero
+    overwriteDX = overwrite
 
     let valueCounts = graph.values.map { capacity * $0.rowWidth }
     let maxRow = graph.values.map(\.rowWidth).max() ?? 1
@@ -234,16 +263,15 @@ final class Worker {
         Kernels.concatForward(y: y, parts: parts[i], B: B)
       case .linear:
         let x = graph.values[op.inputs[0]]
-        Kernels.linearForward(
+        Kernels.linearActForward(
           y: y, x: values[op.inputs[0]], w: shared.params[op.params[0]],
-          b: op.params.count > 1 ? shared.params[op.params[1]] : nil, B: B, I: x.rowWidth, O: out.rowWidth)
-        Kernels.activationForward(act: Worker.act(op.activation), y: y, x: y, N: B * out.rowWidth)
+          b: op.params.count > 1 ? shared.params[op.params[1]] : nil, act: Worker.act(op.activation), B: B,
+          I: x.rowWidth, O: out.rowWidth)
       case .expertLinear:
         let x = graph.values[op.inputs[0]]
         Kernels.expertLinearForward(
           y: y, x: values[op.inputs[0]], w: shared.params[op.params[0]], b: shared.params[op.params[1]],
-          E: out.experts, B: B, I: x.width, O: out.width)
-        Kernels.activationForward(act: Worker.act(op.activation), y: y, x: y, N: B * out.rowWidth)
+          act: Worker.act(op.activation), E: out.experts, B: B, I: x.width, O: out.width)
       case .softmax:
         Kernels.softmaxForward(y: y, x: values[op.inputs[0]], B: B, K: out.width)
       case .mix:
@@ -265,7 +293,7 @@ final class Worker {
     guard B > 0 else { return }
     let L = graph.pipeline.labels.count
     if gradients {
-      for v in graph.values.indices where needsGrad[v] {
+      for v in graph.values.indices where zeroGrad[v] {
         valueGrads[v].update(repeating: 0, count: B * graph.values[v].rowWidth)
       }
     }
@@ -325,14 +353,15 @@ final class Worker {
         Kernels.linearBackward(
           dx: needsGrad[xID] ? valueGrads[xID] : nil, dw: grads[op.params[0]],
           db: op.params.count > 1 ? grads[op.params[1]] : nil, dz: dy, x: values[xID], w: shared.params[op.params[0]],
-          B: B, I: x.rowWidth, O: out.rowWidth)
+          B: B, I: x.rowWidth, O: out.rowWidth, overwriteDX: overwriteDX[i])
       case .expertLinear:
         let xID = op.inputs[0]
         let x = graph.values[xID]
         Kernels.activationBackward(act: Worker.act(op.activation), dz: dy, dy: dy, y: y, N: B * out.rowWidth)
         Kernels.expertLinearBackward(
           dx: needsGrad[xID] ? valueGrads[xID] : nil, dw: grads[op.params[0]], db: grads[op.params[1]], dz: dy,
-          x: values[xID], w: shared.params[op.params[0]], E: out.experts, B: B, I: x.width, O: out.width)
+          x: values[xID], w: shared.params[op.params[0]], E: out.experts, B: B, I: x.width, O: out.width,
+          overwriteDX: overwriteDX[i])
       case .softmax:
         let xID = op.inputs[0]
         if needsGrad[xID] { Kernels.softmaxBackward(dx: valueGrads[xID], dy: dy, y: y, B: B, K: out.width) }

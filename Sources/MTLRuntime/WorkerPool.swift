@@ -2,9 +2,10 @@
   import Glibc
 #endif
 
-/// A fixed set of threads that run one job at a time: `run { t in ... }` calls the body with
+/// A fixed set of threads that run one task at a time: `run(task)` calls `handler(task, t)` with
 /// t = 0 on the caller's thread and t = 1..<count on the pool's threads, and returns when all are
 /// done. Which rows each thread owns is fixed by the caller, so results do not depend on timing.
+/// The handler is set once, so running a task allocates nothing.
 ///
 /// Hand-written over pthreads rather than Dispatch: a training step is ~1 ms, and the pool must
 /// hand the same thread the same share every step with a few microseconds of overhead; waiting
@@ -19,7 +20,9 @@ final class WorkerPool: @unchecked Sendable {
   private var generation: UInt64 = 0
   private var pending = 0
   private var stopping = false
-  private var job: ((Int) -> Void)?
+  private var task = 0
+  /// What a task does on thread t: `handler(task, t)`. Set once, before the first `run`.
+  var handler: (Int, Int) -> Void = { _, _ in }
 
   init(count: Int) {
     precondition(count >= 1)
@@ -72,11 +75,9 @@ final class WorkerPool: @unchecked Sendable {
         return
       }
       seen = generation
+      let current = task
       pthread_mutex_unlock(&mutex)
-      // `job` does not change until every worker has finished (pending reaches 0). Calling it from
-      // its own function drops this thread's reference before it reports done, as
-      // `withoutActuallyEscaping` in `run` requires.
-      callJob(index)
+      handler(current, index)
       pthread_mutex_lock(&mutex)
       pending -= 1
       if pending == 0 { pthread_cond_signal(&done) }
@@ -84,27 +85,22 @@ final class WorkerPool: @unchecked Sendable {
     }
   }
 
-  @inline(never)
-  private func callJob(_ index: Int) { job!(index) }
-
-  /// Runs `body(t)` for every t in 0..<count, t = 0 on this thread; returns when all have finished.
-  func run(_ body: (Int) -> Void) {
+  /// Runs `handler(task, t)` for every t in 0..<count, t = 0 on this thread; returns when all have
+  /// finished.
+  func run(_ task: Int) {
     guard count > 1 else {
-      body(0)
+      handler(task, 0)
       return
     }
-    withoutActuallyEscaping(body) { escaping in
-      pthread_mutex_lock(&mutex)
-      job = escaping
-      pending = count - 1
-      generation &+= 1
-      pthread_cond_broadcast(&wake)
-      pthread_mutex_unlock(&mutex)
-      escaping(0)
-      pthread_mutex_lock(&mutex)
-      while pending > 0 { pthread_cond_wait(&done, &mutex) }
-      job = nil
-      pthread_mutex_unlock(&mutex)
-    }
+    pthread_mutex_lock(&mutex)
+    self.task = task
+    pending = count - 1
+    generation &+= 1
+    pthread_cond_broadcast(&wake)
+    pthread_mutex_unlock(&mutex)
+    handler(task, 0)
+    pthread_mutex_lock(&mutex)
+    while pending > 0 { pthread_cond_wait(&done, &mutex) }
+    pthread_mutex_unlock(&mutex)
   }
 }

@@ -21,7 +21,8 @@ public struct FileError: Error, CustomStringConvertible {
 /// a reader (or a crash) sees either the old file or the new one, never half of either.
 public enum AtomicFile {
   public static func write(_ bytes: [UInt8], to path: String) throws {
-    let tmp = path + ".tmp-\(getpid())"
+    // A name of its own per write, so two writers of one path never share a temporary file.
+    let tmp = path + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
     let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
     guard fd >= 0 else { throw FileError(path: path, reason: errnoText()) }
     var ok = true

@@ -23,6 +23,10 @@ struct BinaryTests {
     p.executableURL = bin
     p.arguments = args
     p.currentDirectoryURL = cwd
+    // Never touch the user's data cache from tests.
+    var env = ProcessInfo.processInfo.environment
+    env["MTLC_CACHE_DIR"] = "off"
+    p.environment = env
     // Output goes to files, not pipes, so a chatty process can never stall on a full pipe.
     let dir = try tempDir()
     defer { try? FileManager.default.removeItem(at: dir) }

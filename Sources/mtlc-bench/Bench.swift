@@ -1,0 +1,161 @@
+// mtlc-bench: how fast the compiled graphs train, and how close to the machine's matrix-product
+// rate. Run through scripts/bench (release build). Prints a table and writes JSON; docs/performance.md
+// says how to read it.
+import ArgumentParser
+import CMallocCounter
+import Foundation
+import MTLCompiler
+import MTLData
+import MTLGraph
+import MTLKernels
+import MTLRuntime
+import MTLTrain
+
+@main
+struct Bench: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "mtlc-bench", abstract: "Benchmark training speed of the reference specs.")
+
+  @Option(help: "Specs to run (names in specs/).") var specs: [String] = [
+    "shared_bottom", "mmoe", "cgc", "ple", "esmm",
+  ]
+  @Option(help: "Epochs per measurement; the first is warm-up.") var epochs = 3
+  @Option(help: "Thread counts to measure.") var threads: [Int] = [1, 2]
+  @Option(name: .customLong("json-out"), help: "Where to write the JSON report.") var jsonOut = "out/bench.json"
+  @Option(help: "The mtlc binary timed end to end (process start to metrics printed).")
+  var mtlc = ".build/release/mtlc"
+  @Flag(name: .customLong("no-vocab"), help: "Skip the vocabulary-size scaling benchmark.") var noVocab = false
+  @Flag(name: .customLong("no-e2e"), help: "Skip the end-to-end runs of the mtlc binary.") var noE2E = false
+
+  func run() throws {
+    BLAS.setThreads(1)
+    let machine = Machine.describe()
+    print("mtlc-bench: \(machine.cpu), \(machine.cores) cores, load \(machine.load)")
+    let peak = GemmRate.large()
+    print(
+      String(
+        format: "OpenBLAS sgemm 1024^3, one thread: %.1f GFLOP/s (x%d cores = %.1f)", peak, machine.cores,
+        peak * Double(machine.cores)))
+    var rows: [Row] = []
+    for name in specs {
+      let graph = try compile(name)
+      let data = try LoadedData.load(graph.pipeline)
+      let bound = graph.bound(vocabularyRows: data.fitted.vocabularySizes)
+      let flops = Flops.perSample(bound)
+      for t in threads {
+        let m = try Measure.training(graph: graph, data: data, threads: t, epochs: epochs)
+        let limit = GemmRate.limit(bound, threads: t)
+        let e2e = noE2E || t != Session.defaultThreads ? nil : EndToEnd.run(mtlc, spec: "specs/\(name).yaml")
+        let r = Row(
+          spec: name, threads: t, samplesPerSecond: m.samplesPerSecond, msPerStep: m.msPerStep,
+          mflopPerSample: flops / 1e6, gflops: flops * m.samplesPerSecond / 1e9,
+          fractionOfPeak: flops * m.samplesPerSecond / 1e9 / (peak * Double(t)),
+          fractionOfShapeLimit: m.samplesPerSecond / limit, shapeLimit: limit, allocsPerStep: m.allocsPerStep,
+          allocsPerEpoch: m.allocsPerEpoch, endToEndSeconds: e2e?.seconds, peakMB: e2e?.peakMB)
+        rows.append(r)
+        print(r.line)
+      }
+    }
+    var vocab: [VocabRow] = []
+    if !noVocab { vocab = try VocabScaling.run(buckets: [1_000, 100_000, 10_000_000], epochs: 2) }
+    let report = Report(machine: machine, gemmPeakOneThread: peak, rows: rows, vocabulary: vocab)
+    try report.write(jsonOut)
+    print("\n" + report.table)
+    print("wrote \(jsonOut)")
+  }
+
+  func compile(_ name: String) throws -> Graph {
+    var o = Compiler.Options()
+    o.readData = false
+    let r = Compiler.compile(path: "specs/\(name).yaml", options: o)
+    guard let g = r.graph else { throw ValidationError("specs/\(name).yaml does not compile:\n\(r.rendered)") }
+    return g
+  }
+}
+
+struct Row: Codable {
+  var spec: String
+  var threads: Int
+  var samplesPerSecond: Double
+  var msPerStep: Double
+  var mflopPerSample: Double
+  var gflops: Double
+  var fractionOfPeak: Double
+  var fractionOfShapeLimit: Double
+  var shapeLimit: Double
+  var allocsPerStep: Double
+  var allocsPerEpoch: Double
+  var endToEndSeconds: Double?
+  var peakMB: Double?
+
+  static let header =
+    "spec           thr  samples/s  ms/step  MFLOP/smp  GFLOP/s  of peak  of shape-limit  allocs/step  e2e s  peak MB"
+  var line: String {
+    String(
+      format: "%-13@ %4d %10.0f %8.3f %10.3f %8.1f %7.0f%% %14.0f%% %12.1f %6@ %8@", spec as NSString, threads,
+      samplesPerSecond, msPerStep, mflopPerSample, gflops, 100 * fractionOfPeak, 100 * fractionOfShapeLimit,
+      allocsPerStep, (endToEndSeconds.map { String(format: "%.2f", $0) } ?? "-") as NSString,
+      (peakMB.map { String(format: "%.0f", $0) } ?? "-") as NSString)
+  }
+}
+
+struct VocabRow: Codable {
+  var buckets: Int
+  var samplesPerSecond: Double
+  var msPerStep: Double
+}
+
+struct Report: Codable {
+  var machine: Machine
+  var gemmPeakOneThread: Double
+  var rows: [Row]
+  var vocabulary: [VocabRow]
+
+  var table: String {
+    var s = Row.header + "\n" + rows.map(\.line).joined(separator: "\n") + "\n"
+    if !vocabulary.isEmpty {
+      s += "\nMMOE with `native-country` hashed into N buckets (step time must not grow with N):\n"
+      let base = vocabulary[0].samplesPerSecond
+      for v in vocabulary {
+        s += String(
+          format: "  %10d buckets: %9.0f samples/s  %7.3f ms/step  (%.2fx the first)\n", v.buckets, v.samplesPerSecond,
+          v.msPerStep, base / v.samplesPerSecond)
+      }
+    }
+    return s
+  }
+
+  func write(_ path: String) throws {
+    let dir = (path as NSString).deletingLastPathComponent
+    if !dir.isEmpty { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
+    let enc = JSONEncoder()
+    enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+    try enc.encode(self).write(to: URL(fileURLWithPath: path))
+  }
+}
+
+struct Machine: Codable {
+  var cpu: String
+  var cores: Int
+  var load: String
+  var date: String
+
+  static func describe() -> Machine {
+    let info = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
+    let cpu =
+      info.split(separator: "\n").first { $0.hasPrefix("model name") }.map {
+        String($0.split(separator: ":", maxSplits: 1)[1]).trimmingCharacters(in: .whitespaces)
+      } ?? "unknown CPU"
+    let load = ((try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8)) ?? "").split(separator: " ").prefix(3)
+      .joined(separator: " ")
+    return Machine(
+      cpu: cpu, cores: ProcessInfo.processInfo.activeProcessorCount, load: load,
+      date: ISO8601DateFormatter().string(from: Date()))
+  }
+}
+
+func now() -> Double {
+  var ts = timespec()
+  clock_gettime(CLOCK_MONOTONIC, &ts)
+  return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+}
