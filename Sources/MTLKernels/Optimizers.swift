@@ -22,13 +22,27 @@ extension Kernels {
     let lrT = Float(Double(lr) * correction)
     let c1 = 1 - beta1
     let c2 = 1 - beta2
-    for i in 0..<N {
+    // 8 at a time (the pointers may alias as far as the compiler knows, so it would not vectorise).
+    let (b1v, b2v, c1v, c2v) = (F8(repeating: beta1), F8(repeating: beta2), F8(repeating: c1), F8(repeating: c2))
+    let (lrv, epsv) = (F8(repeating: lrT), F8(repeating: eps))
+    var i = 0
+    while i + 8 <= N {
+      let gi = load8(g + i)
+      let mi = b1v * load8(m + i) + c1v * gi
+      let vi = b2v * load8(v + i) + c2v * gi * gi
+      store8(mi, m + i)
+      store8(vi, v + i)
+      store8(load8(w + i) - lrv * mi / (vi.squareRoot() + epsv), w + i)
+      i += 8
+    }
+    while i < N {
       let gi = g[i]
       let mi = beta1 * m[i] + c1 * gi
       let vi = beta2 * v[i] + c2 * gi * gi
       m[i] = mi
       v[i] = vi
       w[i] -= lrT * mi / (vi.squareRoot() + eps)
+      i += 1
     }
   }
 }

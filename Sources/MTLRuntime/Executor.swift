@@ -60,6 +60,9 @@ public final class Executor {
       let w = self.workers[t]
       switch task {
       case Task.forward: w.forward()
+      case Task.forwardAndLosses:
+        w.forward()
+        w.computeLosses(gradients: true, batch: self.batch)
       case Task.losses: w.computeLosses(gradients: self.seedGradients, batch: self.batch)
       case Task.backward: w.backward()
       default: self.optimizer.update(tensors: self.optimizerShares[t])
@@ -76,6 +79,7 @@ public final class Executor {
     static let losses = 1
     static let backward = 2
     static let optimize = 3
+    static let forwardAndLosses = 4
   }
   private var seedGradients = false
 
@@ -175,9 +179,14 @@ public final class Executor {
   /// With `gradients`, also seeds the loss gradients (each worker's share weighted by its rows).
   @discardableResult
   public func computeLosses(gradients: Bool) -> Double {
-    let B = batch
     seedGradients = gradients
     pool.run(Task.losses)
+    return collectLosses()
+  }
+
+  /// Sums the workers' shares of every loss, adds the L2 penalty; returns the weighted total.
+  private func collectLosses() -> Double {
+    let B = batch
     var total = 0.0
     for i in graph.losses.indices {
       var v = 0.0
@@ -235,8 +244,8 @@ public final class Executor {
   /// Returns the loss (task losses and the L2 penalty of the parameters it touched).
   @discardableResult
   public func step(reducer: GradientReducer? = nil) -> Double {
-    forward()
-    let loss = computeLosses(gradients: true)
+    pool.run(Task.forwardAndLosses)
+    let loss = collectLosses()
     backward()
     reducer?.reduce(grads: grads, counts: shared.counts)
     optimizer.prepare()

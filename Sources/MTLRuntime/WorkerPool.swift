@@ -1,3 +1,5 @@
+import Synchronization
+
 #if canImport(Glibc)
   import Glibc
 #endif
@@ -7,22 +9,27 @@
 /// done. Which rows each thread owns is fixed by the caller, so results do not depend on timing.
 /// The handler is set once, so running a task allocates nothing.
 ///
-/// Hand-written over pthreads rather than Dispatch: a training step is ~1 ms, and the pool must
-/// hand the same thread the same share every step with a few microseconds of overhead; waiting
-/// threads spin briefly before sleeping on a condition variable.
+/// Hand-written over pthreads rather than Dispatch: a training step is well under a millisecond for
+/// the small models and runs 3 tasks, so handing work over must take microseconds. Threads spin
+/// briefly on an atomic generation counter, then sleep on a condition variable (so an idle pool
+/// costs nothing).
 final class WorkerPool: @unchecked Sendable {
   let count: Int
+  /// What a task does on thread t: `handler(task, t)`. Set once, before the first `run`.
+  var handler: (Int, Int) -> Void = { _, _ in }
+
   private var threads: [pthread_t] = []
   private var mutex = pthread_mutex_t()
   private var wake = pthread_cond_t()
   private var done = pthread_cond_t()
-  /// Bumped for every job; a worker runs each generation once.
-  private var generation: UInt64 = 0
-  private var pending = 0
-  private var stopping = false
+  /// Bumped (release) for every task; a worker runs each generation once.
+  private let generation = Atomic<UInt64>(0)
+  private let pending = Atomic<Int>(0)
+  private let stopping = Atomic<Bool>(false)
+  /// Written before `generation` is bumped, read after it is seen.
   private var task = 0
-  /// What a task does on thread t: `handler(task, t)`. Set once, before the first `run`.
-  var handler: (Int, Int) -> Void = { _, _ in }
+  /// About 20–50 µs of polling before sleeping.
+  private let spins = 20_000
 
   init(count: Int) {
     precondition(count >= 1)
@@ -56,7 +63,8 @@ final class WorkerPool: @unchecked Sendable {
 
   deinit {
     pthread_mutex_lock(&mutex)
-    stopping = true
+    stopping.store(true, ordering: .releasing)
+    generation.add(1, ordering: .releasing)
     pthread_cond_broadcast(&wake)
     pthread_mutex_unlock(&mutex)
     for t in threads { pthread_join(t, nil) }
@@ -68,20 +76,21 @@ final class WorkerPool: @unchecked Sendable {
   private func loop(_ index: Int) {
     var seen: UInt64 = 0
     while true {
-      pthread_mutex_lock(&mutex)
-      while generation == seen && !stopping { pthread_cond_wait(&wake, &mutex) }
-      if stopping {
+      var n = 0
+      while generation.load(ordering: .acquiring) == seen && n < spins { n += 1 }
+      if generation.load(ordering: .acquiring) == seen {
+        pthread_mutex_lock(&mutex)
+        while generation.load(ordering: .acquiring) == seen { pthread_cond_wait(&wake, &mutex) }
         pthread_mutex_unlock(&mutex)
-        return
       }
-      seen = generation
-      let current = task
-      pthread_mutex_unlock(&mutex)
-      handler(current, index)
-      pthread_mutex_lock(&mutex)
-      pending -= 1
-      if pending == 0 { pthread_cond_signal(&done) }
-      pthread_mutex_unlock(&mutex)
+      seen = generation.load(ordering: .acquiring)
+      if stopping.load(ordering: .acquiring) { return }
+      handler(task, index)
+      if pending.subtract(1, ordering: .acquiringAndReleasing).newValue == 0 {
+        pthread_mutex_lock(&mutex)
+        pthread_cond_signal(&done)
+        pthread_mutex_unlock(&mutex)
+      }
     }
   }
 
@@ -92,15 +101,19 @@ final class WorkerPool: @unchecked Sendable {
       handler(task, 0)
       return
     }
-    pthread_mutex_lock(&mutex)
     self.task = task
-    pending = count - 1
-    generation &+= 1
+    pending.store(count - 1, ordering: .relaxed)
+    pthread_mutex_lock(&mutex)
+    generation.add(1, ordering: .releasing)
     pthread_cond_broadcast(&wake)
     pthread_mutex_unlock(&mutex)
     handler(task, 0)
-    pthread_mutex_lock(&mutex)
-    while pending > 0 { pthread_cond_wait(&done, &mutex) }
-    pthread_mutex_unlock(&mutex)
+    var n = 0
+    while pending.load(ordering: .acquiring) != 0 && n < spins { n += 1 }
+    if pending.load(ordering: .acquiring) != 0 {
+      pthread_mutex_lock(&mutex)
+      while pending.load(ordering: .acquiring) != 0 { pthread_cond_wait(&done, &mutex) }
+      pthread_mutex_unlock(&mutex)
+    }
   }
 }

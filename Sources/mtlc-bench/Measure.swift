@@ -137,7 +137,8 @@ enum GemmRate {
       if needs[op.inputs[0]] { t += time(M: rows, N: i, K: o, transB: true) }
       seconds += Double(e) * t
     }
-    return Double(rows) / seconds
+    // Each of the `threads` threads does its `rows` rows in `seconds`, side by side.
+    return Double(rows * threads) / seconds
   }
 }
 

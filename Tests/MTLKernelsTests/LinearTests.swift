@@ -146,3 +146,74 @@ import Testing
     #expect(BLAS.threads == 1)
   }
 }
+
+/// The fused and SIMD paths, at sizes that exercise both the 8-wide body and the scalar tail.
+struct FusedKernelTests {
+  @Test(arguments: Act.allCases)
+  func linearActMatchesNaive(act: Act) {
+    var rng = SplitMix64(seed: 90)
+    let (B, I, O) = (5, 11, 37)
+    let x = Buf(random: B * I, &rng)
+    let w = Buf(random: I * O, &rng)
+    let b = Buf(random: O, &rng)
+    for bias in [true, false] {
+      let fast = Buf(B * O, fill: .nan)
+      let naive = Buf(B * O, fill: .nan)
+      Kernels.linearActForward(y: fast.p, x: x.c, w: w.c, b: bias ? b.c : nil, act: act, B: B, I: I, O: O)
+      NaiveKernels.linearActForward(y: naive.p, x: x.c, w: w.c, b: bias ? b.c : nil, act: act, B: B, I: I, O: O)
+      expectClose(fast.array, naive.array, "linearAct \(act) bias \(bias)")
+    }
+  }
+
+  @Test(arguments: [1, 7, 8, 9, 37])
+  func reluBackwardAtEveryTailLength(n: Int) {
+    var rng = SplitMix64(seed: UInt64(n))
+    let y = Buf((0..<n).map { _ in max(rng.uniform(), 0) })
+    let dy = Buf(random: n, &rng)
+    let fast = Buf(n, fill: .nan)
+    let naive = Buf(n, fill: .nan)
+    Kernels.activationBackward(act: .relu, dz: fast.p, dy: dy.c, y: y.c, N: n)
+    NaiveKernels.activationBackward(act: .relu, dz: naive.p, dy: dy.c, y: y.c, N: n)
+    #expect(fast.array == naive.array)
+  }
+
+  @Test func overwriteDXIgnoresWhatWasThere() {
+    var rng = SplitMix64(seed: 91)
+    let (B, I, O, E) = (4, 9, 6, 3)
+    let x = Buf(random: B * I, &rng)
+    let w = Buf(random: I * O, &rng)
+    let dz = Buf(random: B * O, &rng)
+    let accumulated = Buf(B * I, fill: 0)
+    let overwritten = Buf(B * I, fill: .nan)
+    let dw = Buf(I * O, fill: 0)
+    Kernels.linearBackward(dx: accumulated.p, dw: dw.p, db: nil, dz: dz.c, x: x.c, w: w.c, B: B, I: I, O: O)
+    Kernels.linearBackward(
+      dx: overwritten.p, dw: dw.p, db: nil, dz: dz.c, x: x.c, w: w.c, B: B, I: I, O: O, overwriteDX: true)
+    expectClose(overwritten.array, accumulated.array, "linear dx overwritten")
+
+    let xe = Buf(random: B * E * I, &rng)
+    let we = Buf(random: E * I * O, &rng)
+    let dze = Buf(random: B * E * O, &rng)
+    let acc = Buf(B * E * I, fill: 0)
+    let over = Buf(B * E * I, fill: .nan)
+    let dwe = Buf(E * I * O, fill: 0)
+    Kernels.expertLinearBackward(dx: acc.p, dw: dwe.p, db: nil, dz: dze.c, x: xe.c, w: we.c, E: E, B: B, I: I, O: O)
+    Kernels.expertLinearBackward(
+      dx: over.p, dw: dwe.p, db: nil, dz: dze.c, x: xe.c, w: we.c, E: E, B: B, I: I, O: O, overwriteDX: true)
+    expectClose(over.array, acc.array, "expert dx overwritten")
+  }
+
+  @Test(arguments: Act.allCases)
+  func expertLinearActMatchesNaive(act: Act) {
+    var rng = SplitMix64(seed: 92)
+    let (E, B, I, O) = (3, 5, 7, 13)
+    let x = Buf(random: B * E * I, &rng)
+    let w = Buf(random: E * I * O, &rng)
+    let b = Buf(random: E * O, &rng)
+    let fast = Buf(B * E * O, fill: .nan)
+    let naive = Buf(B * E * O, fill: .nan)
+    Kernels.expertLinearForward(y: fast.p, x: x.c, w: w.c, b: b.c, act: act, E: E, B: B, I: I, O: O)
+    NaiveKernels.expertLinearForward(y: naive.p, x: x.c, w: w.c, b: b.c, act: act, E: E, B: B, I: I, O: O)
+    expectClose(fast.array, naive.array, "expert linear \(act)")
+  }
+}
