@@ -33,6 +33,9 @@ public final class Executor {
   /// Per-loss mean loss of the last `computeLosses` (in `graph.losses` order), and the L2 penalty.
   public private(set) var lossValues: [Double]
   public private(set) var l2Value: Double = 0
+  /// After a step: the first parameter whose gradient is not finite (the step then left every
+  /// parameter as it was), or nil.
+  public private(set) var nonFiniteGradient: Int?
 
   private let shared: SharedState
 
@@ -217,6 +220,33 @@ public final class Executor {
     }
   }
 
+  /// The first parameter (in graph order) whose summed gradient holds a NaN or an infinity.
+  func firstNonFiniteGradient() -> Int? {
+    for i in graph.params.indices {
+      if let rows = workers[0].touched[i] {
+        let d = graph.params[i].shape[1]
+        for r in 0..<rows.count where !Kernels.sumOfSquares(x: grads[i] + Int(rows.rows[r]) * d, N: d).isFinite {
+          return i
+        }
+      } else if !Kernels.sumOfSquares(x: grads[i], N: graph.params[i].count).isFinite {
+        return i
+      }
+    }
+    return nil
+  }
+
+  /// The first op (in execution order) whose output for the current batch holds a NaN or an
+  /// infinity: where a divergence started.
+  public func firstNonFiniteOp() -> Int? {
+    for (i, op) in graph.ops.enumerated() {
+      let width = graph.values[op.output].rowWidth
+      for w in workers where w.rows > 0 {
+        if !Kernels.sumOfSquares(x: w.values[op.output], N: w.rows * width).isFinite { return i }
+      }
+    }
+    return nil
+  }
+
   /// λ·Σw² over dense parameters, and over the embedding rows this batch looks up (the only rows
   /// the sparse update regularises).
   func l2Penalty() -> Double {
@@ -246,8 +276,14 @@ public final class Executor {
   public func step(reducer: GradientReducer? = nil) -> Double {
     pool.run(Task.forwardAndLosses)
     let loss = collectLosses()
+    nonFiniteGradient = nil
+    guard loss.isFinite else { return loss }
     backward()
     reducer?.reduce(grads: grads, counts: shared.counts)
+    if let p = firstNonFiniteGradient() {
+      nonFiniteGradient = p
+      return loss
+    }
     optimizer.prepare()
     pool.run(Task.optimize)
     return loss

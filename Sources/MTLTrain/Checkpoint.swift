@@ -34,6 +34,10 @@ public struct Checkpoint: Equatable {
   public var seed: UInt64
   /// Threads the batches were split across (results depend on it).
   public var threads: Int
+  /// Batches of epoch `epoch + 1` already trained (0 at an epoch's end), with their loss sums.
+  public var batchesDone: Int
+  public var partialLoss: Double
+  public var partialTaskLoss: [Double]
   public var fitted: FittedPipeline
   public var history: [EpochReport]
   public var params: [[Float]]
@@ -45,6 +49,9 @@ public struct Checkpoint: Equatable {
     var steps: Int
     var seed: UInt64
     var threads: Int
+    var batchesDone: Int
+    var partialLoss: Double
+    var partialTaskLoss: [Double]
     var fitted: FittedPipeline
     var history: [EpochReport]
     var paramCounts: [Int]
@@ -64,7 +71,7 @@ public struct Checkpoint: Equatable {
   public func encode() -> [UInt8] {
     let header = Header(
       fingerprint: String(fingerprint, radix: 16), epoch: epoch, steps: steps, seed: seed, threads: threads,
-      fitted: fitted,
+      batchesDone: batchesDone, partialLoss: partialLoss, partialTaskLoss: partialTaskLoss, fitted: fitted,
       history: history, paramCounts: params.map(\.count), stateCounts: state.map(\.count))
     let enc = JSONEncoder()
     enc.outputFormatting = [.sortedKeys]
@@ -119,6 +126,7 @@ public struct Checkpoint: Equatable {
     guard let fp = UInt64(header.fingerprint, radix: 16) else { throw fail("checkpoint fingerprint is malformed") }
     return Checkpoint(
       fingerprint: fp, epoch: header.epoch, steps: header.steps, seed: header.seed, threads: header.threads,
+      batchesDone: header.batchesDone, partialLoss: header.partialLoss, partialTaskLoss: header.partialTaskLoss,
       fitted: header.fitted,
       history: header.history, params: params, state: state)
   }

@@ -65,7 +65,9 @@ public struct RunJob {
         }
         try session.restore(c)
         resumedFrom = c.epoch
-        log("resuming from \(Checkpoint.path(in: dir)) after epoch \(c.epoch)")
+        log(
+          "resuming from \(Checkpoint.path(in: dir)) after epoch \(c.epoch)"
+            + (c.batchesDone > 0 ? " and \(c.batchesDone) batches of epoch \(c.epoch + 1)" : ""))
       } else {
         log("no checkpoint in \(dir); starting afresh")
       }
@@ -74,18 +76,18 @@ public struct RunJob {
       "training `\(g.name)` on \(data.train.count) rows, testing on \(data.test.count); \(g.training.epochs) epochs, batch \(g.training.batchSize), seed \(session.seed), \(session.executor.threads) threads"
     )
     var trained: [EpochReport] = []
-    try session.train(
-      data.train, epochs: g.training.epochs,
-      afterEpoch: { r in
-        trained.append(r)
-        let tasks = r.taskLoss.sorted { $0.key < $1.key }.map { "\($0.key) \(fixed($0.value, 4))" }.joined(
-          separator: ", ")
-        log(
-          "epoch \(r.epoch)/\(g.training.epochs): loss \(fixed(r.loss, 4)) (\(tasks)), \(fixed(r.seconds, 2)) s, \(Int(r.samplesPerSecond)) samples/s"
-        )
-        if let dir = checkpointDir { try session.checkpoint().write(toDirectory: dir) }
-      },
-      onBatch: onBatch.map { cb in { b, n, l in cb(session.epochsDone + 1, b, n, l) } })
+    do {
+      try train(session, data, g, &trained)
+    } catch let e as Interrupted {
+      // Save where we are (mid-epoch) so `--resume` continues at the next batch.
+      if let dir = checkpointDir {
+        try session.checkpoint().write(toDirectory: dir)
+        log("\(e); checkpoint saved in \(dir): continue with --resume")
+      } else {
+        log("\(e); no --checkpoint-dir, so nothing was saved")
+      }
+      throw e
+    }
     let metrics = session.evaluate(data.test)
     let seconds = trained.reduce(0) { $0 + $1.seconds }
     let samples = Double(data.train.count * trained.count)
@@ -94,6 +96,23 @@ public struct RunJob {
       samplesPerSecond: seconds > 0 ? samples / seconds : 0, resumedFrom: resumedFrom)
     if let path = metricsOut { try writeMetrics(&result, to: path) }
     return result
+  }
+
+  func train(_ session: Session, _ data: LoadedData, _ g: Graph, _ trained: inout [EpochReport]) throws {
+    var epochs: [EpochReport] = []
+    defer { trained = epochs }
+    try session.train(
+      data.train, epochs: g.training.epochs,
+      afterEpoch: { r in
+        epochs.append(r)
+        let tasks = r.taskLoss.sorted { $0.key < $1.key }.map { "\($0.key) \(fixed($0.value, 4))" }.joined(
+          separator: ", ")
+        log(
+          "epoch \(r.epoch)/\(g.training.epochs): loss \(fixed(r.loss, 4)) (\(tasks)), \(fixed(r.seconds, 2)) s, \(Int(r.samplesPerSecond)) samples/s"
+        )
+        if let dir = checkpointDir { try session.checkpoint().write(toDirectory: dir) }
+      },
+      onBatch: onBatch.map { cb in { b, n, l in cb(session.epochsDone + 1, b, n, l) } })
   }
 
   func writeMetrics(_ r: inout Result, to path: String) throws {

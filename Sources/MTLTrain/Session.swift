@@ -11,9 +11,28 @@ import MTLSupport
 /// Training stopped because a loss or gradient stopped being a finite number.
 public struct NumericalError: Error, CustomStringConvertible {
   public var epoch: Int
+  /// The optimiser step (1-based, counted over the whole run) that went wrong.
   public var step: Int
+  /// What went non-finite: a task's loss or a parameter's gradient.
   public var what: String
-  public var description: String { "training diverged at epoch \(epoch), step \(step): \(what)" }
+  /// Where the first non-finite value appeared: the spec block and its location.
+  public var block: String?
+  public var location: String?
+  public var description: String {
+    var s = "training diverged at epoch \(epoch), step \(step): \(what)"
+    if let block { s += "; the first non-finite value appears in `\(block)`" + (location.map { " (\($0))" } ?? "") }
+    return s + "\nhelp: lower the learning rate, or set `training.clip_norm`; the last checkpoint is left as it was"
+  }
+}
+
+/// Training stopped on SIGINT or SIGTERM, between two steps.
+public struct Interrupted: Error, CustomStringConvertible {
+  public var signal: Int32
+  public var epoch: Int
+  public var batch: Int
+  public var description: String {
+    "interrupted (signal \(signal)) during epoch \(epoch), after \(batch) batches"
+  }
 }
 
 /// What one epoch did.
@@ -42,6 +61,11 @@ public final class Session {
   /// Epochs completed so far (a resumed session starts past 0).
   public private(set) var epochsDone = 0
   public private(set) var history: [EpochReport] = []
+  /// Progress inside the current epoch: batches done and their loss sums (so a run interrupted
+  /// mid-epoch resumes at the next batch, to the same result).
+  public private(set) var batchInEpoch = 0
+  private var partialTotal = 0.0
+  private var partialPerLoss: [Double] = []
 
   /// The default thread count: 2 on every machine (not the machine's core count), so that the
   /// same spec, data and seed give the same bits everywhere; `--threads` changes it.
@@ -77,42 +101,60 @@ public final class Session {
     let n = data.count
     guard n > 0 else { return }
     let batches = (n + B - 1) / B
+    if partialPerLoss.count != graph.losses.count { partialPerLoss = Array(repeating: 0, count: graph.losses.count) }
     while epochsDone < epochs {
       let epoch = epochsDone + 1
       let order = EpochOrder.permutation(count: n, seed: seed, epoch: epoch)
       let start = monotonicSeconds()
-      var total = 0.0
-      var perLoss = Array(repeating: 0.0, count: graph.losses.count)
-      for bi in 0..<batches {
+      while batchInEpoch < batches {
+        if Interrupt.requested {
+          throw Interrupted(signal: Interrupt.signal, epoch: epoch, batch: batchInEpoch)
+        }
+        let bi = batchInEpoch
         let lo = bi * B
         let hi = min(lo + B, n)
         load(data, order[lo..<hi])
         let loss = executor.step()
-        guard loss.isFinite else {
-          throw NumericalError(epoch: epoch, step: executor.optimizer.steps, what: nonFiniteCulprit())
-        }
-        total += loss
-        for i in perLoss.indices { perLoss[i] += executor.lossValues[i] }
-        onBatch?(bi + 1, batches, total / Double(bi + 1))
+        if !loss.isFinite || executor.nonFiniteGradient != nil { throw diverged(epoch: epoch, loss: loss) }
+        partialTotal += loss
+        for i in partialPerLoss.indices { partialPerLoss[i] += executor.lossValues[i] }
+        batchInEpoch += 1
+        onBatch?(bi + 1, batches, partialTotal / Double(bi + 1))
       }
       let seconds = monotonicSeconds() - start
       var taskLoss: [String: Double] = [:]
-      for (i, l) in graph.losses.enumerated() { taskLoss[l.task] = perLoss[i] / Double(batches) }
+      for (i, l) in graph.losses.enumerated() { taskLoss[l.task] = partialPerLoss[i] / Double(batches) }
       let report = EpochReport(
-        epoch: epoch, loss: total / Double(batches), taskLoss: taskLoss, seconds: seconds,
+        epoch: epoch, loss: partialTotal / Double(batches), taskLoss: taskLoss, seconds: seconds,
         samplesPerSecond: Double(n) / max(seconds, 1e-9))
       epochsDone = epoch
+      batchInEpoch = 0
+      partialTotal = 0
+      for i in partialPerLoss.indices { partialPerLoss[i] = 0 }
       history.append(report)
       try afterEpoch(report)
     }
   }
 
-  /// Which loss went non-finite first, for the error message.
-  func nonFiniteCulprit() -> String {
-    for (i, l) in graph.losses.enumerated() where !executor.lossValues[i].isFinite {
-      return "the loss of task `\(l.task)` is \(executor.lossValues[i])"
+  /// The error for a step whose loss or gradient is not finite: which, and where it started.
+  func diverged(epoch: Int, loss: Double) -> NumericalError {
+    var what = "the L2 penalty is \(executor.l2Value)"
+    if let p = executor.nonFiniteGradient, loss.isFinite {
+      what = "the gradient of `\(graph.params[p].name)` is not finite"
+    } else {
+      for (i, l) in graph.losses.enumerated() where !executor.lossValues[i].isFinite {
+        what = "the loss of task `\(l.task)` is \(executor.lossValues[i])"
+        break
+      }
     }
-    return "the L2 penalty is \(executor.l2Value)"
+    var e = NumericalError(epoch: epoch, step: executor.optimizer.steps + 1, what: what)
+    if let op = executor.firstNonFiniteOp() {
+      e.block = graph.ops[op].block
+      e.location = graph.ops[op].loc
+    } else if let p = executor.nonFiniteGradient {
+      e.block = graph.params[p].block
+    }
+    return e
   }
 
   /// Predictions for every task, in `graph.tasks` order. [T][N]
@@ -160,7 +202,7 @@ public final class Session {
   public func checkpoint() -> Checkpoint {
     Checkpoint(
       fingerprint: Checkpoint.fingerprint(graph), epoch: epochsDone, steps: executor.optimizer.steps, seed: seed,
-      threads: executor.threads,
+      threads: executor.threads, batchesDone: batchInEpoch, partialLoss: partialTotal, partialTaskLoss: partialPerLoss,
       fitted: fitted, history: history, params: executor.parameterArrays(), state: executor.optimizer.stateArrays())
   }
 
@@ -174,6 +216,9 @@ public final class Session {
     executor.optimizer.setState(c.state, steps: c.steps)
     epochsDone = c.epoch
     history = c.history
+    batchInEpoch = c.batchesDone
+    partialTotal = c.partialLoss
+    partialPerLoss = c.partialTaskLoss
   }
 }
 

@@ -82,6 +82,7 @@ struct Compile: ParsableCommand {
   @Flag(name: .customLong("print-ir-after-all"), help: "Print the IR after every pass (to standard error).")
   var printAfterAll = false
   @Flag(name: .customLong("no-data"), help: "Do not read the data files.") var noData = false
+  @Flag(help: "Overwrite the output file if it exists.") var force = false
 
   func validate() throws {
     let names = Passes.default.map(\.name)
@@ -94,6 +95,10 @@ struct Compile: ParsableCommand {
     var opts = Compiler.Options()
     opts.readData = !noData
     opts.tracePasses = printAfterAll || !printAfter.isEmpty
+    if let output, !force && AtomicFile.exists(output) {
+      eprint("error: `\(output)` exists; pass --force to overwrite it")
+      throw ExitCode(Exit.ioError)
+    }
     let r = Compiler.compile(path: spec, options: opts)
     if !r.diagnostics.all.isEmpty { eprint(r.rendered) }
     guard r.succeeded, let graph = r.graph, let ir = r.ir else { throw ExitCode(specFailure(r.diagnostics)) }

@@ -42,6 +42,8 @@ func exitFor(_ error: Error) -> ExitCode {
   case let e as NumericalError:
     eprint("error: \(e)")
     return ExitCode(Exit.numericalError)
+  case let e as Interrupted:
+    return ExitCode(128 + e.signal)
   case let e as CheckpointError:
     eprint("error: \(e)")
     return ExitCode(Exit.ioError)
@@ -71,15 +73,29 @@ struct Run: ParsableCommand {
   @Option(name: .customLong("checkpoint-dir"), help: "Write a checkpoint here at the end of every epoch.")
   var checkpointDir: String?
   @Flag(help: "Continue from the checkpoint in --checkpoint-dir, if there is one.") var resume = false
+  @Flag(help: "Overwrite an existing --metrics-out file, or start afresh over an existing checkpoint.")
+  var force = false
   @Flag(name: .shortAndLong, help: "Print only the metrics table.") var quiet = false
 
   func validate() throws {
     if let e = epochs, e < 1 { throw ValidationError("--epochs must be at least 1") }
     if let t = threads, t < 1 || t > 64 { throw ValidationError("--threads must be between 1 and 64") }
     if resume && checkpointDir == nil { throw ValidationError("--resume needs --checkpoint-dir") }
+    if resume && force { throw ValidationError("--resume and --force contradict each other") }
   }
 
   func run() throws {
+    // Never clobber what the user has unless asked.
+    if let m = metricsOut, !force && AtomicFile.exists(m) {
+      eprint("error: `\(m)` exists; pass --force to overwrite it")
+      throw ExitCode(Exit.ioError)
+    }
+    if let dir = checkpointDir, !resume && !force && AtomicFile.exists(Checkpoint.path(in: dir)) {
+      eprint(
+        "error: `\(Checkpoint.path(in: dir))` exists; pass --resume to continue from it, or --force to start afresh")
+      throw ExitCode(Exit.ioError)
+    }
+    Interrupt.install()
     let graph = try loadModel(model)
     var job = RunJob(graph: graph)
     job.trainPath = train

@@ -49,6 +49,29 @@ struct BinaryTests {
       stderr: String(decoding: e, as: UTF8.self))
   }
 
+  /// Runs a shell command line (for `ulimit`) from the repo root.
+  static func shell(_ command: String) throws -> Output {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/bin/bash")
+    p.arguments = ["-c", command]
+    p.currentDirectoryURL = repo
+    var env = ProcessInfo.processInfo.environment
+    env["MTLC_CACHE_DIR"] = "off"
+    p.environment = env
+    let dir = try tempDir()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let errURL = dir.appendingPathComponent("stderr")
+    FileManager.default.createFile(atPath: errURL.path, contents: nil)
+    let err = try FileHandle(forWritingTo: errURL)
+    p.standardOutput = FileHandle.nullDevice
+    p.standardError = err
+    try p.run()
+    p.waitUntilExit()
+    try err.close()
+    return Output(
+      status: p.terminationStatus, stdout: "", stderr: String(decoding: try Data(contentsOf: errURL), as: UTF8.self))
+  }
+
   static func tempDir() throws -> URL {
     let u = FileManager.default.temporaryDirectory.appendingPathComponent("mtlc-e2e-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: u, withIntermediateDirectories: true)
