@@ -21,6 +21,12 @@ public enum Interrupt {
     }
     Glibc.signal(SIGINT, handler)
     Glibc.signal(SIGTERM, handler)
+    // A parent may have started us with these blocked (some launchers do): unblock them.
+    var set = sigset_t()
+    sigemptyset(&set)
+    sigaddset(&set, SIGINT)
+    sigaddset(&set, SIGTERM)
+    pthread_sigmask(SIG_UNBLOCK, &set, nil)
     // Past a file size limit, let write() fail with EFBIG (an error we report, leaving the previous
     // file in place) instead of being killed by SIGXFSZ.
     Glibc.signal(SIGXFSZ, SIG_IGN)

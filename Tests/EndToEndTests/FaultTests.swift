@@ -95,7 +95,12 @@ struct ProcessFaultTests {
     let ck = d.dir.appendingPathComponent("ck").path
     let out = d.dir.appendingPathComponent("out.json").path
     let p = try Self.start(Self.runArgs(d, epochs: 30, extra: ["--checkpoint-dir", ck, "--metrics-out", out]))
-    usleep(700_000)
+    // Signal once the first epoch's checkpoint exists: training is then surely under way.
+    var waited = 0
+    while !FileManager.default.fileExists(atPath: ck + "/checkpoint.mtlc") && waited < 60_000 {
+      usleep(2_000)
+      waited += 2
+    }
     #expect(p.isRunning, "finished before the signal; the test needs a longer run")
     kill(p.processIdentifier, SIGINT)
     p.waitUntilExit()
