@@ -180,7 +180,7 @@ public struct Lowering {
           name: $0.name, column: $0.column, normalize: Normalization(rawValue: $0.normalize.rawValue)!,
           missing: $0.missing)
       },
-      labels: labels)
+      labels: labels, onBadRow: BadRowPolicy(rawValue: m.data.onBadRow.rawValue)!)
     let tr = m.training
     let training = Training(
       optimizer: OptimizerKind(rawValue: tr.optimizer.rawValue)!, learningRate: Float(tr.learningRate),

@@ -11,10 +11,17 @@
 // - ASCII spaces (U+0020 only, not tabs) around a field are trimmed, outside the quotes of a quoted
 //   field too; spaces inside quotes are kept. (With a space delimiter nothing is trimmed.)
 //
+// A record that breaks these rules (a wrong field count, text after a closing quote, a cell that
+// is not UTF-8 or holds a NUL) is an error naming its line, or, with `BadRowPolicy.skip`, is
+// dropped and counted in `skipped` (see BadRows.swift). Only the first `header.count + 1` fields of
+// a record are kept while it is read, so a ragged line of any length costs no more memory than a
+// good one.
+//
 // Cells are not copied into Strings: the table keeps the file's bytes (quoted fields unescaped
 // in place) and the byte range of each cell, 8 bytes a cell, row-major; columns are reached by
 // name (`column(named:)`), so callers see a columnar table.
 
+import MTLGraph
 import MTLSupport
 
 /// A byte range in `RawTable.storage`: one cell.
@@ -39,18 +46,38 @@ public struct RawTable: Sendable {
   let lines: [Int32]
   /// The line of the header: 1 unless blank lines come first.
   let headerLine: Int
+  /// The rows dropped as bad under `BadRowPolicy.skip` (always empty under `.error`).
+  public let skipped: SkipReport
 
   public var columnCount: Int { header.count }
 
-  /// Reads and parses a CSV file. `delimiter` is one ASCII character.
-  public static func read(_ path: String, delimiter: String = ",") throws -> RawTable {
+  init(
+    path: String, header: [String], storage: [UInt8], spans: [CellSpan], lines: [Int32],
+    headerLine: Int, skipped: SkipReport
+  ) {
+    self.path = path
+    self.header = header
+    self.rowCount = lines.count
+    self.storage = storage
+    self.spans = spans
+    self.lines = lines
+    self.headerLine = headerLine
+    self.skipped = skipped
+  }
+
+  /// Reads and parses a CSV file. `delimiter` is one ASCII character. With `onBadRow: .skip`,
+  /// records with a row-level syntax problem are dropped (see `skipped`); the value problems a
+  /// pipeline finds are dropped by `droppingBadRows(for:)`.
+  public static func read(_ path: String, delimiter: String = ",", onBadRow: BadRowPolicy = .error)
+    throws -> RawTable
+  {
     let bytes: [UInt8]
     do {
       bytes = try AtomicFile.read(path, limit: Int(UInt32.max) - 1)
     } catch let e as FileError {
       throw DataError(path: path, message: "cannot read the file: \(e.reason)")
     }
-    return try parse(bytes, path: path, delimiter: delimiter)
+    return try parse(bytes, path: path, delimiter: delimiter, onBadRow: onBadRow)
   }
 
   /// The header of a CSV file, without parsing its records (what `mtlc validate` checks).
@@ -69,21 +96,22 @@ public struct RawTable: Sendable {
   }
 
   /// Parses CSV text held in memory; `path` is only used in error messages.
-  public static func parse(_ bytes: consuming [UInt8], path: String, delimiter: String = ",") throws
-    -> RawTable
-  {
+  public static func parse(
+    _ bytes: consuming [UInt8], path: String, delimiter: String = ",", onBadRow: BadRowPolicy = .error
+  ) throws -> RawTable {
     let delim = try delimiterByte(delimiter, path: path)
     guard bytes.count < Int(UInt32.max) else {
       throw DataError(path: path, message: "the file is larger than 4 GiB")
     }
     var storage = bytes
-    let (header, headerLine, spans, lines) = try storage.withUnsafeMutableBufferPointer { buf in
-      var parser = CSVParser(buf: buf, path: path, delimiter: delim)
+    let (header, headerLine, spans, lines, skipped) = try storage.withUnsafeMutableBufferPointer {
+      buf in
+      var parser = CSVParser(buf: buf, path: path, delimiter: delim, skip: onBadRow == .skip)
       return try parser.parseAll()
     }
     return RawTable(
-      path: path, header: header, rowCount: lines.count, storage: storage, spans: spans,
-      lines: lines, headerLine: headerLine)
+      path: path, header: header, storage: storage, spans: spans, lines: lines,
+      headerLine: headerLine, skipped: skipped)
   }
 
   /// The index of the column with this exact name.
@@ -164,6 +192,13 @@ struct CSVParser {
   let path: String
   let delimiter: UInt8
   let trim: Bool
+  /// Drop bad records into `skipped` instead of throwing.
+  let skip: Bool
+  var skipped: SkipReport
+  /// Under `skip`: the field after whose closing quote text followed, in the record being read.
+  var textAfterQuote: Int? = nil
+  /// The line the last record read ends on.
+  var lastLine = 1
   /// Read position.
   var i = 0
   /// 1-based line number of position `i`.
@@ -171,10 +206,12 @@ struct CSVParser {
   /// Set once the header is parsed (for error messages).
   var header: [String]? = nil
 
-  init(buf: UnsafeMutableBufferPointer<UInt8>, path: String, delimiter: UInt8) {
+  init(buf: UnsafeMutableBufferPointer<UInt8>, path: String, delimiter: UInt8, skip: Bool = false) {
     self.buf = buf
     self.path = path
     self.delimiter = delimiter
+    self.skip = skip
+    self.skipped = SkipReport(path: path)
     self.trim = delimiter != spaceByte
     if buf.count >= 3 && buf[0] == 0xEF && buf[1] == 0xBB && buf[2] == 0xBF { i = 3 }
   }
@@ -186,12 +223,14 @@ struct CSVParser {
   }
 
   mutating func parseAll(headerOnly: Bool = false) throws -> (
-    header: [String], headerLine: Int, spans: [CellSpan], lines: [Int32]
+    header: [String], headerLine: Int, spans: [CellSpan], lines: [Int32], skipped: SkipReport
   ) {
     var cells: [CellSpan] = []
     var flagged: [(field: Int, flag: UInt8)] = []
     let headerStart = i
-    guard let headerLine = try nextRecord(&cells, &flagged) else {
+    // The header is never skipped: without it no record can be read.
+    guard let (headerLine, _) = try nextRecord(&cells, &flagged, keep: Int.max, lenient: false)
+    else {
       throw DataError(path: path, message: "the file is empty")
     }
     for (k, flag) in flagged {
@@ -215,7 +254,7 @@ struct CSVParser {
       seen[name] = k
     }
     header = names
-    if headerOnly { return (names, headerLine, [], []) }
+    if headerOnly { return (names, headerLine, [], [], skipped) }
 
     let c = names.count
     // A guess at the row count from the header's length (rows are usually no shorter).
@@ -228,22 +267,42 @@ struct CSVParser {
     while true {
       let first = cells.count
       flagged.removeAll(keepingCapacity: true)
-      guard let start = try nextRecord(&cells, &flagged) else { break }
-      let got = cells.count - first
-      if got != c {
-        throw DataError(path: path, row: start, message: "expected \(c) fields, got \(got)")
+      // Fields past c + 1 are counted, not kept: one more than the header is enough to know the
+      // record is bad.
+      guard let (start, got) = try nextRecord(&cells, &flagged, keep: c + 1, lenient: skip) else {
+        break
       }
-      for (k, flag) in flagged {
-        if let m = cellProblem(cells[first + k], flag) {
-          throw DataError(path: path, row: start, column: names[k], message: m)
+      // Under `skip`, the first problem the `error` policy would report is the reason.
+      var problem: String? = nil
+      if let k = textAfterQuote {
+        problem =
+          (k < c ? "column `\(names[k])`: " : "") + "text after the closing quote of a quoted field"
+      } else if got != c {
+        if !skip {
+          throw DataError(path: path, row: start, message: "expected \(c) fields, got \(got)")
         }
+        problem = "expected \(c) fields, got \(got)"
+      } else {
+        for (k, flag) in flagged {
+          if let m = cellProblem(cells[first + k], flag) {
+            if !skip { throw DataError(path: path, row: start, column: names[k], message: m) }
+            problem = "column `\(names[k])`: " + (flag & flagNUL != 0 ? "a NUL byte" : "invalid UTF-8")
+            break
+          }
+        }
+      }
+      if let problem {
+        skipped.add(problem, line: start, lastLine: lastLine)
+        cells.removeSubrange(first...)
+        continue
       }
       lines.append(Int32(truncatingIfNeeded: start))
     }
     if lines.isEmpty {
+      if !skipped.isEmpty { throw skipped.nothingLeft() }
       throw DataError(path: path, message: "the file has a header but no data rows")
     }
-    return (names, headerLine, cells, lines)
+    return (names, headerLine, cells, lines, skipped)
   }
 
   private func cellProblem(_ s: CellSpan, _ flag: UInt8) -> String? {
@@ -261,18 +320,23 @@ struct CSVParser {
     return nil
   }
 
-  /// Parses the next non-empty record, appending one span per field to `cells` and the fields
-  /// (numbered from 0 in the record) that need checking to `flagged`; returns the line the record
-  /// starts on, or nil at the end of the input.
-  mutating func nextRecord(_ cells: inout [CellSpan], _ flagged: inout [(field: Int, flag: UInt8)])
-    throws -> Int?
-  {
+  /// Parses the next non-empty record, appending one span per field to `cells` (the first `keep`
+  /// fields only) and the fields (numbered from 0 in the record) that need checking to `flagged`;
+  /// returns the line the record starts on and its field count, or nil at the end of the input.
+  /// `lastLine` is set to the line the record ends on. When `lenient`, text after a closing quote
+  /// is not an error: it sets `textAfterQuote` and the field runs on to the next delimiter or line
+  /// end (the record is then dropped).
+  mutating func nextRecord(
+    _ cells: inout [CellSpan], _ flagged: inout [(field: Int, flag: UInt8)], keep: Int,
+    lenient: Bool
+  ) throws -> (start: Int, fields: Int)? {
     let n = buf.count
     // Skip empty lines.
     while i < n && (buf[i] == lf || buf[i] == cr) { consumeLineEnd() }
     if i >= n { return nil }
     let start = line
-    let first = cells.count
+    textAfterQuote = nil
+    var field = 0
     while true {
       var flag: UInt8 = 0
       if trim { while i < n && buf[i] == spaceByte { i += 1 } }
@@ -286,7 +350,7 @@ struct CSVParser {
         while true {
           guard i < n else {
             throw DataError(
-              path: path, row: start, column: columnName(cells.count - first),
+              path: path, row: start, column: columnName(field),
               message:
                 "unterminated quoted field: the quote opened on line \(openLine) is never closed")
           }
@@ -317,10 +381,15 @@ struct CSVParser {
         e = w
         if trim { while i < n && buf[i] == spaceByte { i += 1 } }
         if i < n && buf[i] != delimiter && buf[i] != lf && buf[i] != cr {
-          let ch = String(decoding: [buf[i]], as: UTF8.self)
-          throw DataError(
-            path: path, row: start, column: columnName(cells.count - first),
-            message: "unexpected \(quoted(ch)) after the closing quote of a quoted field")
+          guard lenient else {
+            let ch = String(decoding: [buf[i]], as: UTF8.self)
+            throw DataError(
+              path: path, row: start, column: columnName(field),
+              message: "unexpected \(quoted(ch)) after the closing quote of a quoted field")
+          }
+          // The record is dropped: read on to where an unquoted field would end.
+          if textAfterQuote == nil { textAfterQuote = field }
+          while i < n && buf[i] != delimiter && buf[i] != lf && buf[i] != cr { i += 1 }
         }
       } else {
         // The hot loop: locals only.
@@ -337,16 +406,20 @@ struct CSVParser {
         e = j
         if trim { while e > s && buf[e - 1] == spaceByte { e -= 1 } }
       }
-      if flag != 0 { flagged.append((cells.count - first, flag)) }
-      cells.append(CellSpan(start: UInt32(s), end: UInt32(e)))
+      if field < keep {
+        if flag != 0 { flagged.append((field, flag)) }
+        cells.append(CellSpan(start: UInt32(s), end: UInt32(e)))
+      }
+      field += 1
       if i < n && buf[i] == delimiter {
         i += 1
         continue
       }
       break
     }
+    lastLine = line
     if i < n { consumeLineEnd() }
-    return start
+    return (start, field)
   }
 
   /// Consumes one LF, CRLF or lone CR at `i`.

@@ -13,7 +13,7 @@
 // The key. FNV-1a 64 over: the format version; the train file's contents; a marker for "no test
 // file" or the test file's contents; the pipeline as JSON with sorted keys (the test fraction and
 // split seed, the delimiter, every feature with its vocabulary and missing markers, the labels and
-// their rules). A file's contents enter as its size and a 64-bit digest of its bytes taken 8 bytes
+// their rules, and `onBadRow` when it is `skip`). A file's contents enter as its size and a 64-bit digest of its bytes taken 8 bytes
 // at a time (`contentHash`: a byte-serial FNV-1a over a 3.5 MB file costs 3-5 ms, as much as the
 // rest of a hit; the digest costs 0.3 ms).
 // The data *paths* are left out of the key: the files' contents stand for them, so a copied or
@@ -37,7 +37,8 @@
 //     4   header length H, u32
 //     H   header, JSON: `key` (hex), `fitted` (the fitted pipeline, data paths blanked), and for
 //         `train` and `test`: `count`, `sparseWidth`, `denseWidth`, `labelWidth`, `missingCounts`,
-//         `unseenCounts`
+//         `unseenCounts`; `trainSkipped` and `testSkipped` (what `on_bad_row: skip` dropped,
+//         paths blanked) when not empty
 //     ... the train set, then the test set, each: sparse Int32 [N, S], dense Float32 [N, D],
 //         labels Float32 [N, L], rows Int64 [N]
 //     4   CRC-32 (IEEE) of every byte before it
@@ -202,6 +203,10 @@ public struct DataCache: Equatable, Sendable {
     var fitted: FittedPipeline
     var train: SetHeader
     var test: SetHeader
+    /// What `on_bad_row: skip` dropped, paths blanked; absent when nothing (always under `error`,
+    /// so those entries are unchanged).
+    var trainSkipped: SkipReport?
+    var testSkipped: SkipReport?
   }
 
   static func decode(_ bytes: [UInt8], key: UInt64, pipeline: Pipeline) throws -> LoadedData {
@@ -263,7 +268,9 @@ public struct DataCache: Equatable, Sendable {
       }
       let train = dataset(header.train)
       let test = dataset(header.test)
-      return LoadedData(fitted: f, train: train, test: test, trainRows: train.rows, testRows: test.rows)
+      return LoadedData(
+        fitted: f, train: train, test: test, trainRows: train.rows, testRows: test.rows,
+        trainSkipped: header.trainSkipped, testSkipped: header.testSkipped)
     }
   }
 
@@ -276,8 +283,14 @@ public struct DataCache: Equatable, Sendable {
     }
     var fitted = data.fitted
     fitted.pipeline = pipeline
+    func blanked(_ r: SkipReport?) -> SkipReport? {
+      guard var r else { return nil }
+      r.path = ""
+      return r
+    }
     let header = Header(
-      key: DataCache.hex(key), fitted: fitted, train: SetHeader(data.train), test: SetHeader(data.test))
+      key: DataCache.hex(key), fitted: fitted, train: SetHeader(data.train), test: SetHeader(data.test),
+      trainSkipped: blanked(data.trainSkipped), testSkipped: blanked(data.testSkipped))
     let json: Data
     do {
       let enc = JSONEncoder()

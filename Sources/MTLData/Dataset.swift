@@ -20,7 +20,8 @@ public struct Dataset: Equatable, Sendable {
   public var dense: [Float]
   /// 0/1 for classification rules, the number for `value`. [N, L]
   public var labels: [Float]
-  /// The table row (0-based) each example came from. [N]
+  /// The table row (0-based) each example came from (under `onBadRow: .skip`, of the rows left
+  /// once bad rows are dropped). [N]
   public var rows: [Int]
   /// Per sparse feature: examples whose cell was missing (row 0). [S]
   public var missingCounts: [Int]

@@ -11,21 +11,34 @@ public struct LoadedData: Equatable, Sendable {
   /// Rows of the train file the train set holds (0-based data rows).
   public var trainRows: [Int]
   /// Rows the test set holds: of the train file for a holdout split, else of the test file.
+  /// Under `onBadRow: .skip` both lists index the rows left once bad rows are dropped.
   public var testRows: [Int]
+  /// What `onBadRow: .skip` dropped from the train file; nil when nothing.
+  public var trainSkipped: SkipReport?
+  /// What `onBadRow: .skip` dropped from the test file; nil when nothing or no test file.
+  public var testSkipped: SkipReport?
+
+  /// A report per file that lost rows, train first (empty under `.error`). For the run's log.
+  public var skipped: [SkipReport] { [trainSkipped, testSkipped].compactMap { $0 } }
 
   public init(
-    fitted: FittedPipeline, train: Dataset, test: Dataset, trainRows: [Int], testRows: [Int]
+    fitted: FittedPipeline, train: Dataset, test: Dataset, trainRows: [Int], testRows: [Int],
+    trainSkipped: SkipReport? = nil, testSkipped: SkipReport? = nil
   ) {
     self.fitted = fitted
     self.train = train
     self.test = test
     self.trainRows = trainRows
     self.testRows = testRows
+    self.trainSkipped = trainSkipped
+    self.testSkipped = testSkipped
   }
 
   /// Reads `trainPath ?? p.train`. With a test file (`testPath ?? p.test`), every train row trains
   /// and every test row tests; otherwise `DataSplit.holdout` with `p.testFraction` and
   /// `p.splitSeed` splits the train file. The pipeline is fitted on the train rows only.
+  /// Under `p.onBadRow == .skip`, bad rows are dropped from each file right after parsing, before
+  /// the split (see BadRows.swift), and reported in `skipped`.
   ///
   /// With a `cache` (by default the one the environment names, see Cache.swift), a load of the
   /// same file contents with the same pipeline returns the stored result instead of parsing again.
@@ -50,7 +63,8 @@ public struct LoadedData: Equatable, Sendable {
         testBytes = try readDataFile(testFile)
       } catch {
         // As without a cache: a syntax error in the train file is reported before the test file's.
-        _ = try RawTable.parse(trainBytes, path: trainFile, delimiter: p.delimiter)
+        _ = try RawTable.parse(
+          trainBytes, path: trainFile, delimiter: p.delimiter, onBadRow: p.onBadRow)
         throw error
       }
     }
@@ -67,6 +81,8 @@ public struct LoadedData: Equatable, Sendable {
     switch cache.lookup(key: key, path: path, pipeline: keyed) {
     case .hit(var data):
       data.fitted.pipeline = p
+      data.trainSkipped?.path = trainFile
+      data.testSkipped?.path = testFile ?? ""
       report.hit = true
       return (data, report)
     case .rejected(let reason): report.rejected = reason
@@ -98,16 +114,22 @@ public struct LoadedData: Equatable, Sendable {
     _ p: Pipeline, trainFile: String, trainBytes: consuming [UInt8], testFile: String?,
     testBytes: consuming [UInt8]?
   ) throws -> LoadedData {
-    let trainTable = try RawTable.parse(trainBytes, path: trainFile, delimiter: p.delimiter)
+    /// Parsed, and under `skip` without its bad rows.
+    func table(_ bytes: consuming [UInt8], _ path: String) throws -> RawTable {
+      let t = try RawTable.parse(bytes, path: path, delimiter: p.delimiter, onBadRow: p.onBadRow)
+      return p.onBadRow == .skip ? try t.droppingBadRows(for: p) : t
+    }
+    func report(_ t: RawTable) -> SkipReport? { t.skipped.isEmpty ? nil : t.skipped }
+    let trainTable = try table(trainBytes, trainFile)
     if let testFile, let testBytes {
-      let testTable = try RawTable.parse(testBytes, path: testFile, delimiter: p.delimiter)
+      let testTable = try table(testBytes, testFile)
       let trainRows = Array(0..<trainTable.rowCount)
       let testRows = Array(0..<testTable.rowCount)
       let fitted = try FittedPipeline.fit(p, table: trainTable, rows: trainRows)
       return LoadedData(
         fitted: fitted, train: try fitted.encode(table: trainTable, rows: trainRows),
         test: try fitted.encode(table: testTable, rows: testRows), trainRows: trainRows,
-        testRows: testRows)
+        testRows: testRows, trainSkipped: report(trainTable), testSkipped: report(testTable))
     }
     guard p.testFraction >= 0 && p.testFraction < 1 else {
       throw DataError(
@@ -119,6 +141,6 @@ public struct LoadedData: Equatable, Sendable {
     return LoadedData(
       fitted: fitted, train: try fitted.encode(table: trainTable, rows: trainRows),
       test: try fitted.encode(table: trainTable, rows: testRows), trainRows: trainRows,
-      testRows: testRows)
+      testRows: testRows, trainSkipped: report(trainTable))
   }
 }

@@ -67,6 +67,15 @@ public struct LabelColumn: Codable, Equatable, Sendable {
   }
 }
 
+/// What loading does with a data row that has a row-level problem (a wrong field count, a cell
+/// that is not valid UTF-8 or holds a NUL, a dense value or label that cannot be read).
+public enum BadRowPolicy: String, Codable, Sendable, CaseIterable {
+  /// The first bad row is a data error naming the file, line and column.
+  case error
+  /// Bad rows are dropped right after parsing, counted and reported per reason.
+  case skip
+}
+
 public struct Pipeline: Codable, Equatable, Sendable {
   /// Training data path, relative to the working directory (the compiler resolves it
   /// against the spec's folder).
@@ -79,10 +88,14 @@ public struct Pipeline: Codable, Equatable, Sendable {
   public var sparse: [SparseFeature]
   public var dense: [DenseFeature]
   public var labels: [LabelColumn]
+  /// Bad data rows: an error (the default) or skipped. In JSON only when not `.error`, so graph
+  /// files, checkpoint fingerprints and cache keys of pipelines without it are unchanged, and
+  /// graph files written before the key existed still read.
+  public var onBadRow: BadRowPolicy
 
   public init(
     train: String, test: String?, testFraction: Double, splitSeed: UInt64, delimiter: String = ",",
-    sparse: [SparseFeature], dense: [DenseFeature], labels: [LabelColumn]
+    sparse: [SparseFeature], dense: [DenseFeature], labels: [LabelColumn], onBadRow: BadRowPolicy = .error
   ) {
     self.train = train
     self.test = test
@@ -92,5 +105,36 @@ public struct Pipeline: Codable, Equatable, Sendable {
     self.sparse = sparse
     self.dense = dense
     self.labels = labels
+    self.onBadRow = onBadRow
+  }
+
+  enum CodingKeys: String, CodingKey {
+    case train, test, testFraction, splitSeed, delimiter, sparse, dense, labels, onBadRow
+  }
+
+  public init(from decoder: any Decoder) throws {
+    let c = try decoder.container(keyedBy: CodingKeys.self)
+    train = try c.decode(String.self, forKey: .train)
+    test = try c.decodeIfPresent(String.self, forKey: .test)
+    testFraction = try c.decode(Double.self, forKey: .testFraction)
+    splitSeed = try c.decode(UInt64.self, forKey: .splitSeed)
+    delimiter = try c.decode(String.self, forKey: .delimiter)
+    sparse = try c.decode([SparseFeature].self, forKey: .sparse)
+    dense = try c.decode([DenseFeature].self, forKey: .dense)
+    labels = try c.decode([LabelColumn].self, forKey: .labels)
+    onBadRow = try c.decodeIfPresent(BadRowPolicy.self, forKey: .onBadRow) ?? .error
+  }
+
+  public func encode(to encoder: any Encoder) throws {
+    var c = encoder.container(keyedBy: CodingKeys.self)
+    try c.encode(train, forKey: .train)
+    try c.encodeIfPresent(test, forKey: .test)
+    try c.encode(testFraction, forKey: .testFraction)
+    try c.encode(splitSeed, forKey: .splitSeed)
+    try c.encode(delimiter, forKey: .delimiter)
+    try c.encode(sparse, forKey: .sparse)
+    try c.encode(dense, forKey: .dense)
+    try c.encode(labels, forKey: .labels)
+    if onBadRow != .error { try c.encode(onBadRow, forKey: .onBadRow) }
   }
 }

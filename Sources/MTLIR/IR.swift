@@ -46,6 +46,7 @@ public struct DataSource: Sendable {
   public var testFraction: Double
   public var splitSeed: Int
   public var delimiter: String
+  public var onBadRow: BadRowAction
 }
 
 /// Experts `start..<start+count` of expert group `group`: what a gate mixes.

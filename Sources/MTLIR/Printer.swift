@@ -11,6 +11,7 @@ public enum IRPrinter {
     if let t = m.data.test { data += " test=\(t)" } else { data += " test_fraction=\(num(m.data.testFraction))" }
     data += " split_seed=\(m.data.splitSeed)"
     if m.data.delimiter != "," { data += " delimiter=\(quote(m.data.delimiter))" }
+    if m.data.onBadRow != .error { data += " on_bad_row=\(m.data.onBadRow.rawValue)" }
     lines.append((data, nil))
 
     var parts: [String] = []

@@ -130,7 +130,8 @@ public struct Validator {
     return DataSource(
       train: Validator.resolve(d.train.value, relativeTo: spec.path),
       test: d.test.map { Validator.resolve($0.value, relativeTo: spec.path) },
-      testFraction: d.testFraction, splitSeed: d.splitSeed ?? spec.training.seed, delimiter: d.delimiter)
+      testFraction: d.testFraction, splitSeed: d.splitSeed ?? spec.training.seed, delimiter: d.delimiter,
+      onBadRow: d.onBadRow)
   }
 
   /// `path` resolved against the folder of `specPath`, normalised lexically.

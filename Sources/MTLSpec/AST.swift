@@ -20,6 +20,8 @@ public enum ActivationKind: String, Sendable, CaseIterable {
   case leakyRelu = "leaky_relu"
 }
 public enum OptimizerType: String, Sendable, CaseIterable { case adam, adagrad, sgd }
+/// `data.on_bad_row`: a bad data row is an error, or is skipped and counted.
+public enum BadRowAction: String, Sendable, CaseIterable { case error, skip }
 
 public enum VocabularyDecl: Sendable {
   case learned(minCount: Int)
@@ -34,6 +36,7 @@ public struct DataDecl: Sendable {
   public var splitSeed: Int?
   public var delimiter: String
   public var missing: [String]
+  public var onBadRow: BadRowAction
   public var span: Span
 }
 

@@ -57,7 +57,8 @@ public enum SpecDecoder {
   static func decodeData(_ node: YAMLNode, _ r: inout Reader) -> DataDecl? {
     guard
       let m = r.mapping(
-        node, "`data`", allowed: ["train", "test", "test_fraction", "split_seed", "delimiter", "missing"],
+        node, "`data`",
+        allowed: ["train", "test", "test_fraction", "split_seed", "delimiter", "missing", "on_bad_row"],
         required: ["train"])
     else { return nil }
     let train = m.value("train").flatMap { n in r.string(n, "`data.train`").map { Located($0, n.span) } }
@@ -85,10 +86,11 @@ public enum SpecDecoder {
     }
     let missing =
       m.value("missing").flatMap { r.stringList($0, "`data.missing`", allowScalar: true) }?.map(\.value) ?? []
+    let onBadRow = m.value("on_bad_row").flatMap { r.choice($0, "`data.on_bad_row` value", BadRowAction.self) }
     guard let train else { return nil }
     return DataDecl(
       train: train, test: test, testFraction: fraction, splitSeed: seed, delimiter: delimiter, missing: missing,
-      span: r.keySpan(node))
+      onBadRow: onBadRow ?? .error, span: r.keySpan(node))
   }
 
   // MARK: features

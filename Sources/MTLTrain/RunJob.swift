@@ -40,6 +40,7 @@ public struct RunJob {
     var g = graph
     if let splitSeed { g.pipeline.splitSeed = splitSeed }
     let data = try LoadedData.load(g.pipeline, trainPath: trainPath, testPath: testPath)
+    for s in data.skipped { log(s.description) }
     if let epochs { g.training.epochs = epochs }
     let session = Session(
       graph: g, fitted: data.fitted, seed: seed ?? g.training.seed, threads: threads ?? Session.defaultThreads)
