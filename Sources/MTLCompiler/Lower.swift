@@ -213,6 +213,7 @@ public struct Lowering {
         let inW = values[x].width
         let l2 = m.training.l2Weights
         let y = value(last ? name : layer, experts: count, width: u)
+        values[y].expertNames = b.origin.flatMap { o in (0..<o.count).map { "\(o.group)[\($0)]" } }
         if i == 0 {
           // Every expert reads the same [B, I]: one wide product with w [I, E·O] (each expert's
           // [I, O] block Glorot-initialised with its own fans), writing [B, E, O] directly.

@@ -49,6 +49,7 @@ public struct MergeParallelExperts: Pass {
       first.name = merged
       first.kind = .experts(count: total, units: key.units, activation: groups[0].kindActivation)
       first.outExperts = total
+      first.origin = groups.flatMap(\.origin)
       m.blocks[members[0]] = first
       for i in members.dropFirst().reversed() { m.blocks.remove(at: i) }
       // Gates mix slices of the merged group; adjacent slices coalesce.

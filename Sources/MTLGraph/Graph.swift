@@ -54,10 +54,14 @@ public struct Value: Codable, Equatable, Sendable {
   public var name: String
   public var experts: Int
   public var width: Int
-  public init(name: String, experts: Int = 1, width: Int) {
+  /// For stacked experts: each expert's name in the spec (`shared[2]`), so diagnostics can name
+  /// experts of merged groups. nil otherwise.
+  public var expertNames: [String]?
+  public init(name: String, experts: Int = 1, width: Int, expertNames: [String]? = nil) {
     self.name = name
     self.experts = experts
     self.width = width
+    self.expertNames = expertNames
   }
   public var shapeText: String { experts == 1 ? "[B,\(width)]" : "[B,\(experts),\(width)]" }
   /// Floats in one row: experts × width.

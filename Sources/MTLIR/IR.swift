@@ -62,6 +62,16 @@ public struct ExpertSlice: Hashable, Sendable, CustomStringConvertible {
   public var description: String { "%experts.\(group)[\(start)..<\(start + count)]" }
 }
 
+/// `count` experts of the spec's group `group`.
+public struct ExpertOrigin: Hashable, Sendable {
+  public var group: String
+  public var count: Int
+  public init(group: String, count: Int) {
+    self.group = group
+    self.count = count
+  }
+}
+
 /// A block of the network, with its inferred shapes.
 public struct Block: Sendable {
   public enum Kind: Sendable {
@@ -84,6 +94,9 @@ public struct Block: Sendable {
   /// For a gate: how many experts it mixes (the softmax width).
   public var mixed: Int
   public var span: Span
+  /// For an expert group: the spec's groups its experts come from, in order (one entry, itself,
+  /// until `merge-parallel-experts` merges groups).
+  public var origin: [ExpertOrigin] = []
 
   public var ref: BlockRef {
     switch kind {

@@ -256,9 +256,11 @@ public struct Validator {
       let out = (e.count.value, e.units.value.last!)
       shapes[d.ref] = out
       guard ok else { return nil }
-      return Block(
+      var block = Block(
         kind: .experts(count: e.count.value, units: e.units.value, activation: e.activation), name: name,
         inputs: d.inputs.map(\.0), inputWidth: width, outExperts: out.0, outWidth: out.1, mixed: 0, span: d.span)
+      block.origin = [ExpertOrigin(group: name, count: e.count.value)]
+      return block
     case .gate(let name):
       let g = spec.gates.first { $0.name.value == name }!
       var k = 0

@@ -29,6 +29,10 @@ public struct RunJob {
     public var session: Session
     public var data: LoadedData
     public var metrics: [TaskMetrics]
+    /// Gate utilisation and expert similarity on the test rows after training.
+    public var experts: ExpertReport
+    /// The same after every epoch this process trained (only with `metricsOut`).
+    public var expertHistory: [ExpertReport]
     /// Epochs this process trained, and their time.
     public var trainedEpochs: [EpochReport]
     public var trainSeconds: Double
@@ -77,8 +81,11 @@ public struct RunJob {
       "training `\(g.name)` on \(data.train.count) rows, testing on \(data.test.count); \(g.training.epochs) epochs, batch \(g.training.batchSize), seed \(session.seed), \(session.executor.threads) threads"
     )
     var trained: [EpochReport] = []
+    var expertHistory: [ExpertReport] = []
     do {
-      try train(session, data, g, &trained)
+      try train(session, data, g, &trained) {
+        if metricsOut != nil { expertHistory.append(session.expertReport(data.test)) }
+      }
     } catch let e as Interrupted {
       // Save where we are (mid-epoch) so `--resume` continues at the next batch.
       if let dir = checkpointDir {
@@ -90,16 +97,20 @@ public struct RunJob {
       throw e
     }
     let metrics = session.evaluate(data.test)
+    let experts = session.expertReport(data.test)
     let seconds = trained.reduce(0) { $0 + $1.seconds }
     let samples = Double(data.train.count * trained.count)
     var result = Result(
-      session: session, data: data, metrics: metrics, trainedEpochs: trained, trainSeconds: seconds,
+      session: session, data: data, metrics: metrics, experts: experts, expertHistory: expertHistory,
+      trainedEpochs: trained, trainSeconds: seconds,
       samplesPerSecond: seconds > 0 ? samples / seconds : 0, resumedFrom: resumedFrom)
     if let path = metricsOut { try writeMetrics(&result, to: path) }
     return result
   }
 
-  func train(_ session: Session, _ data: LoadedData, _ g: Graph, _ trained: inout [EpochReport]) throws {
+  func train(
+    _ session: Session, _ data: LoadedData, _ g: Graph, _ trained: inout [EpochReport], afterEach: () -> Void
+  ) throws {
     var epochs: [EpochReport] = []
     defer { trained = epochs }
     try session.train(
@@ -112,6 +123,7 @@ public struct RunJob {
           "epoch \(r.epoch)/\(g.training.epochs): loss \(fixed(r.loss, 4)) (\(tasks)), \(fixed(r.seconds, 2)) s, \(Int(r.samplesPerSecond)) samples/s"
         )
         if let dir = checkpointDir { try session.checkpoint().write(toDirectory: dir) }
+        afterEach()
       },
       onBatch: onBatch.map { cb in { b, n, l in cb(session.epochsDone + 1, b, n, l) } })
   }
@@ -130,13 +142,16 @@ public struct RunJob {
       var test_rows: Int
       var tasks: [String: TaskMetrics]
       var train: TrainInfo
+      var experts: ExpertReport
+      /// After each epoch this process trained.
+      var expert_history: [ExpertReport]
     }
     let f = File(
       model: graph.name, seed: r.session.seed, test_rows: r.data.test.count,
       tasks: Dictionary(r.metrics.map { ($0.task, $0) }, uniquingKeysWith: { a, _ in a }),
       train: TrainInfo(
         samples_per_second: r.samplesPerSecond, seconds: r.trainSeconds, epochs: r.session.epochsDone,
-        rows: r.data.train.count, history: r.session.history))
+        rows: r.data.train.count, history: r.session.history), experts: r.experts, expert_history: r.expertHistory)
     let enc = JSONEncoder()
     enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
     enc.nonConformingFloatEncodingStrategy = .convertToString(

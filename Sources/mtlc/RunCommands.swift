@@ -126,6 +126,7 @@ struct Run: ParsableCommand {
     let result: RunJob.Result
     do { result = try job.run() } catch { throw exitFor(error) }
     print(metricsTable(result.metrics), terminator: "")
+    if !quiet && !result.experts.table.isEmpty { print("\n" + result.experts.table, terminator: "") }
     if !quiet {
       eprint(
         "trained \(result.trainedEpochs.count) epochs in \(fixed(result.trainSeconds, 2)) s (\(Int(result.samplesPerSecond)) samples/s)"
