@@ -18,6 +18,10 @@ public struct RunJob {
   public var checkpointDir: String?
   public var resume = false
   public var metricsOut: String?
+  /// Write an HTML report of the run into this folder (`report.html`).
+  public var reportDir: String?
+  /// The command line, for the report's header.
+  public var command = "mtlc run"
   /// Progress and notes, one line at a time (the CLI sends them to standard error).
   public var log: (String) -> Void = { _ in }
   /// Called after each batch: (epoch, batch, batches, running loss). For progress bars.
@@ -82,9 +86,11 @@ public struct RunJob {
     )
     var trained: [EpochReport] = []
     var expertHistory: [ExpertReport] = []
+    var epochMetrics: [[TaskMetrics]] = []
     do {
       try train(session, data, g, &trained) {
         if metricsOut != nil { expertHistory.append(session.expertReport(data.test)) }
+        if reportDir != nil { epochMetrics.append(session.evaluate(data.test)) }
       }
     } catch let e as Interrupted {
       // Save where we are (mid-epoch) so `--resume` continues at the next batch.
@@ -105,6 +111,13 @@ public struct RunJob {
       trainedEpochs: trained, trainSeconds: seconds,
       samplesPerSecond: seconds > 0 ? samples / seconds : 0, resumedFrom: resumedFrom)
     if let path = metricsOut { try writeMetrics(&result, to: path) }
+    if let dir = reportDir {
+      let path = try RunReport.write(
+        RunReport.Input(
+          graph: session.graph, metrics: metrics, history: session.history, epochMetrics: epochMetrics,
+          experts: experts, command: command), to: dir)
+      log("report: \(path)")
+    }
     return result
   }
 

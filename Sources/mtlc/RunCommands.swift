@@ -70,6 +70,8 @@ struct Run: ParsableCommand {
   @Option(name: .customLong("split-seed"), help: "Seed of the held-out test split (instead of the spec's).")
   var splitSeed: UInt64?
   @Option(name: .customLong("metrics-out"), help: "Write the metrics as JSON here.") var metricsOut: String?
+  @Option(help: "Write a self-contained HTML report of the run into this folder (report.html).")
+  var report: String?
   @Option(name: .customLong("checkpoint-dir"), help: "Write a checkpoint here at the end of every epoch.")
   var checkpointDir: String?
   @Flag(help: "Continue from the checkpoint in --checkpoint-dir, if there is one.") var resume = false
@@ -107,6 +109,8 @@ struct Run: ParsableCommand {
     job.checkpointDir = checkpointDir
     job.resume = resume
     job.metricsOut = metricsOut
+    job.reportDir = report
+    job.command = (["mtlc"] + CommandLine.arguments.dropFirst()).joined(separator: " ")
     let tty = isatty(2) != 0
     if !quiet {
       job.log = { line in

@@ -216,3 +216,33 @@ struct BinaryTests {
     #expect(r.stderr.contains("\(path):43: error: column `age`: `forty` is not a number"), "\(r.stderr)")
   }
 }
+
+/// `mtlc run --report DIR`: one self-contained page.
+struct ReportTests {
+  @Test("the report is one self-contained HTML page with the picture, curves, metrics and heat-map")
+  func report() throws {
+    let dir = try BinaryTests.tempDir()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    for (name, path) in [
+      ("with dot", ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin"), ("built-in", "/nonexistent"),
+    ] {
+      let out = dir.appendingPathComponent(name.replacingOccurrences(of: " ", with: "-")).path
+      let r = try BinaryTests.shell(
+        "PATH='\(path)' '\(BinaryTests.repo.path)/.build/debug/mtlc' run specs/mmoe.yaml --epochs 2 -q --report '\(out)'"
+      )
+      #expect(r.status == 0, "\(name): \(r.stderr)")
+      let html = try String(contentsOfFile: out + "/report.html", encoding: .utf8)
+      #expect(html.hasPrefix("<!DOCTYPE html>"))
+      for needle in [
+        "<svg", "experts.shared", "gates.income", "towers.marital", "Test metrics", "test AUC after each epoch",
+        "Gate utilisation", "shared[3]", "</html>",
+      ] {
+        #expect(html.contains(needle), "\(name): no \(needle)")
+      }
+      // Self-contained: no scripts, nothing loaded from elsewhere.
+      for banned in ["<script", " src=", "<link", "@import", "url(http"] {
+        #expect(!html.contains(banned), "\(name): \(banned)")
+      }
+    }
+  }
+}
