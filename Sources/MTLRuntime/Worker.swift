@@ -109,11 +109,8 @@ final class Worker {
   let values: [UnsafeMutablePointer<Float>]
   let valueGrads: [UnsafeMutablePointer<Float>]
   let needsGrad: [Bool]
-  /// Values whose gradient must be zeroed before backward; the others are first written by an op
-  /// that overwrites (`overwriteDX`), so zeroing them would be wasted work.
-  let zeroGrad: [Bool]
-  /// Per op: its input gradient is the first write to that buffer, so the product overwrites it.
-  let overwriteDX: [Bool]
+  /// When gradients are born, zeroed and reused (see `GradientPlan`).
+  let plan: GradientPlan
   let grads: [UnsafeMutablePointer<Float>]
   /// Embedding rows this worker's gradient holds, per parameter (nil for dense parameters).
   let touched: [RowSet?]
@@ -141,39 +138,16 @@ final class Worker {
     self.capacity = capacity
     self.ownedGrads = ownsGrads
     lossValues = Array(repeating: 0, count: graph.losses.count)
-    var ng = Array(repeating: false, count: graph.values.count)
-    for op in graph.ops { ng[op.output] = !op.params.isEmpty || op.inputs.contains { ng[$0] } }
-    needsGrad = ng
-    // Plan the gradient writes: walking backward, the first op to write a value's gradient may
-    // overwrite it when it is a matrix product (the loss seeds come first of all).
-    var written = Set(graph.losses.map(\.input))
-    var overwrite = Array(repeating: false, count: graph.ops.count)
-    var zero = ng
-    for i in graph.ops.indices.reversed() {
-      let op = graph.ops[i]
-      guard ng[op.output] else { continue }
-      let writes: [ValueID]
-      switch op.kind {
-      case .embed, .denseInput: writes = []
-      case .linear, .expertLinear, .softmax, .sigmoid: writes = [op.inputs[0]]
-      case .concat, .mix, .product: writes = op.inputs
-      }
-      for v in writes where ng[v] {
-        if !written.contains(v) && (op.kind == .linear || op.kind == .expertLinear) {
-          overwrite[i] = true
-          zero[v] = false
-        }
-        written.insert(v)
-      }
-    }
-    zeroGrad = zero
-    overwriteDX = overwrite
+    plan = GradientPlan(graph: graph)
+    needsGrad = plan.needsGrad
+    let ng = plan.needsGrad
 
     let valueCounts = graph.values.map { capacity * $0.rowWidth }
     let maxRow = graph.values.map(\.rowWidth).max() ?? 1
     let gradCounts = ownsGrads ? shared.counts : []
+    let gradBuffers = plan.slotRowWidth.map { capacity * $0 }
     let sizes =
-      valueCounts + valueCounts + [capacity * maxRow, capacity * max(graph.pipeline.dense.count, 1)]
+      valueCounts + gradBuffers + [capacity * maxRow, capacity * max(graph.pipeline.dense.count, 1)]
       + [capacity * max(graph.pipeline.labels.count, 1)] + gradCounts
     let rounded = sizes.map { ($0 + 15) / 16 * 16 }
     let count = rounded.reduce(0, +)
@@ -191,7 +165,11 @@ final class Worker {
       return cursor
     }
     values = valueCounts.map { _ in take() }
-    valueGrads = valueCounts.map { _ in take() }
+    let buffers = gradBuffers.map { _ in take() }
+    // A value without a gradient buffer is never read or written in backward (the plan skips
+    // every op that would): a sentinel that is never dereferenced keeps the lists simple.
+    let unused = UnsafeMutablePointer<Float>(bitPattern: 0x10)!
+    valueGrads = plan.slot.map { $0.map { buffers[$0] } ?? unused }
     scratch = take()
     dense = take()
     labels = take()
@@ -293,9 +271,7 @@ final class Worker {
     guard B > 0 else { return }
     let L = graph.pipeline.labels.count
     if gradients {
-      for v in graph.values.indices where zeroGrad[v] {
-        valueGrads[v].update(repeating: 0, count: B * graph.values[v].rowWidth)
-      }
+      for v in plan.zeroAtLosses { valueGrads[v].update(repeating: 0, count: B * graph.values[v].rowWidth) }
     }
     let share = Float(B) / Float(batch)
     for (i, l) in graph.losses.enumerated() {
@@ -331,7 +307,8 @@ final class Worker {
     let S = graph.pipeline.sparse.count
     for i in graph.ops.indices.reversed() {
       let op = graph.ops[i]
-      guard needsGrad[op.output] else { continue }
+      guard needsGrad[op.output], !plan.skip[i] else { continue }
+      for v in plan.zeroBefore[i] { valueGrads[v].update(repeating: 0, count: B * graph.values[v].rowWidth) }
       let dy = valueGrads[op.output]
       let y = values[op.output]
       let out = graph.values[op.output]
@@ -353,7 +330,7 @@ final class Worker {
         Kernels.linearBackward(
           dx: needsGrad[xID] ? valueGrads[xID] : nil, dw: grads[op.params[0]],
           db: op.params.count > 1 ? grads[op.params[1]] : nil, dz: dy, x: values[xID], w: shared.params[op.params[0]],
-          B: B, I: x.rowWidth, O: out.rowWidth, overwriteDX: overwriteDX[i])
+          B: B, I: x.rowWidth, O: out.rowWidth, overwriteDX: plan.overwriteDX[i])
       case .expertLinear:
         let xID = op.inputs[0]
         let x = graph.values[xID]
@@ -361,7 +338,7 @@ final class Worker {
         Kernels.expertLinearBackward(
           dx: needsGrad[xID] ? valueGrads[xID] : nil, dw: grads[op.params[0]], db: grads[op.params[1]], dz: dy,
           x: values[xID], w: shared.params[op.params[0]], E: out.experts, B: B, I: x.width, O: out.width,
-          overwriteDX: overwriteDX[i])
+          overwriteDX: plan.overwriteDX[i])
       case .softmax:
         let xID = op.inputs[0]
         if needsGrad[xID] { Kernels.softmaxBackward(dx: valueGrads[xID], dy: dy, y: y, B: B, K: out.width) }
