@@ -15,7 +15,8 @@ let package = Package(
     .executable(name: "mtlc-bench", targets: ["mtlc-bench"]),
   ],
   dependencies: [
-    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
   ],
   targets: [
     // System libraries: module maps and nothing else.
@@ -44,11 +45,16 @@ let package = Package(
     .target(name: "MTLRuntime", dependencies: ["MTLGraph", "MTLKernels", "MTLSupport"], swiftSettings: fastMath),
     // Training loop, metrics, checkpoints, predict.
     .target(name: "MTLTrain", dependencies: ["MTLRuntime", "MTLData", "MTLGraph", "MTLSupport"]),
+    // ONNX export; Generated/ holds the committed swift-protobuf code for onnx-ml.proto (README).
+    .target(
+      name: "MTLONNX",
+      dependencies: ["MTLData", "MTLGraph", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+      exclude: ["README.md", "Generated/onnx-ml.proto"]),
     // The CLI, thin.
     .executableTarget(
       name: "mtlc",
       dependencies: [
-        "MTLCompiler", "MTLTrain", "MTLDiagnostics",
+        "MTLCompiler", "MTLTrain", "MTLDiagnostics", "MTLONNX",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
 
@@ -69,5 +75,6 @@ let package = Package(
     .testTarget(name: "MTLDataTests", dependencies: ["MTLData", "MTLGraph"]),
     .testTarget(name: "MTLRuntimeTests", dependencies: ["MTLRuntime", "MTLTrain", "MTLCompiler", "MTLKernels"]),
     .testTarget(name: "EndToEndTests", dependencies: [], exclude: ["Fixtures"]),
+    .testTarget(name: "MTLONNXTests", dependencies: ["MTLONNX", "MTLTrain", "MTLCompiler", "MTLData", "MTLGraph"]),
   ]
 )
