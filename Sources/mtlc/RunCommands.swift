@@ -10,7 +10,7 @@ import MTLTrain
 #endif
 
 /// Commands that train and use models.
-let runtimeCommands: [ParsableCommand.Type] = [Run.self, Predict.self, Evaluate.self]
+let runtimeCommands: [ParsableCommand.Type] = [Run.self, Predict.self, Evaluate.self, Export.self]
 
 /// A spec (compiled now) or a compiled model file. Spec errors exit 1.
 func loadModel(_ path: String) throws -> Graph {

@@ -1,0 +1,50 @@
+import Foundation
+import Testing
+
+/// ONNX parity: `scripts/onnx-parity` exports every reference model and checks onnxruntime's
+/// outputs against `mtlc predict` to 1e-5. It needs onnxruntime from PyPI, so it runs only when
+/// asked (MTLC_ONNX_TEST=1) or when .venv-onnx exists (the script made it before).
+struct ONNXTests {
+  static let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent()
+  static let enabled =
+    ProcessInfo.processInfo.environment["MTLC_ONNX_TEST"] == "1"
+    || FileManager.default.isExecutableFile(atPath: repo.appendingPathComponent(".venv-onnx/bin/python").path)
+
+  /// The mtlc built beside this test binary (any scratch path), else .build/debug/mtlc.
+  static var binary: String {
+    let beside = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+    for dir in [beside, beside.deletingLastPathComponent(), repo.appendingPathComponent(".build/debug")] {
+      let p = dir.appendingPathComponent("mtlc").path
+      if FileManager.default.isExecutableFile(atPath: p) { return p }
+    }
+    return repo.appendingPathComponent(".build/debug/mtlc").path
+  }
+
+  @Test(
+    "every reference model's ONNX export matches mtlc predict under onnxruntime",
+    .enabled(if: ONNXTests.enabled, "set MTLC_ONNX_TEST=1 (or run scripts/onnx-parity once) to check ONNX parity"))
+  func parity() throws {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/bin/bash")
+    p.arguments = [Self.repo.appendingPathComponent("scripts/onnx-parity").path]
+    p.currentDirectoryURL = Self.repo
+    var env = ProcessInfo.processInfo.environment
+    env["MTLC"] = Self.binary
+    p.environment = env
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mtlc-onnx-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let log = dir.appendingPathComponent("log")
+    FileManager.default.createFile(atPath: log.path, contents: nil)
+    let h = try FileHandle(forWritingTo: log)
+    p.standardOutput = h
+    p.standardError = h
+    try p.run()
+    p.waitUntilExit()
+    try h.close()
+    let out = String(decoding: try Data(contentsOf: log), as: UTF8.self)
+    #expect(p.terminationStatus == 0, "scripts/onnx-parity failed:\n\(out)")
+    if !out.contains("SKIPPED") { #expect(out.contains("all outputs within"), "\(out)") }
+  }
+}
