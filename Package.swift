@@ -67,6 +67,10 @@ let package = Package(
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
 
+    // libFuzzer harness for the front end (scripts/fuzz builds it with -sanitize=fuzzer,address).
+    .executableTarget(
+      name: "mtlc-fuzz", dependencies: ["MTLCompiler", "MTLIR", "MTLGraph", "MTLDiagnostics"]),
+
     .testTarget(
       name: "MTLFrontEndTests",
       dependencies: ["MTLYAML", "MTLSpec", "MTLIR", "MTLCompiler", "MTLDiagnostics", "MTLGraph"],

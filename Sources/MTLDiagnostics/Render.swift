@@ -9,16 +9,41 @@
 ///
 /// The first line is what editors and CI parse.
 public enum DiagnosticRenderer {
+  /// Most diagnostics `render(_: Diagnostics, ...)` shows; the rest are counted. Bounds the output
+  /// (and the time) for hostile input with an error per node.
+  public static let maxShown = 100
+  /// Longest source line shown under a diagnostic, in characters; longer lines are clipped to a
+  /// window around the caret.
+  public static let maxLineShown = 160
+
   public static func render(_ d: Diagnostic, source: SourceFile?) -> String {
     var out = d.headline + "\n"
     if let span = d.span, let src = source, src.path == span.file, let text = src.line(span.start.line) {
       let num = String(span.start.line)
       let pad = String(repeating: " ", count: num.count)
-      let chars = Array(text.unicodeScalars)
-      let startCol = max(1, min(span.start.column, chars.count + 1))
+      var chars: [Unicode.Scalar]
+      var startCol = span.start.column
+      var endCol = span.end.line == span.start.line ? span.end.column : Int.max
+      let u = text.unicodeScalars
+      if text.utf8.count <= maxLineShown
+        || u.index(u.startIndex, offsetBy: maxLineShown, limitedBy: u.endIndex).map({ $0 == u.endIndex }) ?? true
+      {
+        chars = Array(u)
+      } else {
+        // A long line: show a window that starts a little before the caret, `…` where it is cut
+        // (so each diagnostic costs at most a walk to its column, however long the line).
+        let from = max(0, startCol - 1 - 20)
+        let lo = u.index(u.startIndex, offsetBy: from, limitedBy: u.endIndex) ?? u.endIndex
+        let hi = u.index(lo, offsetBy: maxLineShown, limitedBy: u.endIndex) ?? u.endIndex
+        chars = (from > 0 ? ["\u{2026}"] : []) + Array(u[lo..<hi]) + (hi < u.endIndex ? ["\u{2026}"] : [])
+        let shift = from > 0 ? from - 1 : 0
+        startCol -= shift
+        if endCol != Int.max { endCol -= shift }
+      }
+      startCol = max(1, min(startCol, chars.count + 1))
       var width = 1
-      if span.end.line == span.start.line && span.end.column > startCol {
-        width = min(span.end.column, chars.count + 1) - startCol
+      if span.end.line == span.start.line && endCol > startCol {
+        width = min(endCol, chars.count + 1) - startCol
       } else if span.end.line > span.start.line {
         width = max(1, chars.count + 1 - startCol)
       }
@@ -44,7 +69,8 @@ public enum DiagnosticRenderer {
   /// All diagnostics, sorted by position, separated by blank lines, with a closing count.
   public static func render(_ ds: Diagnostics, source: SourceFile?) -> String {
     let sorted = ds.sorted
-    var parts = sorted.map { render($0, source: source) }
+    var parts = sorted.prefix(maxShown).map { render($0, source: source) }
+    if sorted.count > maxShown { parts.append("... \(sorted.count - maxShown) more not shown\n") }
     let e = ds.errors.count
     let w = ds.warnings.count
     if e > 0 {

@@ -7,26 +7,32 @@ public enum Suggest {
     let y = Array(b.lowercased().unicodeScalars)
     if x.isEmpty { return y.count }
     if y.isEmpty { return x.count }
-    var d = [[Int]](repeating: [Int](repeating: 0, count: y.count + 1), count: x.count + 1)
-    for i in 0...x.count { d[i][0] = i }
-    for j in 0...y.count { d[0][j] = j }
+    // Three rolling rows of the matrix (the transposition looks two rows back).
+    var before = [Int](repeating: 0, count: y.count + 1)
+    var prev = Array(0...y.count)
+    var cur = [Int](repeating: 0, count: y.count + 1)
     for i in 1...x.count {
+      cur[0] = i
       for j in 1...y.count {
         let cost = x[i - 1] == y[j - 1] ? 0 : 1
-        d[i][j] = min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost)
+        cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
         if i > 1 && j > 1 && x[i - 1] == y[j - 2] && x[i - 2] == y[j - 1] {
-          d[i][j] = min(d[i][j], d[i - 2][j - 2] + 1)
+          cur[j] = min(cur[j], before[j - 2] + 1)
         }
       }
+      (before, prev, cur) = (prev, cur, before)
     }
-    return d[x.count][y.count]
+    return prev[y.count]
   }
 
   /// The best candidate at distance ≤ max(1, len/3) (ties: the first in `candidates`), or nil.
   public static func closest(to name: String, among candidates: [String]) -> String? {
     let limit = max(1, name.unicodeScalars.count / 3)
+    let n = name.lowercased().unicodeScalars.count
     var best: (String, Int)?
-    for c in candidates where c != name {
+    // The distance is at least the difference in (lowercased) length: skip those, and with
+    // them a huge name's long distance computations.
+    for c in candidates where c != name && abs(c.lowercased().unicodeScalars.count - n) <= limit {
       let d = distance(name, c)
       if d <= limit, best == nil || d < best!.1 { best = (c, d) }
     }

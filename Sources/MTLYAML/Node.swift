@@ -59,6 +59,9 @@ public struct YAMLLimits: Sendable {
   public var maxDepth: Int = 64
   /// Most nodes the document may hold once aliases are expanded (stops alias bombs).
   public var maxNodes: Int = 100_000
+  /// Most scalar text, in bytes, the document may hold once aliases are expanded (stops an alias
+  /// bomb made of a few copies of a long string rather than many nodes).
+  public var maxExpandedBytes: Int = 4 << 20
   public init() {}
   public static let `default` = YAMLLimits()
 }

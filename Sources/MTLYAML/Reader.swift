@@ -135,12 +135,24 @@ struct TreeBuilder {
   let path: String
   let limits: YAMLLimits
   var diagnostics = Diagnostics()
-  private var anchors: [String: YAMLNode] = [:]
+  /// Each anchor's node, and the scalar bytes in it (the text an alias to it copies).
+  private var anchors: [String: (node: YAMLNode, bytes: Int)] = [:]
   private var totalNodes = 0
+  private var totalBytes = 0
 
-  private enum Frame {
-    case sequence(start: SourceLoc, anchor: String?, items: [YAMLNode], count: Int)
-    case mapping(start: SourceLoc, anchor: String?, pairs: [YAMLPair], pendingKey: YAMLNode?, count: Int)
+  /// An open sequence or mapping. Frames are mutated in place on the stack (`stack[top]`), so
+  /// adding an item never copies the items before it (a popped enum payload would be copied).
+  private struct Frame {
+    var isSequence: Bool
+    var start: SourceLoc
+    var anchor: String?
+    var items: [YAMLNode] = []
+    var pairs: [YAMLPair] = []
+    var pendingKey: YAMLNode?
+    /// Key name -> index of its pair, for the duplicate check.
+    var keyIndex: [String: Int] = [:]
+    var count = 1
+    var bytes = 0
   }
   private var stack: [Frame] = []
 
@@ -198,20 +210,21 @@ struct TreeBuilder {
           let plain = tag.map(TreeBuilder.plainTags.contains) ?? (s.style == YAML_PLAIN_SCALAR_STYLE)
           let node = YAMLNode(
             kind: .scalar(text, plain: plain), span: span(event.start_mark, event.end_mark), nodeCount: 1)
-          guard count(1, event) else { return nil }
-          if let a = string(s.anchor) { anchors[a] = node }
-          if !add(node, to: &root) { return nil }
+          guard count(1, bytes: Int(s.length), event) else { return nil }
+          if let a = string(s.anchor) { anchors[a] = (node, Int(s.length)) }
+          if !add(node, bytes: Int(s.length), to: &root) { return nil }
         case YAML_ALIAS_EVENT:
           let name = string(event.data.alias.anchor) ?? ""
-          guard var node = anchors[name] else {
+          guard let (anchored, bytes) = anchors[name] else {
             diagnostics.error(
               .unknownAlias, "alias `*\(name)` refers to no anchor", at: span(event.start_mark, event.end_mark),
               help: "define `&\(name)` before using `*\(name)`")
             return nil
           }
-          guard count(node.nodeCount, event) else { return nil }
+          guard count(anchored.nodeCount, bytes: bytes, event) else { return nil }
+          var node = anchored
           node.span = span(event.start_mark, event.end_mark)
-          if !add(node, to: &root) { return nil }
+          if !add(node, bytes: bytes, to: &root) { return nil }
         case YAML_SEQUENCE_START_EVENT, YAML_MAPPING_START_EVENT:
           let isSeq = event.type == YAML_SEQUENCE_START_EVENT
           let tag = isSeq ? event.data.sequence_start.tag : event.data.mapping_start.tag
@@ -223,26 +236,15 @@ struct TreeBuilder {
             return nil
           }
           let anchor = string(isSeq ? event.data.sequence_start.anchor : event.data.mapping_start.anchor)
-          stack.append(
-            isSeq
-              ? .sequence(start: loc(event.start_mark), anchor: anchor, items: [], count: 1)
-              : .mapping(start: loc(event.start_mark), anchor: anchor, pairs: [], pendingKey: nil, count: 1))
-          guard count(1, event) else { return nil }
+          stack.append(Frame(isSequence: isSeq, start: loc(event.start_mark), anchor: anchor))
+          guard count(1, bytes: 0, event) else { return nil }
         case YAML_SEQUENCE_END_EVENT, YAML_MAPPING_END_EVENT:
           guard let frame = stack.popLast() else { return nil }
-          let end = loc(event.end_mark)
-          let node: YAMLNode
-          let anchor: String?
-          switch frame {
-          case .sequence(let start, let a, let items, let n):
-            node = YAMLNode(kind: .sequence(items), span: Span(file: path, start: start, end: end), nodeCount: n)
-            anchor = a
-          case .mapping(let start, let a, let pairs, _, let n):
-            node = YAMLNode(kind: .mapping(pairs), span: Span(file: path, start: start, end: end), nodeCount: n)
-            anchor = a
-          }
-          if let anchor { anchors[anchor] = node }
-          if !add(node, to: &root) { return nil }
+          let node = YAMLNode(
+            kind: frame.isSequence ? .sequence(frame.items) : .mapping(frame.pairs),
+            span: Span(file: path, start: frame.start, end: loc(event.end_mark)), nodeCount: frame.count)
+          if let anchor = frame.anchor { anchors[anchor] = (node, frame.bytes) }
+          if !add(node, bytes: frame.bytes, to: &root) { return nil }
         default:
           break
         }
@@ -250,9 +252,17 @@ struct TreeBuilder {
     }
   }
 
-  /// Counts nodes against the alias budget.
-  private mutating func count(_ n: Int, _ event: yaml_event_t) -> Bool {
+  /// Counts nodes and scalar bytes against the alias budgets.
+  private mutating func count(_ n: Int, bytes: Int, _ event: yaml_event_t) -> Bool {
     totalNodes += n
+    totalBytes += bytes
+    if totalBytes > limits.maxExpandedBytes {
+      diagnostics.error(
+        .aliasBudget, "document expands to more than \(limits.maxExpandedBytes) bytes of text",
+        at: span(event.start_mark, event.end_mark), label: "limit passed here",
+        help: "aliases (`*name`) copy what they refer to; use fewer or smaller ones")
+      return false
+    }
     if totalNodes > limits.maxNodes {
       diagnostics.error(
         .aliasBudget, "document expands to more than \(limits.maxNodes) nodes",
@@ -277,35 +287,37 @@ struct TreeBuilder {
     return false
   }
 
-  /// Adds a finished node to the innermost open container (or makes it the root).
-  private mutating func add(_ node: YAMLNode, to root: inout YAMLNode?) -> Bool {
-    guard let top = stack.popLast() else {
+  /// Adds a finished node (holding `bytes` of scalar text) to the innermost open container, in
+  /// place, or makes it the root.
+  private mutating func add(_ node: YAMLNode, bytes: Int, to root: inout YAMLNode?) -> Bool {
+    guard !stack.isEmpty else {
       root = node
       return true
     }
-    switch top {
-    case .sequence(let start, let anchor, var items, let n):
-      items.append(node)
-      stack.append(.sequence(start: start, anchor: anchor, items: items, count: n + node.nodeCount))
-    case .mapping(let start, let anchor, var pairs, let pending, let n):
-      if let key = pending {
-        pairs.append(YAMLPair(key: key, value: node))
-        stack.append(.mapping(start: start, anchor: anchor, pairs: pairs, pendingKey: nil, count: n + node.nodeCount))
-      } else {
-        guard case .scalar(let name, _) = node.kind else {
-          diagnostics.error(
-            .complexKey, "mapping key is \(node.kindDescription), not a name", at: node.span,
-            help: "keys in a spec are plain names")
-          return false
-        }
-        if let first = pairs.first(where: { $0.name == name }) {
-          diagnostics.error(
-            .duplicateKey, "duplicate key `\(name)`", at: node.span, label: "defined again here",
-            help: "remove one of the two, or rename it",
-            notes: ["`\(name)` was first defined at \(first.key.span.location)"])
-        }
-        stack.append(.mapping(start: start, anchor: anchor, pairs: pairs, pendingKey: node, count: n + node.nodeCount))
+    let top = stack.count - 1
+    stack[top].count += node.nodeCount
+    stack[top].bytes += bytes
+    if stack[top].isSequence {
+      stack[top].items.append(node)
+    } else if let key = stack[top].pendingKey {
+      stack[top].pairs.append(YAMLPair(key: key, value: node))
+      stack[top].pendingKey = nil
+    } else {
+      guard case .scalar(let name, _) = node.kind else {
+        diagnostics.error(
+          .complexKey, "mapping key is \(node.kindDescription), not a name", at: node.span,
+          help: "keys in a spec are plain names")
+        return false
       }
+      if let first = stack[top].keyIndex[name] {
+        diagnostics.error(
+          .duplicateKey, "duplicate key `\(name)`", at: node.span, label: "defined again here",
+          help: "remove one of the two, or rename it",
+          notes: ["`\(name)` was first defined at \(stack[top].pairs[first].key.span.location)"])
+      } else {
+        stack[top].keyIndex[name] = stack[top].pairs.count
+      }
+      stack[top].pendingKey = node
     }
     return true
   }
