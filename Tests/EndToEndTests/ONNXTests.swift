@@ -36,7 +36,7 @@ struct ONNXTests {
     try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(at: dir) }
     let log = dir.appendingPathComponent("log")
-    FileManager.default.createFile(atPath: log.path, contents: nil)
+    _ = FileManager.default.createFile(atPath: log.path, contents: nil)
     let h = try FileHandle(forWritingTo: log)
     p.standardOutput = h
     p.standardError = h
