@@ -40,7 +40,9 @@ public enum ONNXExport {
   }
 
   /// Exports `graph` (bound or not: it is bound to `fitted` here) with `params` (in graph order).
-  public static func export(graph unbound: Graph, fitted: FittedPipeline, params: [[Float]], producerVersion: String = "")
+  public static func export(
+    graph unbound: Graph, fitted: FittedPipeline, params: [[Float]], producerVersion: String = ""
+  )
     throws -> Result
   {
     let graph = unbound.bound(vocabularyRows: fitted.vocabularySizes)
@@ -62,7 +64,8 @@ public enum ONNXExport {
     for t in graph.tasks {
       guard b.reserve(t.name) else {
         throw ONNXExportError(
-          message: "task `\(t.name)` has the name of a feature or another task; ONNX inputs and outputs need distinct names")
+          message:
+            "task `\(t.name)` has the name of a feature or another task; ONNX inputs and outputs need distinct names")
       }
     }
 
@@ -109,19 +112,27 @@ public enum ONNXExport {
         y =
           d.max > d.min
           ? b.node(
-            "Div", [b.node("Sub", [x, b.double(d.min, hint: "\(d.name).min")]), b.double(d.max - d.min, hint: "\(d.name).range")])
+            "Div",
+            [
+              b.node("Sub", [x, b.double(d.min, hint: "\(d.name).min")]),
+              b.double(d.max - d.min, hint: "\(d.name).range"),
+            ])
           : b.double(0, hint: "zero.d")
       case .standard:
         y =
           d.std > 0
-          ? b.node("Div", [b.node("Sub", [x, b.double(d.mean, hint: "\(d.name).mean")]), b.double(d.std, hint: "\(d.name).std")])
+          ? b.node(
+            "Div",
+            [b.node("Sub", [x, b.double(d.mean, hint: "\(d.name).mean")]), b.double(d.std, hint: "\(d.name).std")])
           : b.double(0, hint: "zero.d")
       case .log:
-        y = b.node("Log", [b.node("Add", [b.node("Max", [x, b.double(0, hint: "zero.d")]), b.double(1, hint: "one.d")])])
+        y = b.node(
+          "Log", [b.node("Add", [b.node("Max", [x, b.double(0, hint: "zero.d")]), b.double(1, hint: "one.d")])])
       }
       // Missing (NaN) -> 0 after normalisation; Where also broadcasts a constant to [N, 1].
       y = b.node("Where", [b.node("IsNaN", [x]), b.double(0, hint: "zero.d"), y])
-      denseColumns.append(b.node("Cast", [y], hint: "\(d.name).normalized", attributes: [.int("to", Int64(DType.float.rawValue))]))
+      denseColumns.append(
+        b.node("Cast", [y], hint: "\(d.name).normalized", attributes: [.int("to", Int64(DType.float.rawValue))]))
     }
 
     // Parameters as initializers.
@@ -151,7 +162,8 @@ public enum ONNXExport {
       tensor[v] =
         val.experts == 1
         ? b.node("Identity", [t], name: valueName(v))
-        : b.node("Reshape", [t, b.int64s([-1, Int64(val.experts), Int64(val.width)], hint: "shape")], name: valueName(v))
+        : b.node(
+          "Reshape", [t, b.int64s([-1, Int64(val.experts), Int64(val.width)], hint: "shape")], name: valueName(v))
     }
     func activate(_ t: String, _ a: Activation) -> String {
       switch a {
@@ -173,7 +185,9 @@ public enum ONNXExport {
         store(b.node("Gather", [paramNames[op.params[0]], sparseRows[slot]], attributes: [.int("axis", 0)]), op.output)
       case .denseInput:
         guard !denseColumns.isEmpty else { throw ONNXExportError(message: "dense_input op without dense features") }
-        store(denseColumns.count == 1 ? denseColumns[0] : b.node("Concat", denseColumns, attributes: [.int("axis", 1)]), op.output)
+        store(
+          denseColumns.count == 1 ? denseColumns[0] : b.node("Concat", denseColumns, attributes: [.int("axis", 1)]),
+          op.output)
       case .concat:
         let parts = op.inputs.map(flat)
         store(parts.count == 1 ? parts[0] : b.node("Concat", parts, attributes: [.int("axis", 1)]), op.output)

@@ -64,7 +64,8 @@ struct ProcessFaultTests {
     // one left to finish.
     for attempt in 0..<9 where !finished {
       let p = try Self.start(
-        Self.runArgs(d, epochs: epochs, extra: ["--checkpoint-dir", ck, "--metrics-out", out] + (attempt > 0 ? ["--resume"] : [])))
+        Self.runArgs(
+          d, epochs: epochs, extra: ["--checkpoint-dir", ck, "--metrics-out", out] + (attempt > 0 ? ["--resume"] : [])))
       if attempt < 8 {
         usleep(UInt32.random(in: 20_000...(150_000 + 100_000 * UInt32(attempt)), using: &rng))
       } else {
@@ -127,7 +128,8 @@ struct ProcessFaultTests {
     let before = try Data(contentsOf: URL(fileURLWithPath: ck + "/checkpoint.mtlc"))
     // Resume for more epochs with writes capped at 8 KiB: the next checkpoint cannot be written.
     let cmd =
-      "ulimit -f 8; exec '\(Self.bin)' " + Self.runArgs(d, epochs: 3, extra: ["--checkpoint-dir", ck, "--resume"])
+      "ulimit -f 8; exec '\(Self.bin)' "
+      + Self.runArgs(d, epochs: 3, extra: ["--checkpoint-dir", ck, "--resume"])
       .map { "'\($0)'" }.joined(separator: " ")
     let r = try BinaryTests.shell(cmd)
     #expect(r.status == 74, "\(r.status): \(r.stderr)")

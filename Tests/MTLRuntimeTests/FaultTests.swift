@@ -48,7 +48,8 @@ struct FaultTests {
     Interrupt.reset()
     defer { Interrupt.reset() }
     do {
-      try first.train(small, epochs: 3, onBatch: { b, _, _ in if first.epochsDone == 1 && b == 4 { Interrupt.simulate() } })
+      try first.train(
+        small, epochs: 3, onBatch: { b, _, _ in if first.epochsDone == 1 && b == 4 { Interrupt.simulate() } })
       Issue.record("not interrupted")
     } catch let e as Interrupted {
       #expect(e.epoch == 2 && e.batch == 4)
