@@ -157,7 +157,8 @@ struct Predict: ParsableCommand {
     }
     do {
       let s = try Inference.restore(graph, checkpointDir: checkpoint)
-      let (rows, csv) = try Inference.predict(s, dataPath: data)
+      let (rows, csv, skipped) = try Inference.predict(s, dataPath: data)
+      if let skipped { eprint(skipped.description) }
       try AtomicFile.write(csv, to: output)
       eprint("wrote \(rows) predictions for \(s.graph.tasks.count) tasks to \(output)")
     } catch { throw exitFor(error) }
@@ -175,7 +176,9 @@ struct Evaluate: ParsableCommand {
     let graph = try loadModel(model)
     do {
       let s = try Inference.restore(graph, checkpointDir: checkpoint)
-      print(metricsTable(try Inference.evaluate(s, dataPath: data)), terminator: "")
+      let (metrics, skipped) = try Inference.evaluate(s, dataPath: data)
+      if let skipped { eprint(skipped.description) }
+      print(metricsTable(metrics), terminator: "")
     } catch { throw exitFor(error) }
   }
 }

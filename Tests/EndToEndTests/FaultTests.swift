@@ -157,3 +157,36 @@ struct ProcessFaultTests {
     #expect(try String(contentsOfFile: metrics, encoding: .utf8) == "keep")
   }
 }
+
+/// `data.on_bad_row: skip` also holds for `predict` and `evaluate`.
+struct SkipBadRowsTests {
+  @Test("predict and evaluate drop bad rows under skip, say so, and predict keeps each row's line")
+  func predictAndEvaluateSkip() throws {
+    let d = try ProcessFaultTests.smallData()
+    defer { try? FileManager.default.removeItem(at: d.dir) }
+    let spec = try String(contentsOf: BinaryTests.repo.appendingPathComponent("specs/mmoe.yaml"), encoding: .utf8)
+      .replacingOccurrences(of: "  train: ../data/adult.csv", with: "  train: \(d.train)\n  on_bad_row: skip")
+    let specPath = d.dir.appendingPathComponent("mmoe-skip.yaml").path
+    try spec.write(toFile: specPath, atomically: true, encoding: .utf8)
+    let ck = d.dir.appendingPathComponent("ck").path
+    let r = try BinaryTests.mtlc(["run", specPath, "--epochs", "1", "--checkpoint-dir", ck, "-q"])
+    #expect(r.status == 0, "\(r.stderr)")
+    // A test file whose 3rd data row (file line 4) is ragged.
+    var lines = try String(contentsOfFile: d.test, encoding: .utf8).split(separator: "\n").map(String.init)
+    lines[3] = "39,State-gov,77516"
+    let dirty = d.dir.appendingPathComponent("dirty.csv").path
+    try (lines.joined(separator: "\n") + "\n").write(toFile: dirty, atomically: true, encoding: .utf8)
+    let out = d.dir.appendingPathComponent("p.csv").path
+    let p = try BinaryTests.mtlc(["predict", specPath, "--checkpoint", ck, "--data", dirty, "-o", out])
+    #expect(p.status == 0, "\(p.stderr)")
+    #expect(p.stderr.contains("skipped 1 bad row"), "\(p.stderr)")
+    let rows = try String(contentsOfFile: out, encoding: .utf8).split(separator: "\n")
+    #expect(rows.first == "line,income,marital")
+    #expect(rows.count == lines.count - 1)  // header + every row but the bad one
+    #expect(rows[1].hasPrefix("2,") && rows[2].hasPrefix("3,") && rows[3].hasPrefix("5,"))
+    let e = try BinaryTests.mtlc(["evaluate", specPath, "--checkpoint", ck, "--data", dirty])
+    #expect(e.status == 0, "\(e.stderr)")
+    #expect(e.stderr.contains("skipped 1 bad row"))
+    #expect(e.stdout.contains("\nincome "))
+  }
+}
