@@ -19,9 +19,12 @@ struct Reader {
     /// Whether an unknown key here looks like a misspelling of `key` (already reported as such,
     /// so a "missing `key`" error would only repeat it).
     func misspelled(_ key: String, allowed: [String]) -> Bool {
-      pairs.contains { !allowed.contains($0.name) && Suggest.closest(to: $0.name, among: allowed) == key }
+      if allowed == self.allowed { return suggested.contains(key) }
+      return pairs.contains { !allowed.contains($0.name) && Suggest.closest(to: $0.name, among: allowed) == key }
     }
     let allowed: [String]
+    /// The allowed keys that unknown keys here were taken for (computed once, when reporting them).
+    var suggested: Set<String> = []
   }
 
   /// Reads `node` as a mapping whose keys must be among `allowed`; reports unknown keys with a
@@ -33,6 +36,7 @@ struct Reader {
       diags.error(.wrongType, "expected a mapping for \(what), found \(node.kindDescription)", at: node.span)
       return nil
     }
+    var suggested: Set<String> = []
     for p in pairs where !allowed.contains(p.name) {
       if p.name == "<<" {
         diags.error(
@@ -40,12 +44,14 @@ struct Reader {
           help: "YAML merge keys are not supported; write the keys out (an alias `*name` can stand for a whole value)")
         continue
       }
+      let closest = Suggest.closest(to: p.name, among: allowed)
+      if let closest { suggested.insert(closest) }
       let help =
-        Suggest.closest(to: p.name, among: allowed).map { "did you mean `\($0)`?" }
+        closest.map { "did you mean `\($0)`?" }
         ?? "allowed keys here: " + allowed.map { "`\($0)`" }.joined(separator: ", ")
       diags.error(.unknownKey, "unknown key `\(p.name)` in \(what)", at: p.key.span, help: help)
     }
-    let m = Mapping(node: node, pairs: pairs, what: what, allowed: allowed)
+    let m = Mapping(node: node, pairs: pairs, what: what, allowed: allowed, suggested: suggested)
     for r in required where !m.has(r) && !m.misspelled(r, allowed: allowed) && !m.has("<<") {
       diags.error(
         .missingKey, "\(what) is missing the required key `\(r)`", at: keySpan(node),
