@@ -1,17 +1,5 @@
 // A hash set of byte strings, so that cells are looked up without becoming Strings.
 
-/// FNV-1a, 64 bit, over raw bytes; the same function as `Checksum.fnv1a64` (a test pins it),
-/// written here so that the hot loop is specialised for buffers.
-@inline(__always)
-func fnv1a64(_ bytes: UnsafeBufferPointer<UInt8>) -> UInt64 {
-  var h: UInt64 = 0xcbf2_9ce4_8422_2325
-  for b in bytes {
-    h ^= UInt64(b)
-    h = h &* 0x100_0000_01b3
-  }
-  return h
-}
-
 /// A quick hash for the table below, eight bytes at a time (FNV-1a's byte-serial multiply chain
 /// was most of the encoding time). Not stable across versions: never store it.
 @inline(__always)

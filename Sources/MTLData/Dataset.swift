@@ -4,6 +4,7 @@
 // labels), B a batch.
 
 import MTLGraph
+import MTLSupport
 
 /// Encoded examples, row-major.
 public struct Dataset: Equatable, Sendable {
@@ -98,7 +99,7 @@ struct SparseLookup {
   @inline(__always)
   func row(_ cell: UnsafeBufferPointer<UInt8>) -> Int32? {
     if let k = keys.find(cell) { return k < markers ? nil : rowOf[k - markers] }
-    if buckets > 0 { return Int32(truncatingIfNeeded: 1 + fnv1a64(cell) % buckets) }
+    if buckets > 0 { return Int32(truncatingIfNeeded: 1 + Checksum.fnv1a64(cell) % buckets) }
     return 0
   }
 }

@@ -90,6 +90,42 @@ public struct FittedPipeline: Codable, Equatable, Sendable {
     Dictionary(sparse.map { ($0.name, $0.tableRows) }, uniquingKeysWith: { a, _ in a })
   }
 
+  /// The same vocabularies, statistics and feature pipeline, wherever the data files were.
+  public func sameFit(as other: FittedPipeline) -> Bool {
+    var a = self
+    var b = other
+    (a.pipeline.train, a.pipeline.test, b.pipeline.train, b.pipeline.test) = ("", nil, "", nil)
+    return a == b
+  }
+
+  /// Consistency a damaged or hostile checkpoint could break (a fitted pipeline is read back from
+  /// one): every fitted feature matches its pipeline feature, and every table row count is what
+  /// its vocabulary implies, so nothing sized from it can be inflated. nil when sound.
+  public func check() -> String? {
+    if let p = pipeline.check() { return "\(p)" }
+    guard sparse.count == pipeline.sparse.count, dense.count == pipeline.dense.count, trainRowCount >= 0 else {
+      return
+        "it has \(sparse.count) sparse and \(dense.count) dense features for a pipeline of \(pipeline.sparse.count) and \(pipeline.dense.count)"
+    }
+    for (f, s) in zip(sparse, pipeline.sparse) {
+      guard f.name == s.name, f.column == s.column else { return "sparse feature `\(f.name)` is out of place" }
+      let buckets: Int?
+      if case .hashed(let b) = s.vocabulary { buckets = b } else { buckets = nil }
+      guard f.hashBuckets == buckets, buckets == nil || f.values.isEmpty,
+        f.tableRows == 1 + (buckets ?? f.values.count)
+      else { return "sparse feature `\(f.name)` claims \(f.tableRows) table rows for its vocabulary" }
+    }
+    for (f, d) in zip(dense, pipeline.dense) {
+      guard f.name == d.name, f.column == d.column, f.normalize == d.normalize else {
+        return "dense feature `\(f.name)` is out of place"
+      }
+      guard f.count >= 0, [f.min, f.max, f.mean, f.std].allSatisfy(\.isFinite), f.std >= 0 else {
+        return "dense feature `\(f.name)` has statistics that are not finite"
+      }
+    }
+    return nil
+  }
+
   /// The labels' cell values counted as missing: "" and every feature's `missing` markers.
   var labelMissingMarkers: [String] {
     var out = [""]

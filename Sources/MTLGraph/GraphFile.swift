@@ -33,27 +33,82 @@ public enum GraphFile {
       var format: String?
       var version: Int?
     }
-    guard let h = try? JSONDecoder().decode(Header.self, from: Data(bytes)) else {
-      throw Error(path: path, reason: "not a compiled mtlc model (not JSON); compile a spec with `mtlc compile`")
+    let header: Header
+    do { header = try JSONDecoder().decode(Header.self, from: Data(bytes)) } catch {
+      let (why, offset) = syntaxError(bytes)
+      let at = offset.map { o -> String in
+        let before = bytes[..<min(o, bytes.count)]
+        let line = before.reduce(1) { $1 == 0x0A ? $0 + 1 : $0 }
+        let column = o - (before.lastIndex(of: 0x0A).map { $0 + 1 } ?? 0) + 1
+        return ":\(line):\(column)"
+      }
+      throw Error(
+        path: path + (at ?? ""),
+        reason: "not a compiled mtlc model (not JSON: \(why)); compile a spec with `mtlc compile`")
     }
-    guard h.format == Graph.formatName else {
-      throw Error(path: path, reason: "not a compiled mtlc model (format is `\(h.format ?? "missing")`)")
+    guard header.format == Graph.formatName else {
+      throw Error(path: path, reason: "not a compiled mtlc model (format is `\(header.format ?? "missing")`)")
     }
-    guard h.version == Graph.formatVersion else {
+    guard header.version == Graph.formatVersion else {
       throw Error(
         path: path,
         reason:
-          "model format version \(h.version.map(String.init) ?? "missing") is not supported (this mtlc reads \(Graph.formatVersion)); compile the spec again"
+          "model format version \(header.version.map(String.init) ?? "missing") is not supported (this mtlc reads \(Graph.formatVersion)); compile the spec again"
       )
     }
-    do {
-      let g = try JSONDecoder().decode(Graph.self, from: Data(bytes))
-      if let problem = g.verify() { throw Error(path: path, reason: "invalid model: \(problem)") }
-      return g
-    } catch let e as Error {
-      throw e
+    let g: Graph
+    do { g = try JSONDecoder().decode(Graph.self, from: Data(bytes)) } catch let e as DecodingError {
+      let (at, why) = describe(e)
+      throw located(path, bytes, at, "invalid model file: \(why)")
     } catch {
       throw Error(path: path, reason: "invalid model file: \(error)")
+    }
+    if let p = g.check() { throw located(path, bytes, p.path, "invalid model: \(p)") }
+    return g
+  }
+
+  /// An error at the line and column where `jsonPath` (`params[3].shape`) starts in the file.
+  static func located(_ path: String, _ bytes: [UInt8], _ jsonPath: String, _ reason: String) -> Error {
+    guard let (line, col) = JSONLocator.locate(jsonPath, in: bytes) else { return Error(path: path, reason: reason) }
+    return Error(path: "\(path):\(line):\(col)", reason: reason)
+  }
+
+  static func describe(_ e: DecodingError) -> (path: String, why: String) {
+    func text(_ p: [CodingKey]) -> String {
+      var s = ""
+      for k in p {
+        if let i = k.intValue { s += "[\(i)]" } else { s += (s.isEmpty ? "" : ".") + k.stringValue }
+      }
+      return s
+    }
+    switch e {
+    case .keyNotFound(let k, let c):
+      let at = text(c.codingPath)
+      return (at, "`\(at.isEmpty ? k.stringValue : at + "." + k.stringValue)` is missing")
+    case .typeMismatch(_, let c), .valueNotFound(_, let c), .dataCorrupted(let c):
+      let at = text(c.codingPath)
+      return (at, (at.isEmpty ? "" : "`\(at)`: ") + c.debugDescription)
+    @unknown default:
+      return ("", "\(e)")
+    }
+  }
+
+  /// What is wrong with text that is not JSON: the parser's own words (Foundation's decoder says
+  /// only "not valid JSON"), without a trailing period.
+  /// The byte offset when the parser names one ("around character 10").
+  static func syntaxError(_ bytes: [UInt8]) -> (why: String, offset: Int?) {
+    do {
+      _ = try JSONSerialization.jsonObject(with: Data(bytes), options: [.fragmentsAllowed])
+      return ("not an object", nil)
+    } catch {
+      var why = (error as NSError).userInfo["NSDebugDescription"] as? String ?? "\(error)"
+      if why.hasSuffix(".") { why.removeLast() }
+      var offset: Int?
+      if let r = why.range(of: " around character ") {
+        offset = Int(why[r.upperBound...].prefix { $0.isNumber })
+        why = String(why[..<r.lowerBound])
+      }
+      return (why, offset)
     }
   }
 
@@ -82,41 +137,4 @@ extension Graph {
   }
 
   public var isBound: Bool { params.allSatisfy { $0.shape.allSatisfy { $0 > 0 } } }
-
-  /// Structural checks a hand-edited or corrupted file could break; nil when sound.
-  public func verify() -> String? {
-    let nv = values.count
-    let np = params.count
-    var defined = Set<ValueID>()
-    for (i, op) in ops.enumerated() {
-      for v in op.inputs where !(0..<nv).contains(v) || !defined.contains(v) {
-        return "op \(i) (\(op.kind.rawValue)) reads value \(v) before it is defined"
-      }
-      for p in op.params where !(0..<np).contains(p) { return "op \(i) uses unknown parameter \(p)" }
-      guard (0..<nv).contains(op.output), !defined.contains(op.output) else {
-        return "op \(i) writes value \(op.output) twice or out of range"
-      }
-      defined.insert(op.output)
-      if op.kind == .embed, op.slot.map({ !(0..<pipeline.sparse.count).contains($0) }) ?? true {
-        return "op \(i) embeds an unknown sparse slot"
-      }
-      if op.kind == .mix {
-        guard let refs = op.mix, !refs.isEmpty, !op.inputs.isEmpty else { return "op \(i) (mix) names no experts" }
-        for r in refs
-        where !(1..<op.inputs.count).contains(r.input) || !(0..<values[op.inputs[r.input]].experts).contains(r.expert) {
-          return "op \(i) (mix) mixes an expert that does not exist"
-        }
-        if values[op.inputs[0]].width != refs.count {
-          return "op \(i) (mix) has \(refs.count) experts for a gate of width \(values[op.inputs[0]].width)"
-        }
-      }
-    }
-    for t in tasks where !defined.contains(t.prediction) { return "task \(t.name) has no prediction" }
-    for l in losses where !defined.contains(l.input) || !(0..<pipeline.labels.count).contains(l.label) {
-      return "loss of \(l.task) is malformed"
-    }
-    if training.batchSize <= 0 || training.epochs <= 0 { return "batch size and epochs must be positive" }
-    for v in values where v.width <= 0 || v.experts <= 0 { return "value \(v.name) has an empty shape" }
-    return nil
-  }
 }

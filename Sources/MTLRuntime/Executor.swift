@@ -18,6 +18,8 @@ public final class Executor {
   public let graph: Graph
   public let maxBatch: Int
   public let threads: Int
+  /// The most threads a batch is split across (`--threads`).
+  public static let maxThreads = 64
   let workers: [Worker]
   private let pool: WorkerPool
 

@@ -1,6 +1,7 @@
 import Foundation
 import MTLData
 import MTLGraph
+import MTLRuntime
 import MTLSupport
 
 public struct CheckpointError: Error, CustomStringConvertible {
@@ -15,19 +16,29 @@ public struct CheckpointError: Error, CustomStringConvertible {
 /// File layout (docs/checkpoint-format.md), little-endian:
 ///
 ///     8 bytes   magic "MTLCKPT\0"
-///     u32       format version (1)
+///     u32       format version (2; version 1 files are still read)
 ///     u32       header length H
-///     H bytes   header, JSON (fingerprint, epoch, steps, seed, fitted pipeline, history, sizes)
+///     H bytes   header, JSON (the model's identity, fingerprint, epoch, steps, seed, fitted
+///               pipeline, history, sizes)
 ///     f32 ...   every parameter tensor in graph order, then every optimiser state buffer
 ///     u32       CRC-32 of all the bytes before it
 ///
 /// Written to a temporary file, fsynced and renamed, so the previous checkpoint survives any
 /// crash during the write.
+///
+/// A checkpoint is input like any other file: every count in it is checked against the file's
+/// size and the model before anything is allocated, and `Session.restore` refuses one whose model
+/// identity (`ModelIdentity`) differs, naming the first differing field.
 public struct Checkpoint: Equatable {
   public static let magic: [UInt8] = Array("MTLCKPT".utf8) + [0]
-  public static let version: UInt32 = 1
+  public static let version: UInt32 = 2
   public static let fileName = "checkpoint.mtlc"
+  /// The largest checkpoint read (a model's parameters and optimiser state).
+  public static let maxBytes = 8 << 30
 
+  /// The model's identity (`ModelIdentity.canonical` of the bound graph); nil in version 1 files,
+  /// which carry only a fingerprint of the whole graph, paths included.
+  public var model: Graph?
   public var fingerprint: UInt64
   public var epoch: Int
   public var steps: Int
@@ -44,6 +55,7 @@ public struct Checkpoint: Equatable {
   public var state: [[Float]]
 
   struct Header: Codable {
+    var model: Graph?
     var fingerprint: String
     var epoch: Int
     var steps: Int
@@ -58,18 +70,17 @@ public struct Checkpoint: Equatable {
     var stateCounts: [Int]
   }
 
-  /// Identifies the model a checkpoint belongs to: the graph without its epoch count (so a run
-  /// resumed with a different `--epochs` still matches).
-  public static func fingerprint(_ g: Graph) -> UInt64 {
+  /// Version 1's fingerprint: the whole graph but its epoch count, paths and spec locations
+  /// included (so it matched only from the same path).
+  static func legacyFingerprint(_ g: Graph) -> UInt64 {
     var g = g
     g.training.epochs = 0
-    return Checkpoint.hash(GraphFile.encode(g))
+    return Checksum.fnv1a64(GraphFile.encode(g))
   }
-
-  static func hash(_ bytes: [UInt8]) -> UInt64 { Checksum.fnv1a64(bytes) }
 
   public func encode() -> [UInt8] {
     let header = Header(
+      model: model,
       fingerprint: String(fingerprint, radix: 16), epoch: epoch, steps: steps, seed: seed, threads: threads,
       batchesDone: batchesDone, partialLoss: partialLoss, partialTaskLoss: partialTaskLoss, fitted: fitted,
       history: history, paramCounts: params.map(\.count), stateCounts: state.map(\.count))
@@ -94,41 +105,47 @@ public struct Checkpoint: Equatable {
 
   public static func decode(_ bytes: [UInt8], path: String) throws -> Checkpoint {
     func fail(_ why: String) -> CheckpointError { CheckpointError(path: path, reason: why) }
-    guard bytes.count >= 24, Array(bytes[0..<8]) == magic else {
+    guard bytes.count >= 20, Array(bytes[0..<8]) == magic else {
       throw fail("not an mtlc checkpoint (bad magic bytes)")
     }
-    let body = bytes[0..<(bytes.count - 4)]
-    let stored = readU32(bytes, bytes.count - 4)
-    guard Checksum.crc32(Array(body)) == stored else {
+    let body = bytes.count - 4
+    guard Checksum.crc32(bytes[0..<body]) == readU32(bytes, body) else {
       throw fail("checkpoint is corrupt or truncated (checksum mismatch); delete it to start afresh")
     }
-    guard readU32(bytes, 8) == version else {
-      throw fail("checkpoint format version \(readU32(bytes, 8)) is not supported (this mtlc reads \(version))")
+    let fileVersion = readU32(bytes, 8)
+    guard fileVersion == 1 || fileVersion == version else {
+      throw fail("checkpoint format version \(fileVersion) is not supported (this mtlc reads 1 and \(version))")
     }
     let hlen = Int(readU32(bytes, 12))
-    guard 16 + hlen <= body.count else { throw fail("checkpoint header is truncated") }
+    guard hlen <= body - 16 else { throw fail("checkpoint header is truncated") }
     let header: Header
     do {
       header = try JSONDecoder().decode(Header.self, from: Data(bytes[16..<(16 + hlen)]))
     } catch {
       throw fail("checkpoint header is unreadable: \(error)")
     }
+    if let problem = header.check() { throw fail("checkpoint header is invalid: \(problem)") }
+    // Every count against the bytes that are left, before anything is allocated.
     var offset = 16 + hlen
-    func floats(_ n: Int) throws -> [Float] {
-      guard n >= 0, offset + 4 * n <= body.count else { throw fail("checkpoint data is truncated") }
+    let floatsLeft = (body - offset) / 4
+    let total = header.paramCounts.reduce(0) { $0 + $1 } + header.stateCounts.reduce(0) { $0 + $1 }
+    guard header.paramCounts.count + header.stateCounts.count <= floatsLeft + 1, total <= floatsLeft else {
+      throw fail("checkpoint data is truncated")
+    }
+    func floats(_ n: Int) -> [Float] {
       let a = bytes[offset..<(offset + 4 * n)].withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
       offset += 4 * n
       return a
     }
-    let params = try header.paramCounts.map { try floats($0) }
-    let state = try header.stateCounts.map { try floats($0) }
-    guard offset == body.count else { throw fail("checkpoint has \(body.count - offset) unexpected trailing bytes") }
+    let params = header.paramCounts.map { floats($0) }
+    let state = header.stateCounts.map { floats($0) }
+    guard offset == body else { throw fail("checkpoint has \(body - offset) unexpected trailing bytes") }
     guard let fp = UInt64(header.fingerprint, radix: 16) else { throw fail("checkpoint fingerprint is malformed") }
     return Checkpoint(
-      fingerprint: fp, epoch: header.epoch, steps: header.steps, seed: header.seed, threads: header.threads,
-      batchesDone: header.batchesDone, partialLoss: header.partialLoss, partialTaskLoss: header.partialTaskLoss,
-      fitted: header.fitted,
-      history: header.history, params: params, state: state)
+      model: header.model, fingerprint: fp, epoch: header.epoch, steps: header.steps, seed: header.seed,
+      threads: header.threads, batchesDone: header.batchesDone, partialLoss: header.partialLoss,
+      partialTaskLoss: header.partialTaskLoss, fitted: header.fitted, history: header.history, params: params,
+      state: state)
   }
 
   /// Writes `DIR/checkpoint.mtlc` atomically, creating DIR if needed.
@@ -146,13 +163,32 @@ public struct Checkpoint: Equatable {
   public static func read(fromDirectory dir: String) throws -> Checkpoint {
     let p = path(in: dir)
     let bytes: [UInt8]
-    do { bytes = try AtomicFile.read(p, limit: 8 << 30) } catch let e as FileError {
+    do { bytes = try AtomicFile.read(p, limit: maxBytes) } catch let e as FileError {
       throw CheckpointError(path: p, reason: "cannot read the checkpoint: \(e.reason)")
     }
     return try decode(bytes, path: p)
   }
 
   public static func path(in dir: String) -> String { (dir.hasSuffix("/") ? dir : dir + "/") + fileName }
+}
+
+extension Checkpoint.Header {
+  /// Counts and ranges a damaged or hostile header could break; nil when sound. The sizes are
+  /// checked against the model in `Session.restore`.
+  func check() -> String? {
+    let maxCount = Checkpoint.maxBytes / 4
+    if paramCounts.count > maxCount || stateCounts.count > maxCount { return "too many tensors" }
+    for n in paramCounts + stateCounts where n < 0 || n > maxCount { return "a tensor has \(n) floats" }
+    guard epoch >= 0, epoch <= GraphLimits.maxEpochs, steps >= 0, batchesDone >= 0, batchesDone <= steps + 1 else {
+      return "epoch \(epoch), step \(steps) and batch \(batchesDone) are not a training position"
+    }
+    guard (1...Executor.maxThreads).contains(threads) else {
+      return "thread count \(threads) is outside 1...\(Executor.maxThreads)"
+    }
+    if let m = model, let p = m.check() { return "its model: \(p)" }
+    if let p = fitted.check() { return "its fitted pipeline: \(p)" }
+    return nil
+  }
 }
 
 private func appendU32(_ out: inout [UInt8], _ v: UInt32) {

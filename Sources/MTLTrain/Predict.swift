@@ -8,6 +8,7 @@ public enum Inference {
   /// A session restored from the checkpoint in `dir`.
   public static func restore(_ graph: Graph, checkpointDir dir: String) throws -> Session {
     let c = try Checkpoint.read(fromDirectory: dir)
+    try Session.preflight(graph: graph, fitted: c.fitted, threads: c.threads)
     let s = Session(graph: graph, fitted: c.fitted, seed: c.seed, threads: c.threads)
     try s.restore(c)
     return s

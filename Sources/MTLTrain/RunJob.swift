@@ -50,13 +50,14 @@ public struct RunJob {
     let data = try LoadedData.load(g.pipeline, trainPath: trainPath, testPath: testPath)
     for s in data.skipped { log(s.description) }
     if let epochs { g.training.epochs = epochs }
+    try Session.preflight(graph: g, fitted: data.fitted, threads: threads ?? Session.defaultThreads)
     let session = Session(
       graph: g, fitted: data.fitted, seed: seed ?? g.training.seed, threads: threads ?? Session.defaultThreads)
     var resumedFrom: Int?
     if resume, let dir = checkpointDir {
       if AtomicFile.exists(Checkpoint.path(in: dir)) {
         let c = try Checkpoint.read(fromDirectory: dir)
-        guard c.fitted == data.fitted else {
+        guard c.fitted.sameFit(as: data.fitted) else {
           throw CheckpointError(
             path: Checkpoint.path(in: dir),
             reason: "the training data differs from the data the checkpoint was trained on; resume with the same data")

@@ -71,6 +71,15 @@ public final class Session {
   /// same spec, data and seed give the same bits everywhere; `--threads` changes it.
   public static let defaultThreads = 2
 
+  /// What `init` would allocate, checked first: the graph bound to the fitted vocabularies must
+  /// be sound (a vocabulary can push a table past the limits) and its memory plan within
+  /// `MemoryPlan.limit`. Throws `GraphProblem` or `MemoryPlan.TooLarge`.
+  public static func preflight(graph: Graph, fitted: FittedPipeline, threads: Int) throws {
+    let bound = graph.bound(vocabularyRows: fitted.vocabularySizes)
+    if let p = bound.check() { throw p }
+    try MemoryPlan.check(graph: bound, maxBatch: graph.training.batchSize, threads: threads)
+  }
+
   /// Binds the graph to the fitted vocabularies and draws the initial parameters from `seed`.
   public init(graph: Graph, fitted: FittedPipeline, seed: UInt64, threads: Int = Session.defaultThreads) {
     self.graph = graph.bound(vocabularyRows: fitted.vocabularySizes)
@@ -201,16 +210,35 @@ public final class Session {
 
   public func checkpoint() -> Checkpoint {
     Checkpoint(
-      fingerprint: Checkpoint.fingerprint(graph), epoch: epochsDone, steps: executor.optimizer.steps, seed: seed,
+      model: ModelIdentity.canonical(graph), fingerprint: ModelIdentity.fingerprint(graph), epoch: epochsDone,
+      steps: executor.optimizer.steps, seed: seed,
       threads: executor.threads, batchesDone: batchInEpoch, partialLoss: partialTotal, partialTaskLoss: partialPerLoss,
       fitted: fitted, history: history, params: executor.parameterArrays(), state: executor.optimizer.stateArrays())
   }
 
-  /// Restores weights, optimiser state and progress; the checkpoint must come from this graph.
+  /// Restores weights, optimiser state and progress. The checkpoint must come from this model
+  /// (the same identity, wherever its files are: `ModelIdentity`); otherwise the error names the
+  /// first field that differs.
   public func restore(_ c: Checkpoint) throws {
-    guard c.fingerprint == Checkpoint.fingerprint(graph) else {
-      throw CheckpointError(
-        path: "", reason: "the checkpoint was written by a different model; compile the same spec or start afresh")
+    func refuse(_ why: String) -> CheckpointError { CheckpointError(path: "", reason: why) }
+    if let stored = c.model {
+      if let d = ModelIdentity.firstDifference(stored: stored, current: graph) {
+        throw refuse("the checkpoint was written by a different model: \(d); compile the same spec or start afresh")
+      }
+    } else if c.fingerprint != Checkpoint.legacyFingerprint(graph) {
+      throw refuse(
+        "the checkpoint (format 1) was written by a different model, or from another path; compile the same spec from the same place, or start afresh"
+      )
+    }
+    if let d = ModelIdentity.firstDifference(stored: c.fitted.pipeline, current: graph.pipeline) {
+      throw refuse(
+        "the checkpoint's feature pipeline differs from this model's: \(d); compile the same spec or start afresh")
+    }
+    guard c.params.map(\.count) == graph.params.map(\.count) else {
+      throw refuse("the checkpoint's parameter sizes do not match the model")
+    }
+    guard c.state.map(\.count) == executor.optimizer.stateArrays().map(\.count) else {
+      throw refuse("the checkpoint's optimiser state does not match the model's optimiser")
     }
     executor.setParameters(c.params)
     executor.optimizer.setState(c.state, steps: c.steps)

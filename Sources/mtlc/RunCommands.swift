@@ -2,6 +2,7 @@ import ArgumentParser
 import MTLCompiler
 import MTLData
 import MTLGraph
+import MTLRuntime
 import MTLSupport
 import MTLTrain
 
@@ -44,6 +45,12 @@ func exitFor(_ error: Error) -> ExitCode {
     return ExitCode(Exit.numericalError)
   case let e as Interrupted:
     return ExitCode(128 + e.signal)
+  case let e as GraphProblem:
+    eprint("error: invalid model: \(e)")
+    return ExitCode(Exit.specError)
+  case let e as MemoryPlan.TooLarge:
+    eprint("error: \(e)")
+    return ExitCode(Exit.specError)
   case let e as CheckpointError:
     eprint("error: \(e)")
     return ExitCode(Exit.ioError)

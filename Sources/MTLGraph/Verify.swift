@@ -1,0 +1,306 @@
+// The graph verifier: everything a kernel, the data encoder or the memory planner relies on,
+// checked before anything is allocated. Model files travel between people, so a damaged or
+// hostile one must end in a message, never in a trap or an allocation of 17 TB.
+//
+// The limits are those of the spec language (docs/spec.md) where it has one, and otherwise
+// generous bounds that keep every product of two of them inside Int and every tensor inside a
+// 32-bit BLAS argument.
+
+public enum GraphLimits {
+  public static let maxBatchSize = 1_000_000
+  public static let maxEpochs = 100_000
+  /// Floats in one parameter tensor (a BLAS dimension is an Int32).
+  public static let maxParamCount = Int(Int32.max)
+  /// A value's row: experts × width.
+  public static let maxRowWidth = 1 << 24
+  public static let maxExperts = 4096
+  public static let maxOps = 100_000
+  public static let maxEmbeddingDim = 4096
+  public static let maxHashBuckets = 100_000_000
+}
+
+/// A problem in a graph, with where it is: a path into the model file (`params[3].shape`).
+public struct GraphProblem: Error, Equatable, CustomStringConvertible {
+  public var path: String
+  public var message: String
+  public init(_ path: String, _ message: String) {
+    self.path = path
+    self.message = message
+  }
+  public var description: String { path.isEmpty ? message : "`\(path)`: \(message)" }
+}
+
+extension Graph {
+  /// Structural checks a hand-edited, corrupted or hostile file could break; nil when sound.
+  /// Embedding tables may be unbound (0 rows, `rowsFrom` set) in a compiled file.
+  public func verify() -> String? { check().map(\.description) }
+
+  /// The first problem, located.
+  public func check() -> GraphProblem? {
+    do {
+      try checkTraining()
+      try pipeline.checkFields()
+      try checkValues()
+      try checkParams()
+      try checkOps()
+      try checkTasks()
+      return nil
+    } catch let p as GraphProblem {
+      return p
+    } catch {
+      return GraphProblem("", "\(error)")
+    }
+  }
+
+  private func checkTraining() throws {
+    let t = training
+    func need(_ ok: Bool, _ key: String, _ what: String) throws {
+      if !ok { throw GraphProblem("training.\(key)", what) }
+    }
+    try need(
+      (1...GraphLimits.maxBatchSize).contains(t.batchSize), "batchSize",
+      "batch size \(t.batchSize) is outside 1...\(GraphLimits.maxBatchSize)")
+    try need(
+      (1...GraphLimits.maxEpochs).contains(t.epochs), "epochs",
+      "epoch count \(t.epochs) is outside 1...\(GraphLimits.maxEpochs)")
+    try need(t.learningRate.isFinite && t.learningRate > 0, "learningRate", "learning rate must be a positive number")
+    try need((0..<1).contains(t.beta1) && (0..<1).contains(t.beta2), "beta1", "beta1 and beta2 must lie in [0, 1)")
+    try need(t.epsilon.isFinite && t.epsilon > 0, "epsilon", "epsilon must be a positive number")
+    try need((0..<1).contains(t.momentum), "momentum", "momentum must lie in [0, 1)")
+    try need(
+      t.initialAccumulator.isFinite && t.initialAccumulator >= 0, "initialAccumulator",
+      "the initial accumulator must be a non-negative number")
+    try need(t.clipNorm.isFinite && t.clipNorm >= 0, "clipNorm", "clip norm must be a non-negative number")
+  }
+
+  private func checkValues() throws {
+    for (i, v) in values.enumerated() {
+      guard (1...GraphLimits.maxExperts).contains(v.experts), v.width >= 1, v.width <= GraphLimits.maxRowWidth,
+        v.experts * v.width <= GraphLimits.maxRowWidth
+      else {
+        throw GraphProblem(
+          "values[\(i)]", "value `\(v.name)` has shape [B,\(v.experts),\(v.width)], outside the limits of a row")
+      }
+      if let names = v.expertNames, names.count != v.experts {
+        throw GraphProblem("values[\(i)].expertNames", "names \(names.count) experts of \(v.experts)")
+      }
+    }
+  }
+
+  private func checkParams() throws {
+    for (i, p) in params.enumerated() {
+      let at = "params[\(i)]"
+      guard (1...3).contains(p.shape.count) else {
+        throw GraphProblem(at + ".shape", "parameter `\(p.name)` has \(p.shape.count) dimensions (1 to 3 allowed)")
+      }
+      var count = 1
+      for (k, d) in p.shape.enumerated() {
+        let unbound = k == 0 && d == 0 && p.rowsFrom != nil
+        guard d >= 1 || unbound, d <= GraphLimits.maxParamCount else {
+          throw GraphProblem(at + ".shape", "parameter `\(p.name)` has dimension \(d)")
+        }
+        let (c, overflow) = count.multipliedReportingOverflow(by: Swift.max(d, 1))
+        guard !overflow, c <= GraphLimits.maxParamCount else {
+          throw GraphProblem(
+            at + ".shape",
+            "parameter `\(p.name)` has \(p.shape.map(String.init).joined(separator: "x")) floats, over the limit of \(GraphLimits.maxParamCount)"
+          )
+        }
+        count = c
+      }
+      if let f = p.rowsFrom, !pipeline.sparse.contains(where: { $0.name == f }) {
+        throw GraphProblem(at + ".rowsFrom", "names no sparse feature (`\(f)`)")
+      }
+      guard p.l2.isFinite && p.l2 >= 0 else { throw GraphProblem(at + ".l2", "must be a non-negative number") }
+      switch p.initializer {
+      case .glorotUniform(let a, let b)
+      where a < 1 || b < 1 || a > GraphLimits.maxParamCount || b > GraphLimits.maxParamCount:
+        throw GraphProblem(at + ".initializer", "Glorot fans must be positive")
+      case .normal(let s) where !(s.isFinite && s >= 0), .uniform(let s) where !(s.isFinite && s >= 0):
+        throw GraphProblem(at + ".initializer", "the scale must be a non-negative number")
+      default: break
+      }
+    }
+  }
+
+  private func checkOps() throws {
+    guard ops.count <= GraphLimits.maxOps else { throw GraphProblem("ops", "more than \(GraphLimits.maxOps) ops") }
+    let nv = values.count
+    var defined = [Bool](repeating: false, count: nv)
+    var paramUser = [Int?](repeating: nil, count: params.count)
+    for (i, op) in ops.enumerated() {
+      let at = "ops[\(i)]"
+      func fail(_ what: String) -> GraphProblem { GraphProblem(at, "\(op.kind.rawValue) op of `\(op.block)` \(what)") }
+      for v in op.inputs where !(0..<nv).contains(v) || !defined[v] {
+        throw fail("reads value \(v) before it is defined")
+      }
+      for p in op.params {
+        guard (0..<params.count).contains(p) else { throw fail("uses unknown parameter \(p)") }
+        if let u = paramUser[p] { throw fail("uses parameter `\(params[p].name)` that op \(u) uses too") }
+        paramUser[p] = i
+      }
+      guard (0..<nv).contains(op.output), !defined[op.output] else {
+        throw fail("writes value \(op.output) twice or out of range")
+      }
+      defined[op.output] = true
+      let out = values[op.output]
+      let ins = op.inputs.map { values[$0] }
+      let ps = op.params.map { params[$0] }
+      func arity(_ inputs: ClosedRange<Int>, _ nparams: ClosedRange<Int>) throws {
+        guard inputs.contains(ins.count), nparams.contains(ps.count) else {
+          throw fail("has \(ins.count) inputs and \(ps.count) parameters")
+        }
+      }
+      func shape(_ k: Int, _ expected: [Int]) throws {
+        // An unbound embedding table matches any row count.
+        let s = ps[k].shape
+        let matches =
+          s.count == expected.count
+          && zip(s, expected).enumerated().allSatisfy { j, d in
+            d.0 == d.1 || (j == 0 && d.0 == 0 && ps[k].rowsFrom != nil && d.1 == -1)
+          }
+        guard matches else {
+          throw fail(
+            "needs parameter `\(ps[k].name)` of shape [\(expected.map { $0 < 0 ? "V" : String($0) }.joined(separator: ","))], not \(ps[k].shapeText)"
+          )
+        }
+      }
+      func plain(_ v: Value, _ what: String) throws {
+        if v.experts != 1 { throw fail("needs an unstacked \(what), not \(v.shapeText)") }
+      }
+      switch op.kind {
+      case .embed:
+        try arity(0...0, 1...1)
+        guard let slot = op.slot, (0..<pipeline.sparse.count).contains(slot) else {
+          throw fail("embeds an unknown sparse slot")
+        }
+        try plain(out, "output")
+        guard out.width == pipeline.sparse[slot].embeddingDim, ps[0].kind == .embedding else {
+          throw fail("writes width \(out.width) for a feature of width \(pipeline.sparse[slot].embeddingDim)")
+        }
+        try shape(0, [ps[0].shape[0] == 0 ? -1 : ps[0].shape[0], out.width])
+      case .denseInput:
+        try arity(0...0, 0...0)
+        try plain(out, "output")
+        guard out.width == pipeline.dense.count else {
+          throw fail("writes width \(out.width) for \(pipeline.dense.count) dense features")
+        }
+      case .concat:
+        try arity(1...Int.max, 0...0)
+        for v in ins + [out] { try plain(v, "value") }
+        guard ins.reduce(0, { $0 + $1.width }) == out.width else {
+          throw fail("writes width \(out.width), not the sum of its inputs' widths")
+        }
+      case .linear:
+        try arity(1...1, 1...2)
+        try plain(ins[0], "input")
+        try shape(0, [ins[0].width, out.rowWidth])
+        if ps.count == 2 { try shape(1, [out.rowWidth]) }
+      case .expertLinear:
+        try arity(1...1, 2...2)
+        guard ins[0].experts == out.experts else { throw fail("changes the expert count") }
+        try shape(0, [out.experts, ins[0].width, out.width])
+        try shape(1, [out.experts, out.width])
+      case .softmax:
+        try arity(1...1, 0...0)
+        try plain(ins[0], "input")
+        guard ins[0].width == out.width, out.experts == 1 else { throw fail("changes the shape") }
+      case .mix:
+        try arity(2...Int.max, 0...0)
+        guard let refs = op.mix, !refs.isEmpty else { throw fail("names no experts") }
+        try plain(ins[0], "gate")
+        try plain(out, "output")
+        for r in refs where !(1..<ins.count).contains(r.input) || !(0..<ins[r.input].experts).contains(r.expert) {
+          throw fail("mixes an expert that does not exist")
+        }
+        for v in ins.dropFirst() where v.width != out.width {
+          throw fail("mixes experts of width \(v.width) into width \(out.width)")
+        }
+        if ins[0].width != refs.count { throw fail("has \(refs.count) experts for a gate of width \(ins[0].width)") }
+      case .sigmoid:
+        try arity(1...1, 0...0)
+        guard ins[0].rowWidth == 1, out.rowWidth == 1 else { throw fail("needs width 1") }
+      case .product:
+        try arity(1...Int.max, 0...0)
+        guard ins.allSatisfy({ $0.rowWidth == 1 }), out.rowWidth == 1 else { throw fail("needs width 1") }
+      }
+      if op.activation != .none && ![.linear, .expertLinear].contains(op.kind) {
+        throw fail("has an activation; only products take one")
+      }
+    }
+    if let p = paramUser.firstIndex(where: { $0 == nil }) {
+      throw GraphProblem("params[\(p)]", "parameter `\(params[p].name)` is used by no op")
+    }
+  }
+
+  private func checkTasks() throws {
+    let defined = Set(ops.map(\.output))
+    for (i, t) in tasks.enumerated() {
+      let at = "tasks[\(i)]"
+      guard defined.contains(t.prediction), values[t.prediction].rowWidth == 1 else {
+        throw GraphProblem(at + ".prediction", "task `\(t.name)` has no prediction of width 1")
+      }
+      if let l = t.logit, !(defined.contains(l) && values[l].rowWidth == 1) {
+        throw GraphProblem(at + ".logit", "task `\(t.name)` has no logit of width 1")
+      }
+      if let l = t.label, !(0..<pipeline.labels.count).contains(l) {
+        throw GraphProblem(at + ".label", "task `\(t.name)` reads label \(l) of \(pipeline.labels.count)")
+      }
+      if tasks[..<i].contains(where: { $0.name == t.name }) {
+        throw GraphProblem(at, "two tasks are named `\(t.name)`")
+      }
+    }
+    for (i, l) in losses.enumerated() {
+      guard defined.contains(l.input), values[l.input].rowWidth == 1, (0..<pipeline.labels.count).contains(l.label)
+      else { throw GraphProblem("losses[\(i)]", "loss of `\(l.task)` is malformed") }
+      guard l.weight.isFinite && l.weight >= 0 else {
+        throw GraphProblem("losses[\(i)].weight", "loss weight must be a non-negative number")
+      }
+    }
+  }
+}
+
+extension Pipeline {
+  /// Ranges of the pipeline's own fields; nil when sound.
+  public func check() -> GraphProblem? {
+    do {
+      try checkFields()
+      return nil
+    } catch let p as GraphProblem {
+      return p
+    } catch {
+      return GraphProblem("", "\(error)")
+    }
+  }
+
+  func checkFields() throws {
+    let p = self
+    if !(p.testFraction >= 0 && p.testFraction < 1) {
+      throw GraphProblem("pipeline.testFraction", "the test fraction must lie in [0, 1)")
+    }
+    if p.delimiter.utf8.count != 1 {
+      throw GraphProblem("pipeline.delimiter", "the delimiter must be one byte")
+    }
+    for (i, s) in p.sparse.enumerated() {
+      let at = "pipeline.sparse[\(i)]"
+      if !(1...GraphLimits.maxEmbeddingDim).contains(s.embeddingDim) {
+        throw GraphProblem(at + ".embeddingDim", "embedding width \(s.embeddingDim) is outside 1...4096")
+      }
+      switch s.vocabulary {
+      case .hashed(let b) where !(1...GraphLimits.maxHashBuckets).contains(b):
+        throw GraphProblem(at + ".vocabulary", "hash bucket count \(b) is outside 1...\(GraphLimits.maxHashBuckets)")
+      case .learned(let n) where n < 1:
+        throw GraphProblem(at + ".vocabulary", "min count must be at least 1")
+      default: break
+      }
+      if p.sparse[..<i].contains(where: { $0.name == s.name }) {
+        throw GraphProblem(at, "two sparse features are named `\(s.name)`")
+      }
+    }
+    for (i, l) in p.labels.enumerated() {
+      if case .threshold(let x) = l.rule, !x.isFinite {
+        throw GraphProblem("pipeline.labels[\(i)].rule", "the threshold must be a finite number")
+      }
+    }
+  }
+}
