@@ -94,7 +94,7 @@ public enum ModelIdentity {
         if let d = diff(x[k], y[k], path: p) { return d }
       }
       return nil
-    case (let x as [Any], let y as [Any]):
+    case (let x as [Any], let y as [Any]) where (x + y).contains { $0 is [Any] || $0 is [String: Any] }:
       for i in 0..<max(x.count, y.count) {
         let xi: Any? = i < x.count ? x[i] : nil
         let yi: Any? = i < y.count ? y[i] : nil
