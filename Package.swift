@@ -40,7 +40,7 @@ let package = Package(
     // Forward/backward kernels over raw buffers. No IR, no graph.
     .target(name: "MTLKernels", dependencies: ["COpenBLAS"], swiftSettings: fastMath),
     // CSV reading, feature pipelines, labels, splits, batching.
-    .target(name: "MTLData", dependencies: ["MTLGraph", "MTLSupport"]),
+    .target(name: "MTLData", dependencies: ["MTLGraph", "MTLSupport", "MTLDiagnostics"]),
     // Executes a graph: buffer plan, forward/backward, optimisers.
     .target(name: "MTLRuntime", dependencies: ["MTLGraph", "MTLKernels", "MTLSupport"], swiftSettings: fastMath),
     // Training loop, metrics, checkpoints, predict.
@@ -69,11 +69,11 @@ let package = Package(
 
     // libFuzzer harness for the front end (scripts/fuzz builds it with -sanitize=fuzzer,address).
     .executableTarget(
-      name: "mtlc-fuzz", dependencies: ["MTLCompiler", "MTLIR", "MTLGraph", "MTLDiagnostics"]),
+      name: "mtlc-fuzz", dependencies: ["MTLCompiler", "MTLIR", "MTLGraph", "MTLDiagnostics", "MTLData", "MTLRuntime", "MTLTrain", "MTLSupport"]),
 
     .testTarget(
       name: "MTLFrontEndTests",
-      dependencies: ["MTLYAML", "MTLSpec", "MTLIR", "MTLCompiler", "MTLDiagnostics", "MTLGraph"],
+      dependencies: ["MTLYAML", "MTLSpec", "MTLIR", "MTLCompiler", "MTLDiagnostics", "MTLGraph", "MTLData", "MTLRuntime", "MTLTrain", "MTLSupport"],
       exclude: ["Fixtures"]),
     .testTarget(name: "MTLKernelsTests", dependencies: ["MTLKernels"]),
     .testTarget(name: "MTLDataTests", dependencies: ["MTLData", "MTLGraph"]),

@@ -12,6 +12,11 @@ public enum Compiler {
   public struct Options {
     /// Read the data files' headers to check column names (and vocabularies for the summary).
     public var readData = true
+    /// With `readData`, also fit the learned vocabularies for the summary's embedding rows
+    /// (`compile` shows them; `run` fits them itself).
+    public var fitVocabularies = true
+    /// `--set KEY=VALUE` flags, applied to the spec before it is decoded (`SpecOverrides`).
+    public var overrides: [String] = []
     /// Run the IR verifier after every pass.
     public var verify = true
     /// Keep the IR text after each pass in `trace`.
@@ -22,6 +27,8 @@ public enum Compiler {
   public struct Result {
     /// The spec text, for rendering diagnostics (nil when unreadable or not UTF-8).
     public var source: SourceFile?
+    /// The `--set` flags as a source, when there were any.
+    public var flags: SourceFile?
     public var diagnostics = Diagnostics()
     public var ir: IRModule?
     public var graph: Graph?
@@ -38,7 +45,9 @@ public enum Compiler {
       return vocabularyRows.map { g.bound(vocabularyRows: $0) } ?? g
     }
     /// Every diagnostic, rendered.
-    public var rendered: String { DiagnosticRenderer.render(diagnostics, source: source) }
+    public var rendered: String {
+      DiagnosticRenderer.render(diagnostics, sources: [source, flags].compactMap { $0 })
+    }
   }
 
   /// Reads, parses, decodes and validates a spec file.
@@ -69,10 +78,18 @@ public enum Compiler {
     let yaml = YAMLReader.read(bytes: bytes, path: path)
     r.source = yaml.source
     r.diagnostics.add(contentsOf: yaml.diagnostics)
-    guard let root = yaml.root else { return r }
+    guard var root = yaml.root else { return r }
+    if !options.overrides.isEmpty {
+      let o = SpecOverrides.apply(options.overrides, to: root)
+      r.flags = o.sources.first
+      // A flag that cannot be applied is reported and left out; the others are still decoded
+      // and checked, so every mistake on the command line is reported at once.
+      r.diagnostics.add(contentsOf: o.diagnostics)
+      root = o.root
+    }
     let (spec, sd) = SpecDecoder.decode(root, path: path)
     r.diagnostics.add(contentsOf: sd)
-    guard let spec else { return r }
+    guard let spec, !r.diagnostics.hasErrors else { return r }
     let header: ((String) -> DataHeader)? =
       options.readData
       ? { file in
@@ -84,7 +101,24 @@ public enum Compiler {
           return .unreadable("\(error)")
         }
       } : nil
-    let (ir, vd) = Validator.validate(spec, header: header)
+    // Label columns of the training file, read once per file (bad rows are skipped here: the
+    // checks only need the values; `run` reports bad rows under the spec's policy).
+    var tables: [String: RawTable?] = [:]
+    let column: ((String, String) -> ColumnValues?)? =
+      options.readData
+      ? { file, name in
+        if tables[file] == nil {
+          tables[file] = .some(try? RawTable.read(file, delimiter: spec.data.delimiter, onBadRow: .skip))
+        }
+        guard let t = tables[file] ?? nil, let c = t.columnIndex(name) else { return nil }
+        var counts: [String: Int] = [:]
+        for r in 0..<t.rowCount {
+          counts[t.cell(row: r, column: c), default: 0] += 1
+          if counts.count > 100_000 { return nil }
+        }
+        return ColumnValues(rows: t.rowCount, counts: counts)
+      } : nil
+    let (ir, vd) = Validator.validate(spec, header: header, column: column)
     r.diagnostics.add(contentsOf: vd)
     r.ir = r.diagnostics.hasErrors ? nil : ir
     return r
@@ -117,7 +151,7 @@ public enum Compiler {
       return r
     }
     r.graph = graph
-    if options.readData && graph.params.contains(where: { $0.rowsFrom != nil }) {
+    if options.readData && options.fitVocabularies && graph.params.contains(where: { $0.rowsFrom != nil }) {
       do {
         let data = try LoadedData.load(graph.pipeline)
         r.vocabularyRows = data.fitted.vocabularySizes

@@ -21,6 +21,7 @@
 // in place) and the byte range of each cell, 8 bytes a cell, row-major; columns are reached by
 // name (`column(named:)`), so callers see a columnar table.
 
+import MTLDiagnostics
 import MTLGraph
 import MTLSupport
 
@@ -138,7 +139,7 @@ public struct RawTable: Sendable {
     if let i = columnIndex(name) { return i }
     var message = "no column `\(name)` in the header"
     if let usedBy { message += " (needed by \(usedBy))" }
-    let similar = similarNames(to: name, in: header)
+    let similar = Suggest.similar(to: name, among: header)
     if !similar.isEmpty {
       message += "; similar names: " + similar.map { "`\($0)`" }.joined(separator: ", ")
     }

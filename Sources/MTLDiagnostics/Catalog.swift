@@ -59,13 +59,15 @@ extension DiagnosticCode {
   // E04xx: spec against data
   public static let labelIsFeature = DiagnosticCode("E0401", "label column is also a feature")
   public static let missingColumn = DiagnosticCode("E0402", "column not in the data")
+  public static let dataUnreadable = DiagnosticCode("E0403", "data file missing or unreadable")
+  public static let labelValueAbsent = DiagnosticCode("E0404", "label value never occurs in the data")
 
   // E09xx: mtlc itself
   public static let internalError = DiagnosticCode("E0900", "internal compiler error")
 
   // Warnings
   public static let unusedBlock = DiagnosticCode("W0301", "block not used by any task")
-  public static let dataUnreadable = DiagnosticCode("W0401", "data file not readable; column checks skipped")
+  public static let constantLabel = DiagnosticCode("W0402", "label constant on the training rows")
 
   /// The whole catalog, for docs and tests.
   public static let all: [DiagnosticCode] = [
@@ -75,7 +77,7 @@ extension DiagnosticCode {
     .duplicateName, .invalidName, .emptyList,
     .unknownReference, .cycle, .gateWidthMismatch, .stackedInput, .productNotBinary, .taskWithoutOutput,
     .unlearnableTask, .labelRule, .towerAndOutput, .noLabelledTask, .towerShared,
-    .labelIsFeature, .missingColumn, .internalError,
-    .unusedBlock, .dataUnreadable,
+    .labelIsFeature, .missingColumn, .dataUnreadable, .labelValueAbsent, .internalError,
+    .unusedBlock, .constantLabel,
   ]
 }

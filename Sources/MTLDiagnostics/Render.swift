@@ -68,8 +68,15 @@ public enum DiagnosticRenderer {
 
   /// All diagnostics, sorted by position, separated by blank lines, with a closing count.
   public static func render(_ ds: Diagnostics, source: SourceFile?) -> String {
+    render(ds, sources: source.map { [$0] } ?? [])
+  }
+
+  /// Each diagnostic with the source its span is in (the spec, or the `--set` flags).
+  public static func render(_ ds: Diagnostics, sources: [SourceFile]) -> String {
     let sorted = ds.sorted
-    var parts = sorted.prefix(maxShown).map { render($0, source: source) }
+    var parts = sorted.prefix(maxShown).map { d in
+      render(d, source: sources.first { $0.path == d.span?.file } ?? sources.first)
+    }
     if sorted.count > maxShown { parts.append("... \(sorted.count - maxShown) more not shown\n") }
     let e = ds.errors.count
     let w = ds.warnings.count

@@ -25,18 +25,26 @@ public enum Suggest {
     return prev[y.count]
   }
 
-  /// The best candidate at distance ≤ max(1, len/3) (ties: the first in `candidates`), or nil.
+  /// The one policy of mtlc's "did you mean" (spec keys, references, data columns, label
+  /// values): a candidate is similar when it is within max(1, len/3) edits, case ignored (a name
+  /// of one or two characters only matches up to case: one edit makes any short name another).
+  /// The best candidate (ties: the first in `candidates`), or nil.
   public static func closest(to name: String, among candidates: [String]) -> String? {
-    let limit = max(1, name.unicodeScalars.count / 3)
+    similar(to: name, among: candidates).first
+  }
+
+  /// Every similar candidate, closest first (ties in `candidates` order).
+  public static func similar(to name: String, among candidates: [String]) -> [String] {
     let n = name.lowercased().unicodeScalars.count
-    var best: (String, Int)?
+    let limit = n <= 2 ? 0 : max(1, n / 3)
+    var found: [(d: Int, i: Int, c: String)] = []
     // The distance is at least the difference in (lowercased) length: skip those, and with
     // them a huge name's long distance computations.
-    for c in candidates where c != name && abs(c.lowercased().unicodeScalars.count - n) <= limit {
+    for (i, c) in candidates.enumerated() where c != name && abs(c.lowercased().unicodeScalars.count - n) <= limit {
       let d = distance(name, c)
-      if d <= limit, best == nil || d < best!.1 { best = (c, d) }
+      if d <= limit { found.append((d, i, c)) }
     }
-    return best?.0
+    return found.sorted { ($0.d, $0.i) < ($1.d, $1.i) }.map(\.c)
   }
 
   /// "a similar name exists: `x`" help text, or nil.

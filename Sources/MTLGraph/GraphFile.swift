@@ -20,11 +20,15 @@ public enum GraphFile {
   /// Writes the graph with its data paths made relative to the file's own folder, so the model
   /// can be run from any working directory (and moved together with its data).
   public static func write(_ g: Graph, to path: String) throws {
+    try AtomicFile.write(encode(g, relativeTo: Paths.directory(of: path)), to: path)
+  }
+
+  /// The file's bytes with data paths relative to `dir` (where the file will be).
+  public static func encode(_ g: Graph, relativeTo dir: String) -> [UInt8] {
     var g = g
-    let dir = Paths.directory(of: path)
     g.pipeline.train = Paths.relative(g.pipeline.train, from: dir)
     g.pipeline.test = g.pipeline.test.map { Paths.relative($0, from: dir) }
-    try AtomicFile.write(encode(g), to: path)
+    return encode(g)
   }
 
   public static func decode(_ bytes: [UInt8], path: String) throws -> Graph {

@@ -9,21 +9,40 @@ public enum DataHeader: Sendable {
   case unreadable(String)
 }
 
+/// The values of one column of a data file, as `validate` sees them: each distinct cell and how
+/// many rows hold it (nil from the reader when the file cannot be read or has too many distinct
+/// values to be worth checking).
+public struct ColumnValues: Sendable {
+  public var rows: Int
+  public var counts: [String: Int]
+  public init(rows: Int, counts: [String: Int]) {
+    self.rows = rows
+    self.counts = counts
+  }
+}
+
 /// Spec -> IRModule. Resolves references, finds cycles, infers every width and checks the task
 /// graph. Reports every error of the stage at once; returns no module if there was any.
 public struct Validator {
   public var spec: Spec
   /// Reads the header of a data file (path already resolved). nil: skip data checks.
   public var header: ((String) -> DataHeader)?
+  /// Reads one column of a data file (path resolved, column name): for the label checks.
+  public var column: ((String, String) -> ColumnValues?)?
   var diags = Diagnostics()
 
-  public init(spec: Spec, header: ((String) -> DataHeader)? = nil) {
+  public init(
+    spec: Spec, header: ((String) -> DataHeader)? = nil, column: ((String, String) -> ColumnValues?)? = nil
+  ) {
     self.spec = spec
     self.header = header
+    self.column = column
   }
 
-  public static func validate(_ spec: Spec, header: ((String) -> DataHeader)? = nil) -> (IRModule?, Diagnostics) {
-    var v = Validator(spec: spec, header: header)
+  public static func validate(
+    _ spec: Spec, header: ((String) -> DataHeader)? = nil, column: ((String, String) -> ColumnValues?)? = nil
+  ) -> (IRModule?, Diagnostics) {
+    var v = Validator(spec: spec, header: header, column: column)
     let m = v.run()
     return (m, v.diags)
   }
@@ -362,7 +381,7 @@ public struct Validator {
       var label: (String, LabelRuleIR)?
       if let l = t.label {
         switch (t.type.value, l.positive, l.threshold) {
-        case (.binary, let p?, _): label = (l.column.value, .positive(p))
+        case (.binary, let p?, _): label = (l.column.value, .positive(p.map(\.value)))
         case (.binary, nil, let th?): label = (l.column.value, .threshold(th))
         case (.binary, nil, nil):
           diags.error(
@@ -482,8 +501,8 @@ public struct Validator {
       case .unreadable(let why):
         diags.add(
           Diagnostic(
-            .dataUnreadable, "cannot read data file `\(path)` (\(why)); its columns were not checked", at: pathSpan,
-            help: "paths are relative to the spec's folder",
+            .dataUnreadable, "cannot read data file `\(path)` (\(why))", at: pathSpan,
+            help: "paths are relative to the spec's folder; `--no-data` skips the checks that read data",
             notes: ["`\(path)` resolves to `\(resolved)`"]))
       case .columns(let columns):
         let set = Set(columns)
@@ -497,7 +516,53 @@ public struct Validator {
             help: Suggest.closest(to: col, among: columns).map { "did you mean `\($0)`?" }
               ?? "the file's columns: " + columns.prefix(20).map { "`\($0)`" }.joined(separator: ", "))
         }
+        // Label rules against what the training file holds.
+        if resolved == data.train {
+          for t in spec.tasks {
+            if let l = t.label, set.contains(l.column.value) { checkLabel(t, l, file: resolved, written: path) }
+          }
+        }
       }
+    }
+  }
+
+  /// A `positive:` value the label column never holds is an error (a typo trains a task whose
+  /// labels are all 0); a label that takes one value on every training row is a warning.
+  mutating func checkLabel(_ t: TaskDecl, _ l: LabelDecl, file: String, written: String) {
+    guard let column, let values = column(file, l.column.value), values.rows > 0 else { return }
+    let name = t.name.value
+    let seen = values.counts.keys.sorted { (values.counts[$0]!, $1) > (values.counts[$1]!, $0) }
+    func constant(_ what: String) {
+      diags.add(
+        Diagnostic(
+          .constantLabel, "the label of task `\(name)` is \(what) on every row of `\(written)`", at: l.span,
+          help: "the task cannot learn anything from it: check the column and the rule"))
+    }
+    switch (t.type.value, l.positive, l.threshold) {
+    case (.binary, let positive?, _):
+      var positives = 0
+      for p in positive {
+        if let n = values.counts[p.value] {
+          positives += n
+          continue
+        }
+        let shown = seen.prefix(8).map { "`\($0)`" }.joined(separator: ", ") + (seen.count > 8 ? ", ..." : "")
+        diags.error(
+          .labelValueAbsent, "`\(p.value)` never occurs in column `\(l.column.value)` of `\(written)`", at: p.span,
+          label: "no row has this value",
+          help: Suggest.closest(to: p.value, among: seen).map { "did you mean `\($0)`?" }
+            ?? "the column's values: \(shown)")
+      }
+      if positives == values.rows { constant("positive (1)") }
+    case (.binary, nil, let th?):
+      let numbers = values.counts.keys.compactMap(Double.init)
+      if numbers.count == values.counts.count {
+        if numbers.allSatisfy({ $0 > th }) { constant("positive (above \(th))") }
+        if numbers.allSatisfy({ $0 <= th }) { constant("negative (not above \(th))") }
+      }
+    case (.regression, nil, nil):
+      if values.counts.count == 1 { constant("`\(seen[0])`") }
+    default: break
     }
   }
 }

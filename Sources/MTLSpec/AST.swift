@@ -53,7 +53,8 @@ public struct FeatureDecl: Sendable {
 
 public struct LabelDecl: Sendable {
   public var column: Located<String>
-  public var positive: [String]?
+  /// The values that mean 1, each with its span (a value the data never holds is located).
+  public var positive: [Located<String>]?
   public var threshold: Double?
   public var span: Span
 }

@@ -250,7 +250,7 @@ public enum SpecDecoder {
       let lm = r.mapping(n, "the label of \(what)", allowed: ["column", "positive", "threshold"], required: ["column"])
     {
       let column = lm.value("column").flatMap { c in r.string(c, "the label column").map { Located($0, c.span) } }
-      let positive = lm.value("positive").flatMap { r.stringList($0, "`positive`", allowScalar: true) }?.map(\.value)
+      let positive = lm.value("positive").flatMap { r.stringList($0, "`positive`", allowScalar: true) }
       let threshold = lm.value("threshold").flatMap {
         r.double($0, "`threshold`", in: -Double.greatestFiniteMagnitude...Double.greatestFiniteMagnitude)
       }

@@ -1,3 +1,4 @@
+import Foundation
 import MTLData
 import MTLGraph
 import MTLSupport
@@ -22,18 +23,24 @@ public enum Inference {
     return p.onBadRow == .skip ? try t.droppingBadRows(for: p, labels: labels) : t
   }
 
-  /// One prediction column per task (unlabelled tasks too), for every row of `dataPath`. Under
-  /// `on_bad_row: skip`, bad rows get no prediction, and a first column `line` gives the file
-  /// line of each predicted row so the output can be joined back.
-  public static func predict(_ s: Session, dataPath: String) throws -> (rows: Int, csv: String, skipped: SkipReport?) {
+  /// One prediction column per task (unlabelled tasks too), for every row of `dataPath`, after
+  /// the input columns named in `keep` (copied as they are, to join the predictions back by an
+  /// id). Under `on_bad_row: skip`, bad rows get no prediction, and a first column `line` gives
+  /// the file line of each predicted row.
+  public static func predict(_ s: Session, dataPath: String, keep: [String] = []) throws -> (
+    rows: Int, csv: String, skipped: SkipReport?
+  ) {
     let table = try table(s, dataPath, labels: false)
+    let kept = try keep.map { try table.column(named: $0).index }
     let data = try s.fitted.encode(table: table, rows: Array(0..<table.rowCount), labels: false)
     let preds = s.predict(data)
     let lines = s.fitted.pipeline.onBadRow == .skip
-    var out = (lines ? "line," : "") + s.graph.tasks.map(\.name).joined(separator: ",") + "\n"
-    out.reserveCapacity(data.count * 12 * max(1, preds.count))
+    let header = (lines ? ["line"] : []) + keep + s.graph.tasks.map(\.name)
+    var out = header.map(csvField).joined(separator: ",") + "\n"
+    out.reserveCapacity(data.count * 12 * max(1, preds.count + kept.count))
     for i in 0..<data.count {
       if lines { out += "\(table.line(ofRow: i))," }
+      for c in kept { out += csvField(table.cell(row: i, column: c)) + "," }
       out += preds.map { shortest($0[i]) }.joined(separator: ",")
       out += "\n"
     }
@@ -49,4 +56,10 @@ public enum Inference {
 
   /// The shortest decimal that reads back as the same Float (Swift's description).
   static func shortest(_ x: Float) -> String { "\(x)" }
+
+  /// A CSV field: quoted (quotes doubled) when it holds a comma, a quote or a line break.
+  static func csvField(_ s: String) -> String {
+    guard s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return s }
+    return "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+  }
 }

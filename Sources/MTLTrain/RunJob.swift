@@ -17,7 +17,7 @@ public struct RunJob {
   public var splitSeed: UInt64?
   public var checkpointDir: String?
   public var resume = false
-  public var metricsOut: String?
+  public var metricsOut: Output?
   /// Write an HTML report of the run into this folder (`report.html`).
   public var reportDir: String?
   /// The command line, for the report's header.
@@ -57,21 +57,26 @@ public struct RunJob {
     if resume, let dir = checkpointDir {
       if AtomicFile.exists(Checkpoint.path(in: dir)) {
         let c = try Checkpoint.read(fromDirectory: dir)
+        let at = Checkpoint.path(in: dir)
         guard c.fitted.sameFit(as: data.fitted) else {
-          throw CheckpointError(
-            path: Checkpoint.path(in: dir),
+          throw ResumeError(
+            checkpoint: at,
             reason: "the training data differs from the data the checkpoint was trained on; resume with the same data")
         }
         guard c.threads == session.executor.threads else {
-          throw CheckpointError(
-            path: Checkpoint.path(in: dir),
-            reason:
-              "the checkpoint was trained with --threads \(c.threads); resume with the same count for the same result")
+          throw ResumeError(
+            checkpoint: at,
+            reason: "it was trained with --threads \(c.threads); resume with the same count for the same result")
         }
         guard c.seed == session.seed else {
-          throw CheckpointError(
-            path: Checkpoint.path(in: dir),
-            reason: "the checkpoint was trained with seed \(c.seed), not \(session.seed)")
+          throw ResumeError(checkpoint: at, reason: "it was trained with seed \(c.seed), not \(session.seed)")
+        }
+        guard c.epoch < g.training.epochs else {
+          throw ResumeError(
+            checkpoint: at,
+            reason:
+              "it has trained \(c.epoch) epochs and this run asks for \(g.training.epochs) in all; pass --epochs N with N above \(c.epoch) to train more"
+          )
         }
         try session.restore(c)
         resumedFrom = c.epoch
@@ -111,7 +116,15 @@ public struct RunJob {
       session: session, data: data, metrics: metrics, experts: experts, expertHistory: expertHistory,
       trainedEpochs: trained, trainSeconds: seconds,
       samplesPerSecond: seconds > 0 ? samples / seconds : 0, resumedFrom: resumedFrom)
-    if let path = metricsOut { try writeMetrics(&result, to: path) }
+    if let out = metricsOut {
+      try out.write(
+        MetricsFile(
+          model: graph.name, seed: session.seed, testRows: data.test.count, metrics: metrics,
+          train: MetricsFile.TrainInfo(
+            samples_per_second: result.samplesPerSecond, seconds: result.trainSeconds, epochs: session.epochsDone,
+            rows: data.train.count, history: session.history), experts: experts, expertHistory: expertHistory
+        ).encoded())
+    }
     if let dir = reportDir {
       let path = try RunReport.write(
         RunReport.Input(
@@ -141,41 +154,14 @@ public struct RunJob {
       },
       onBatch: onBatch.map { cb in { b, n, l in cb(session.epochsDone + 1, b, n, l) } })
   }
+}
 
-  func writeMetrics(_ r: inout Result, to path: String) throws {
-    struct TrainInfo: Encodable {
-      var samples_per_second: Double
-      var seconds: Double
-      var epochs: Int
-      var rows: Int
-      var history: [EpochReport]
-    }
-    struct File: Encodable {
-      var model: String
-      var seed: UInt64
-      var test_rows: Int
-      var tasks: [String: TaskMetrics]
-      var train: TrainInfo
-      var experts: ExpertReport
-      /// After each epoch this process trained.
-      var expert_history: [ExpertReport]
-    }
-    let f = File(
-      model: graph.name, seed: r.session.seed, test_rows: r.data.test.count,
-      tasks: Dictionary(r.metrics.map { ($0.task, $0) }, uniquingKeysWith: { a, _ in a }),
-      train: TrainInfo(
-        samples_per_second: r.samplesPerSecond, seconds: r.trainSeconds, epochs: r.session.epochsDone,
-        rows: r.data.train.count, history: r.session.history), experts: r.experts, expert_history: r.expertHistory)
-    let enc = JSONEncoder()
-    enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-    enc.nonConformingFloatEncodingStrategy = .convertToString(
-      positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-    do {
-      try AtomicFile.write(Array(try enc.encode(f)) + [0x0A], to: path)
-    } catch let e as FileError {
-      throw e
-    }
-  }
+/// `--resume` cannot continue from the checkpoint with these settings (a usage error: the
+/// command line and the checkpoint disagree).
+public struct ResumeError: Error, CustomStringConvertible {
+  public var checkpoint: String
+  public var reason: String
+  public var description: String { "cannot resume from `\(checkpoint)`: \(reason)" }
 }
 
 /// `x` with `digits` decimals (deterministic, locale-free).

@@ -15,12 +15,13 @@ struct Export: ParsableCommand {
   @Flag(help: "Overwrite the output file if it exists.") var force = false
 
   func run() throws {
-    let graph = try loadModel(model)
-    let vocabPath = Export.vocabularyPath(output)
-    if !force && AtomicFile.exists(output) {
-      eprint("error: `\(output)` exists; pass --force to overwrite it")
-      throw ExitCode(Exit.ioError)
+    if output == "-" {
+      eprint("error: an ONNX model is a binary file with a vocabulary file beside it; give -o a path")
+      throw ExitCode(Exit.usage)
     }
+    let vocabPath = Export.vocabularyPath(output)
+    try refuseOverwrites([.file(output), .file(vocabPath)], force: force)
+    let graph = try loadModel(model)
     do {
       let s = try Inference.restore(graph, checkpointDir: checkpoint)
       let r = try ONNXExport.export(

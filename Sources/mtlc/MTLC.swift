@@ -54,11 +54,19 @@ struct Validate: ParsableCommand {
     abstract: "Check a spec and report every error with its file:line:col.")
 
   @Argument(help: "The YAML spec.") var spec: String
-  @Flag(name: .customLong("no-data"), help: "Do not read the data files to check column names.") var noData = false
+  @Flag(
+    name: .customLong("no-data"),
+    help: "Do not read the data files (which checks that they exist, their columns and label values).")
+  var noData = false
+  @Option(
+    name: .customLong("set"),
+    help: ArgumentHelp("Set a spec key, checked like the spec (repeatable).", valueName: "key=value"))
+  var overrides: [String] = []
 
   func run() throws {
     var opts = Compiler.Options()
     opts.readData = !noData
+    opts.overrides = overrides
     let r = Compiler.frontEnd(path: spec, options: opts)
     if !r.diagnostics.all.isEmpty { eprint(r.rendered) }
     guard r.ir != nil, !r.diagnostics.hasErrors else { throw ExitCode(specFailure(r.diagnostics)) }
@@ -75,7 +83,11 @@ struct Compile: ParsableCommand {
   enum Emit: String, ExpressibleByArgument, CaseIterable { case ir, graph, dot, summary }
 
   @Argument(help: "The YAML spec.") var spec: String
-  @Option(name: .shortAndLong, help: "Write the compiled model (JSON) here.") var output: String?
+  @Option(name: .shortAndLong, help: "Write the compiled model (JSON) here (`-`: standard output).") var output: String?
+  @Option(
+    name: .customLong("set"),
+    help: ArgumentHelp("Set a spec key, checked like the spec (repeatable).", valueName: "key=value"))
+  var overrides: [String] = []
   @Option(help: "Print this to standard output instead of the summary: ir, graph, dot or summary.") var emit: Emit?
   @Option(name: .customLong("print-ir-after"), help: "Print the IR after this pass (to standard error).")
   var printAfter: [String] = []
@@ -85,6 +97,7 @@ struct Compile: ParsableCommand {
   @Flag(help: "Overwrite the output file if it exists.") var force = false
 
   func validate() throws {
+    if output == "-" && emit != nil { throw ValidationError("-o - and --emit both write to standard output") }
     let names = Passes.default.map(\.name)
     for p in printAfter where !names.contains(p) {
       throw ValidationError("unknown pass `\(p)`; passes: \(names.joined(separator: ", "))")
@@ -95,30 +108,35 @@ struct Compile: ParsableCommand {
     var opts = Compiler.Options()
     opts.readData = !noData
     opts.tracePasses = printAfterAll || !printAfter.isEmpty
-    if let output, !force && AtomicFile.exists(output) {
-      eprint("error: `\(output)` exists; pass --force to overwrite it")
-      throw ExitCode(Exit.ioError)
-    }
+    opts.overrides = overrides
+    let out = output.map(Output.init)
+    try refuseOverwrites([out], force: force)
     let r = Compiler.compile(path: spec, options: opts)
     if !r.diagnostics.all.isEmpty { eprint(r.rendered) }
     guard r.succeeded, let graph = r.graph, let ir = r.ir else { throw ExitCode(specFailure(r.diagnostics)) }
     for t in r.trace where printAfterAll || printAfter.contains(t.name) {
       eprint("; IR after pass `\(t.name)` (\(t.changed ? "changed" : "unchanged"))\n" + t.ir)
     }
-    if let output {
-      do { try GraphFile.write(graph, to: output) } catch {
-        eprint("error: cannot write `\(output)`: \(error)")
+    if let out {
+      do {
+        switch out {
+        case .file(let path): try GraphFile.write(graph, to: path)
+        case .standardOutput: try out.write(GraphFile.encode(graph, relativeTo: "."))
+        }
+      } catch {
+        eprint("error: cannot write `\(out)`: \(error)")
         throw ExitCode(Exit.ioError)
       }
     }
     let summary =
       Summary.render(r.boundGraph ?? graph) + (r.dataNote.map { "note: embedding rows unknown: \($0)\n" } ?? "")
     switch emit {
+    case nil where out == .standardOutput: eprint(summary)
     case .ir?: print(IRPrinter.print(ir), terminator: "")
     case .graph?: print(GraphPrinter.print(r.boundGraph ?? graph), terminator: "")
     case .dot?: print(DotEmitter.emit(ir), terminator: "")
     case .summary?, nil: print(summary, terminator: "")
     }
-    if let output { eprint("wrote \(output)") }
+    if let out { eprint("wrote \(out)") }
   }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import MTLCompiler
 import MTLData
 import MTLGraph
@@ -13,23 +14,35 @@ import MTLTrain
 /// Commands that train and use models.
 let runtimeCommands: [ParsableCommand.Type] = [Run.self, Predict.self, Evaluate.self, Export.self]
 
-/// A spec (compiled now) or a compiled model file. Spec errors exit 1.
-func loadModel(_ path: String) throws -> Graph {
+/// A spec (compiled now, with any `--set` flags) or a compiled model file. Spec errors exit 1.
+/// With `checkData`, the spec's data files are read for the checks `validate` makes (columns,
+/// label values).
+func loadModel(_ path: String, checkData: Bool = false, overrides: [String] = []) throws -> Graph {
   if path.hasSuffix(".yaml") || path.hasSuffix(".yml") {
-    let r = Compiler.compile(
-      path: path,
-      options: {
-        var o = Compiler.Options()
-        o.readData = false
-        return o
-      }())
+    var options = Compiler.Options()
+    options.readData = checkData
+    options.fitVocabularies = false
+    options.overrides = overrides
+    let r = Compiler.compile(path: path, options: options)
     if !r.diagnostics.all.isEmpty { eprint(r.rendered) }
     guard r.succeeded, let g = r.graph else { throw ExitCode(specFailure(r.diagnostics)) }
     return g
   }
+  if !overrides.isEmpty {
+    eprint("error: --set changes a spec; `\(path)` is a compiled model (set the keys in its spec and compile it again)")
+    throw ExitCode(Exit.usage)
+  }
   do { return try GraphFile.read(path) } catch {
     eprint("error: \(error)")
     throw ExitCode(Exit.specError)
+  }
+}
+
+/// The one overwrite rule: every output is checked before any work starts; an existing one is
+/// an error (exit 74) unless `--force` was given.
+func refuseOverwrites(_ outputs: [Output?], force: Bool) throws {
+  for o in outputs.compactMap({ $0 }) {
+    do { try o.refuseOverwrite(force: force) } catch { throw exitFor(error) }
   }
 }
 
@@ -51,6 +64,9 @@ func exitFor(_ error: Error) -> ExitCode {
   case let e as MemoryPlan.TooLarge:
     eprint("error: \(e)")
     return ExitCode(Exit.specError)
+  case let e as ResumeError:
+    eprint("error: \(e)")
+    return ExitCode(Exit.usage)
   case let e as CheckpointError:
     eprint("error: \(e)")
     return ExitCode(Exit.ioError)
@@ -76,13 +92,20 @@ struct Run: ParsableCommand {
   var threads: Int?
   @Option(name: .customLong("split-seed"), help: "Seed of the held-out test split (instead of the spec's).")
   var splitSeed: UInt64?
-  @Option(name: .customLong("metrics-out"), help: "Write the metrics as JSON here.") var metricsOut: String?
+  @Option(name: .customLong("metrics-out"), help: "Write the metrics as JSON here (`-`: standard output).")
+  var metricsOut: String?
   @Option(help: "Write a self-contained HTML report of the run into this folder (report.html).")
   var report: String?
+  @Option(
+    name: .customLong("set"),
+    help: ArgumentHelp(
+      "Set a spec key, checked like the spec (repeatable): --set training.optimizer.learning_rate=0.01",
+      valueName: "key=value"))
+  var overrides: [String] = []
   @Option(name: .customLong("checkpoint-dir"), help: "Write a checkpoint here at the end of every epoch.")
   var checkpointDir: String?
   @Flag(help: "Continue from the checkpoint in --checkpoint-dir, if there is one.") var resume = false
-  @Flag(help: "Overwrite an existing --metrics-out file, or start afresh over an existing checkpoint.")
+  @Flag(help: "Overwrite existing outputs (--metrics-out, the report), or start afresh over an existing checkpoint.")
   var force = false
   @Flag(name: .shortAndLong, help: "Print only the metrics table.") var quiet = false
 
@@ -95,17 +118,19 @@ struct Run: ParsableCommand {
 
   func run() throws {
     // Never clobber what the user has unless asked.
-    if let m = metricsOut, !force && AtomicFile.exists(m) {
-      eprint("error: `\(m)` exists; pass --force to overwrite it")
-      throw ExitCode(Exit.ioError)
-    }
-    if let dir = checkpointDir, !resume && !force && AtomicFile.exists(Checkpoint.path(in: dir)) {
-      eprint(
-        "error: `\(Checkpoint.path(in: dir))` exists; pass --resume to continue from it, or --force to start afresh")
-      throw ExitCode(Exit.ioError)
+    try refuseOverwrites(
+      [metricsOut.map(Output.init), report.map { .file((($0.hasSuffix("/") ? $0 : $0 + "/") + "report.html")) }],
+      force: force)
+    if let dir = checkpointDir, !resume {
+      do {
+        try Output.file(Checkpoint.path(in: dir)).refuseOverwrite(
+          force: force, hint: "pass --resume to continue from it, or --force to start afresh")
+      } catch { throw exitFor(error) }
     }
     Interrupt.install()
-    let graph = try loadModel(model)
+    // The spec's own data is checked as `validate` checks it (a `positive:` value that never
+    // occurs is an error, not a silent run); other data given on the command line is not.
+    let graph = try loadModel(model, checkData: train == nil && test == nil, overrides: overrides)
     var job = RunJob(graph: graph)
     job.trainPath = train
     job.testPath = test
@@ -115,7 +140,7 @@ struct Run: ParsableCommand {
     job.threads = threads
     job.checkpointDir = checkpointDir
     job.resume = resume
-    job.metricsOut = metricsOut
+    job.metricsOut = metricsOut.map(Output.init)
     job.reportDir = report
     job.command = (["mtlc"] + CommandLine.arguments.dropFirst()).joined(separator: " ")
     let tty = isatty(2) != 0
@@ -136,8 +161,10 @@ struct Run: ParsableCommand {
     }
     let result: RunJob.Result
     do { result = try job.run() } catch { throw exitFor(error) }
-    print(metricsTable(result.metrics), terminator: "")
-    if !quiet && !result.experts.table.isEmpty { print("\n" + result.experts.table, terminator: "") }
+    // With the metrics JSON on standard output, the table goes to standard error.
+    let table =
+      metricsTable(result.metrics) + (quiet || result.experts.table.isEmpty ? "" : "\n" + result.experts.table)
+    if job.metricsOut == .standardOutput { eprint(table) } else { print(table, terminator: "") }
     if !quiet {
       eprint(
         "trained \(result.trainedEpochs.count) epochs in \(fixed(result.trainSeconds, 2)) s (\(Int(result.samplesPerSecond)) samples/s)"
@@ -153,21 +180,29 @@ struct Predict: ParsableCommand {
   @Argument(help: "A compiled model file or its YAML spec.") var model: String
   @Option(help: "The checkpoint directory written by `mtlc run --checkpoint-dir`.") var checkpoint: String
   @Option(help: "The CSV to predict (label columns are not needed).") var data: String
-  @Option(name: .shortAndLong, help: "Where to write the predictions (CSV).") var output: String
+  @Option(name: .shortAndLong, help: "Where to write the predictions (CSV; `-`: standard output).") var output: String
+  @Option(
+    help: ArgumentHelp(
+      "Input columns to copy before the predictions, to join them back by (e.g. --keep user_id,item_id).",
+      valueName: "col,..."))
+  var keep: String?
   @Flag(help: "Overwrite the output file if it exists.") var force = false
 
   func run() throws {
+    let out = Output(output)
+    try refuseOverwrites([out], force: force)
     let graph = try loadModel(model)
-    if !force && AtomicFile.exists(output) {
-      eprint("error: `\(output)` exists; pass --force to overwrite it")
-      throw ExitCode(Exit.ioError)
-    }
+    let kept = keep.map { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } } ?? []
     do {
       let s = try Inference.restore(graph, checkpointDir: checkpoint)
-      let (rows, csv, skipped) = try Inference.predict(s, dataPath: data)
+      if let clash = kept.first(where: { k in s.graph.tasks.contains { $0.name == k } }) {
+        eprint("error: --keep column `\(clash)` has the name of a task's prediction column")
+        throw ExitCode(Exit.usage)
+      }
+      let (rows, csv, skipped) = try Inference.predict(s, dataPath: data, keep: kept)
       if let skipped { eprint(skipped.description) }
-      try AtomicFile.write(csv, to: output)
-      eprint("wrote \(rows) predictions for \(s.graph.tasks.count) tasks to \(output)")
+      try out.write(csv)
+      eprint("wrote \(rows) predictions for \(s.graph.tasks.count) tasks to \(out)")
     } catch { throw exitFor(error) }
   }
 }
@@ -178,14 +213,25 @@ struct Evaluate: ParsableCommand {
   @Argument(help: "A compiled model file or its YAML spec.") var model: String
   @Option(help: "The checkpoint directory written by `mtlc run --checkpoint-dir`.") var checkpoint: String
   @Option(help: "A labelled CSV.") var data: String
+  @Option(
+    name: .customLong("metrics-out"),
+    help: "Write the metrics as JSON here, in the shape `mtlc run --metrics-out` writes (`-`: standard output).")
+  var metricsOut: String?
+  @Flag(help: "Overwrite the metrics file if it exists.") var force = false
 
   func run() throws {
+    let out = metricsOut.map(Output.init)
+    try refuseOverwrites([out], force: force)
     let graph = try loadModel(model)
     do {
       let s = try Inference.restore(graph, checkpointDir: checkpoint)
       let (metrics, skipped) = try Inference.evaluate(s, dataPath: data)
       if let skipped { eprint(skipped.description) }
-      print(metricsTable(metrics), terminator: "")
+      if let out {
+        let rows = metrics.first?.count ?? 0
+        try out.write(MetricsFile(model: s.graph.name, seed: s.seed, testRows: rows, metrics: metrics).encoded())
+      }
+      if out == .standardOutput { eprint(metricsTable(metrics)) } else { print(metricsTable(metrics), terminator: "") }
     } catch { throw exitFor(error) }
   }
 }
