@@ -47,8 +47,13 @@ public enum Suggest {
     return found.sorted { ($0.d, $0.i) < ($1.d, $1.i) }.map(\.c)
   }
 
-  /// "a similar name exists: `x`" help text, or nil.
+  /// Help for an unknown name: the similar one when there is one ("a group with a similar name
+  /// exists: `shared`"), else what is defined ("the groups defined: `a`, `b`"), so a reader
+  /// never has to open the spec to see the choices.
   public static func help(for name: String, among candidates: [String], what: String = "name") -> String? {
-    closest(to: name, among: candidates).map { "a \(what) with a similar name exists: `\($0)`" }
+    if let c = closest(to: name, among: candidates) { return "a \(what) with a similar name exists: `\(c)`" }
+    if candidates.isEmpty { return "no \(what) is defined" }
+    let shown = candidates.prefix(20).map { "`\($0)`" }.joined(separator: ", ")
+    return "the \(what)s defined: \(shown)\(candidates.count > 20 ? ", ..." : "")"
   }
 }

@@ -38,7 +38,7 @@ public enum YAMLReader {
     }
     var builder = TreeBuilder(path: path, limits: limits)
     let root = builder.parse(body)
-    diags.add(contentsOf: builder.diagnostics)
+    for d in builder.diagnostics.all { diags.add(source.flatMap { IndentHint.explain(d, source: $0) } ?? d) }
     if root == nil && !diags.hasErrors {
       diags.error(
         .emptySpec, "spec has no content", at: .point(path, line: 1, column: 1),
