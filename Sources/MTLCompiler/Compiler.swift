@@ -15,6 +15,10 @@ public enum Compiler {
     /// With `readData`, also fit the learned vocabularies for the summary's embedding rows
     /// (`compile` shows them; `run` fits them itself).
     public var fitVocabularies = true
+    /// The folder relative paths (the spec's, its data files') are taken from; nil: the process's
+    /// working directory. Lets tests and tools compile as if run elsewhere, without `chdir`
+    /// (which is process-wide).
+    public var workingDirectory: String?
     /// `--set KEY=VALUE` flags, applied to the spec before it is decoded (`SpecOverrides`).
     public var overrides: [String] = []
     /// Run the IR verifier after every pass.
@@ -54,7 +58,7 @@ public enum Compiler {
   public static func frontEnd(path: String, options: Options = Options()) -> Result {
     let bytes: [UInt8]
     do {
-      bytes = try AtomicFile.read(path, limit: YAMLLimits.default.maxBytes)
+      bytes = try AtomicFile.read(options.located(path), limit: YAMLLimits.default.maxBytes)
     } catch let e as FileError {
       var r = Result()
       if e.tooLarge {
@@ -94,7 +98,7 @@ public enum Compiler {
       options.readData
       ? { file in
         do {
-          return .columns(try RawTable.readHeader(file, delimiter: spec.data.delimiter))
+          return .columns(try RawTable.readHeader(options.located(file), delimiter: spec.data.delimiter))
         } catch let e as DataError {
           return .unreadable(e.message)
         } catch {
@@ -108,7 +112,8 @@ public enum Compiler {
       options.readData
       ? { file, name in
         if tables[file] == nil {
-          tables[file] = .some(try? RawTable.read(file, delimiter: spec.data.delimiter, onBadRow: .skip))
+          tables[file] = .some(
+            try? RawTable.read(options.located(file), delimiter: spec.data.delimiter, onBadRow: .skip))
         }
         guard let t = tables[file] ?? nil, let c = t.columnIndex(name) else { return nil }
         var counts: [String: Int] = [:]
@@ -153,12 +158,25 @@ public enum Compiler {
     r.graph = graph
     if options.readData && options.fitVocabularies && graph.params.contains(where: { $0.rowsFrom != nil }) {
       do {
-        let data = try LoadedData.load(graph.pipeline)
+        var p = graph.pipeline
+        p.train = options.located(p.train)
+        p.test = p.test.map(options.located)
+        // Without the data cache: compiling is not the hot path, and a library call (a test, an
+        // editor) should not write the user's cache folder.
+        let data = try LoadedData.load(p, cache: nil)
         r.vocabularyRows = data.fitted.vocabularySizes
       } catch {
         r.dataNote = "\(error)"
       }
     }
     return r
+  }
+}
+
+extension Compiler.Options {
+  /// `path` as the file system should see it: against `workingDirectory` when it is relative.
+  func located(_ path: String) -> String {
+    guard let wd = workingDirectory, !path.hasPrefix("/") else { return path }
+    return Paths.resolve(path, against: wd)
   }
 }

@@ -4,20 +4,32 @@ import Synchronization
   import Glibc
 #endif
 
-/// SIGINT and SIGTERM as a flag the training loop polls between steps, so an interrupted run can
-/// save a checkpoint and exit cleanly instead of dying mid-write. A second signal exits at once.
-public enum Interrupt {
-  private static let flag = Atomic<Int32>(0)
+/// A request to stop training between two steps: set by a signal handler (`Interrupt.process`)
+/// or, in tests, by hand on a flag of the test's own, so no test can stop another's run.
+public final class StopFlag: Sendable {
+  fileprivate let flag = Atomic<Int32>(0)
+  public init() {}
+  /// The signal that asked to stop (SIGINT or SIGTERM), or 0.
+  public var signal: Int32 { flag.load(ordering: .acquiring) }
+  public var requested: Bool { signal != 0 }
+  /// Asks to stop, as signal `sig` would.
+  public func request(_ sig: Int32 = SIGINT) { flag.store(sig, ordering: .releasing) }
+}
 
-  /// The signal received (SIGINT or SIGTERM), or 0.
-  public static var signal: Int32 { flag.load(ordering: .acquiring) }
-  public static var requested: Bool { signal != 0 }
+/// SIGINT and SIGTERM as the process's stop flag, which the training loop polls between steps,
+/// so an interrupted run can save a checkpoint and exit cleanly instead of dying mid-write. A
+/// second signal exits at once.
+public enum Interrupt {
+  /// The flag the signal handlers set; a session polls it unless given another.
+  public static let process = StopFlag()
 
   /// Installs the handlers (idempotent).
   public static func install() {
+    // Touch the flag first: a static's lazy initialisation is not async-signal-safe.
+    _ = process.signal
     let handler: @convention(c) (Int32) -> Void = { sig in
       // Async-signal-safe: an atomic exchange, and _exit on the second signal.
-      if Interrupt.flag.exchange(sig, ordering: .acquiringAndReleasing) != 0 { _exit(128 + sig) }
+      if Interrupt.process.flag.exchange(sig, ordering: .acquiringAndReleasing) != 0 { _exit(128 + sig) }
     }
     Glibc.signal(SIGINT, handler)
     Glibc.signal(SIGTERM, handler)
@@ -31,10 +43,4 @@ public enum Interrupt {
     // file in place) instead of being killed by SIGXFSZ.
     Glibc.signal(SIGXFSZ, SIG_IGN)
   }
-
-  /// Clears the flag (tests).
-  public static func reset() { flag.store(0, ordering: .releasing) }
-
-  /// Sets the flag as a signal would (tests).
-  public static func simulate(_ sig: Int32 = SIGINT) { flag.store(sig, ordering: .releasing) }
 }

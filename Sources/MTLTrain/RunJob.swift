@@ -71,15 +71,20 @@ public struct RunJob {
         guard c.seed == session.seed else {
           throw ResumeError(checkpoint: at, reason: "it was trained with seed \(c.seed), not \(session.seed)")
         }
-        guard c.epoch < g.training.epochs else {
+        // Equal is fine: a run killed after its last checkpoint resumes to evaluate and write its
+        // outputs. Fewer would silently train nothing.
+        guard c.epoch <= g.training.epochs else {
           throw ResumeError(
             checkpoint: at,
             reason:
-              "it has trained \(c.epoch) epochs and this run asks for \(g.training.epochs) in all; pass --epochs N with N above \(c.epoch) to train more"
+              "it has trained \(c.epoch) epochs and this run asks for \(g.training.epochs) in all; pass --epochs \(c.epoch) or more"
           )
         }
         try session.restore(c)
         resumedFrom = c.epoch
+        if c.epoch == g.training.epochs {
+          log("the checkpoint has trained all \(c.epoch) epochs; evaluating it")
+        }
         log(
           "resuming from \(Checkpoint.path(in: dir)) after epoch \(c.epoch)"
             + (c.batchesDone > 0 ? " and \(c.batchesDone) batches of epoch \(c.epoch + 1)" : ""))

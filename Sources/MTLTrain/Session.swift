@@ -58,6 +58,9 @@ public final class Session {
   public let fitted: FittedPipeline
   public let executor: Executor
   public let seed: UInt64
+  /// Polled between steps: training stops with `Interrupted` when it is set (by SIGINT or
+  /// SIGTERM for the process's flag).
+  public var stop: StopFlag = Interrupt.process
   /// Epochs completed so far (a resumed session starts past 0).
   public private(set) var epochsDone = 0
   public private(set) var history: [EpochReport] = []
@@ -116,8 +119,8 @@ public final class Session {
       let order = EpochOrder.permutation(count: n, seed: seed, epoch: epoch)
       let start = monotonicSeconds()
       while batchInEpoch < batches {
-        if Interrupt.requested {
-          throw Interrupted(signal: Interrupt.signal, epoch: epoch, batch: batchInEpoch)
+        if stop.requested {
+          throw Interrupted(signal: stop.signal, epoch: epoch, batch: batchInEpoch)
         }
         let bi = batchInEpoch
         let lo = bi * B

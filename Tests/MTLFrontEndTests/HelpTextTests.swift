@@ -20,12 +20,12 @@ struct HelpTextTests {
     experts:
       shared: {count: 2, input: features, units: [8]}
     gates:
-      g1: {input: features, experts: [shared]}
-      g2: {input: features, experts: [shared]}
+      income: {input: features, experts: [shared]}
+      marital: {input: features, experts: [shared]}
     towers:
-      t: {input: INPUT, units: [4]}
+      income: {input: INPUT, units: [4]}
     tasks:
-      t: {type: binary, label: {column: y, positive: ["1"]}, tower: TOWER}
+      income: {type: binary, label: {column: y, positive: ["1"]}, tower: TOWER}
     training:
       optimizer: {type: adam, learning_rate: 0.001}
       batch_size: 32
@@ -34,8 +34,8 @@ struct HelpTextTests {
 
   @Test("an indentation mistake names both keys, shows both lines and says how to fix it")
   func indentation() throws {
-    let text = Self.base.replacingOccurrences(of: "INPUT", with: "gates.g1").replacingOccurrences(
-      of: "TOWER", with: "t"
+    let text = Self.base.replacingOccurrences(of: "INPUT", with: "gates.income").replacingOccurrences(
+      of: "TOWER", with: "income"
     ).replacingOccurrences(of: "  batch_size: 32", with: "   batch_size: 32")
     let d = try #require(diagnose(text).first)
     #expect(d.code == .yamlSyntax)
@@ -48,17 +48,17 @@ struct HelpTextTests {
 
   @Test("an unknown gate or tower suggests the closest name, or lists what is defined")
   func unknownReferences() throws {
-    let typo = Self.base.replacingOccurrences(of: "INPUT", with: "gates.g3").replacingOccurrences(
-      of: "TOWER", with: "tt")
+    let typo = Self.base.replacingOccurrences(of: "INPUT", with: "gates.incme").replacingOccurrences(
+      of: "TOWER", with: "incom")
     let ds = diagnose(typo).filter { $0.code == .unknownReference }
     #expect(ds.count == 2)
-    #expect(ds.first?.help == "a gate with a similar name exists: `g1`")
-    #expect(ds.last?.help == "a tower with a similar name exists: `t`")
-    let far = Self.base.replacingOccurrences(of: "INPUT", with: "gates.income").replacingOccurrences(
+    #expect(ds.first?.help == "a gate with a similar name exists: `income`")
+    #expect(ds.last?.help == "a tower with a similar name exists: `income`")
+    let far = Self.base.replacingOccurrences(of: "INPUT", with: "gates.zzz").replacingOccurrences(
       of: "TOWER", with: "marital")
     let fs = diagnose(far).filter { $0.code == .unknownReference }
     #expect(fs.count == 2)
-    #expect(fs.first?.help == "the gates defined: `g1`, `g2`")
-    #expect(fs.last?.help == "the towers defined: `t`")
+    #expect(fs.first?.help == "the gates defined: `income`, `marital`")
+    #expect(fs.last?.help == "the towers defined: `income`")
   }
 }

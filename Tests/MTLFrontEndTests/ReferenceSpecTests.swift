@@ -12,10 +12,9 @@ struct ReferenceSpecTests {
 
   /// Compiles with the repo root as the working directory, as the README does.
   static func compile(_ name: String) -> Compiler.Result {
-    let cwd = FileManager.default.currentDirectoryPath
-    FileManager.default.changeCurrentDirectoryPath(Fixtures.repo.path)
-    defer { FileManager.default.changeCurrentDirectoryPath(cwd) }
-    return Compiler.compile(path: "specs/\(name).yaml")
+    var o = Compiler.Options()
+    o.workingDirectory = Fixtures.repo.path
+    return Compiler.compile(path: "specs/\(name).yaml", options: o)
   }
 
   @Test("reference spec compiles cleanly and matches its golden IR", arguments: specs)

@@ -157,7 +157,10 @@ struct YAMLReaderTests {
     let r = read([0xEF, 0xBB, 0xBF] + Array("a: 1\r\nb: [x,\r\n  y]\r\n".utf8))
     #expect(r.diagnostics.all.isEmpty)
     let root = try #require(r.root)
-    guard case .mapping(let pairs) = root.kind else { return }
+    guard case .mapping(let pairs) = root.kind else {
+      Issue.record("not a mapping")
+      return
+    }
     #expect(pairs.map(\.name) == ["a", "b"])
     #expect(pairs[1].key.span.start == SourceLoc(line: 2, column: 1))
   }
@@ -166,7 +169,10 @@ struct YAMLReaderTests {
     let root = try #require(read("a: 1\nb: \"1\"\n").root)
     guard case .mapping(let p) = root.kind, case .scalar(_, let plainA) = p[0].value.kind,
       case .scalar(_, let plainB) = p[1].value.kind
-    else { return }
+    else {
+      Issue.record("not a mapping of two scalars")
+      return
+    }
     #expect(plainA)
     #expect(!plainB)
   }
