@@ -2,8 +2,16 @@ import MTLGraph
 import MTLKernels
 import MTLSupport
 
-/// Runs a bound graph: forward over `graph.ops`, losses, backward in reverse order, and the
-/// optimiser step, on `threads` threads.
+/// Runs a bound graph on `threads` threads. A training step (`step`) runs in phases:
+///
+/// 1. loss balancing: the `LossBalancer` supplies this step's weight of each loss;
+/// 2. forward and losses: every op over each worker's rows, each loss's mean, the loss
+///    gradients seeded with the step's weights (one pool hand-over);
+/// 3. backward: every worker's parameter gradients (one hand-over), summed in worker order;
+/// 4. the gradient stage: the summed gradient set (`GradientSet`: dense buffers, the embedding
+///    rows each table touched, the loss sums), handed to the `GradientReducer`, the seam where a
+///    data-parallel all-reduce goes;
+/// 5. the balancer's own term, the finiteness check, and the optimiser (one hand-over).
 ///
 /// A batch of B rows is split into `threads` contiguous shares (the first ones one row larger when B
 /// does not divide), one per `Worker`; each worker runs every op on its rows with its own buffers and
@@ -27,6 +35,12 @@ public final class Executor {
   public var params: [UnsafeMutablePointer<Float>] { workers[0].shared.params }
   public var grads: [UnsafeMutablePointer<Float>] { workers[0].grads }
   public let optimizer: Optimizer
+  /// The loss-balancing method: the weight of each loss every step, and any scalars it learns.
+  public let balancer: LossBalancer
+  /// This step's weight of each loss (`graph.losses` order), as the balancer set it.
+  private let lossWeights: UnsafeMutableBufferPointer<Float>
+  /// The gradients the reducer sees (built once over the executor's buffers).
+  public let gradientSet: GradientSet
   /// Rows each embedding table's gradient holds this step (the optimiser's sparse update).
   public var touchedRows: [RowSet?] { workers[0].touched }
 
@@ -48,6 +62,9 @@ public final class Executor {
     self.maxBatch = maxBatch
     self.threads = max(1, min(threads, maxBatch))
     self.lossValues = Array(repeating: 0, count: graph.losses.count)
+    balancer = LossBalancing.make(graph)
+    lossWeights = .allocate(capacity: graph.losses.count)
+    lossWeights.initialize(repeating: 0)
     shared = SharedState(graph: graph)
     let capacity = (maxBatch + self.threads - 1) / self.threads
     var ws: [Worker] = []
@@ -60,31 +77,49 @@ public final class Executor {
       training: graph.training, params: shared.params, grads: shared.grads, counts: graph.params.map(\.count),
       state: shared.optimizerState, kinds: graph.params.map(\.kind), shapes: graph.params.map(\.shape),
       touched: workers[0].touched)
-    // Built once: running a task allocates nothing. `unowned`: the pool dies with the executor.
+    var dense: [GradientSet.Dense] = []
+    var embeddings: [GradientSet.Embedding] = []
+    for (i, p) in graph.params.enumerated() {
+      if let rows = ws[0].touched[i] {
+        embeddings.append(.init(param: i, gradient: shared.grads[i], width: p.shape[1], rows: rows))
+      } else {
+        dense.append(.init(param: i, gradient: shared.grads[i], count: p.count))
+      }
+    }
+    let sums = UnsafeMutableBufferPointer<Double>.allocate(capacity: graph.losses.count)
+    sums.initialize(repeating: 0)
+    gradientSet = GradientSet(dense: dense, embeddings: embeddings, lossSums: sums)
+    balancer.weights(into: lossWeights)
+    // Built once: running a phase allocates nothing. `unowned`: the pool dies with the executor.
     pool.handler = { [unowned self] task, t in
       let w = self.workers[t]
-      switch task {
-      case Task.forward: w.forward()
-      case Task.forwardAndLosses:
+      switch Phase(rawValue: task)! {
+      case .forward: w.forward()
+      case .forwardAndLosses:
         w.forward()
-        w.computeLosses(gradients: true, batch: self.batch)
-      case Task.losses: w.computeLosses(gradients: self.seedGradients, batch: self.batch)
-      case Task.backward: w.backward()
-      default: self.optimizer.update(tensors: self.optimizerShares[t])
+        w.computeLosses(gradients: true, batch: self.batch, weights: self.lossWeights)
+      case .losses: w.computeLosses(gradients: self.seedGradients, batch: self.batch, weights: self.lossWeights)
+      case .backward: w.backward()
+      case .optimize: self.optimizer.update(tensors: self.optimizerShares[t])
       }
     }
     optimizerShares = optimizer.partition(self.threads)
   }
 
+  deinit {
+    lossWeights.deallocate()
+    gradientSet.lossSums.deallocate()
+  }
+
+  /// This step's weight of each loss.
+  public var weights: [Float] { Array(lossWeights) }
+
   /// The parameter tensors each thread updates.
   private var optimizerShares: [Range<Int>] = []
 
-  private enum Task {
-    static let forward = 0
-    static let losses = 1
-    static let backward = 2
-    static let optimize = 3
-    static let forwardAndLosses = 4
+  /// What the worker threads run, one phase per pool hand-over.
+  private enum Phase: Int {
+    case forward, losses, backward, optimize, forwardAndLosses
   }
   private var seedGradients = false
 
@@ -177,7 +212,7 @@ public final class Executor {
   // MARK: the step
 
   public func forward() {
-    pool.run(Task.forward)
+    pool.run(Phase.forward.rawValue)
   }
 
   /// Computes every loss (and the L2 penalty) for the current batch; returns the weighted total.
@@ -185,7 +220,7 @@ public final class Executor {
   @discardableResult
   public func computeLosses(gradients: Bool) -> Double {
     seedGradients = gradients
-    pool.run(Task.losses)
+    pool.run(Phase.losses.rawValue)
     return collectLosses()
   }
 
@@ -197,7 +232,7 @@ public final class Executor {
       var v = 0.0
       for w in workers where w.rows > 0 { v += Double(w.rows) / Double(B) * w.lossValues[i] }
       lossValues[i] = v
-      total += Double(graph.losses[i].weight) * v
+      total += Double(lossWeights[i]) * v
     }
     l2Value = l2Penalty()
     return total + l2Value
@@ -206,7 +241,7 @@ public final class Executor {
   /// Gradients of the last `computeLosses(gradients: true)` with respect to every parameter, summed
   /// over workers into `grads` (worker 0's), with the L2 terms added.
   public func backward() {
-    pool.run(Task.backward)
+    pool.run(Phase.backward.rawValue)
     // Sum the workers' gradients into worker 0's, in worker order (the all-reduce of one process).
     for w in workers.dropFirst() { workers[0].accumulate(from: w) }
     for (i, p) in graph.params.enumerated() where p.l2 > 0 {
@@ -271,31 +306,28 @@ public final class Executor {
     return total
   }
 
-  /// One training step on the current batch: forward, losses, backward, then `reducer` (the seam
-  /// where a data-parallel all-reduce of gradients across processes goes), then the optimiser.
-  /// Returns the loss (task losses and the L2 penalty of the parameters it touched).
+  /// One training step on the current batch, in the phases above. Returns the loss: the weighted
+  /// task losses, the L2 penalty of the parameters it touched, and the balancer's own term.
   @discardableResult
   public func step(reducer: GradientReducer? = nil) -> Double {
-    pool.run(Task.forwardAndLosses)
-    let loss = collectLosses()
+    balancer.weights(into: lossWeights)
+    pool.run(Phase.forwardAndLosses.rawValue)
+    var loss = collectLosses()
     nonFiniteGradient = nil
     guard loss.isFinite else { return loss }
     backward()
-    reducer?.reduce(grads: grads, counts: shared.counts)
+    for i in lossValues.indices { gradientSet.lossSums[i] = lossValues[i] }
+    if let reducer {
+      reducer.reduce(gradientSet)
+      for i in lossValues.indices { lossValues[i] = gradientSet.lossSums[i] }
+    }
+    loss += balancer.finish(losses: UnsafeBufferPointer(gradientSet.lossSums))
     if let p = firstNonFiniteGradient() {
       nonFiniteGradient = p
       return loss
     }
     optimizer.prepare()
-    pool.run(Task.optimize)
+    pool.run(Phase.optimize.rawValue)
     return loss
   }
-}
-
-/// Where gradients meet across processes in data-parallel training. The single-process runtime
-/// passes none; an MPI backend would implement this with `MPI_Allreduce` (sum, then divide by the
-/// number of processes) over each buffer — for embeddings, over the touched rows — in a fixed order
-/// so runs stay reproducible.
-public protocol GradientReducer {
-  func reduce(grads: [UnsafeMutablePointer<Float>], counts: [Int])
 }

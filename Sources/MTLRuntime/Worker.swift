@@ -266,7 +266,7 @@ final class Worker {
 
   /// This worker's share of every loss. With `gradients`, zeroes the value gradients and seeds the
   /// loss gradients, weighted by rows/batch so the summed gradient is that of the batch mean.
-  func computeLosses(gradients: Bool, batch: Int) {
+  func computeLosses(gradients: Bool, batch: Int, weights: UnsafeMutableBufferPointer<Float>) {
     let B = rows
     guard B > 0 else { return }
     let L = graph.pipeline.labels.count
@@ -278,7 +278,7 @@ final class Worker {
       let x = values[l.input]
       let y = labels + l.label
       let d: UnsafeMutablePointer<Float>? = gradients ? scratch : nil
-      let w = l.weight * share
+      let w = weights[i] * share
       switch l.kind {
       case .bceLogits: lossValues[i] = Kernels.bceLogits(dz: d, z: x, y: y, yStride: L, B: B, weight: w)
       case .bceProb: lossValues[i] = Kernels.bceProb(dp: d, p: x, y: y, yStride: L, B: B, weight: w)
