@@ -41,6 +41,10 @@ public final class Executor {
   private let lossWeights: UnsafeMutableBufferPointer<Float>
   /// The gradients the reducer sees (built once over the executor's buffers).
   public let gradientSet: GradientSet
+  /// Each loss's gradient, kept apart when the balancer needs them (`GradientNeed.perTask`).
+  public let taskGradients: TaskGradients?
+  /// The balancer's weights of this step while `lossWeights` seeds one loss at a time.
+  private let stepWeights: UnsafeMutableBufferPointer<Float>
   /// Rows each embedding table's gradient holds this step (the optimiser's sparse update).
   public var touchedRows: [RowSet?] { workers[0].touched }
 
@@ -55,16 +59,20 @@ public final class Executor {
 
   private let shared: SharedState
 
-  public init(graph: Graph, maxBatch: Int, threads: Int = 1) {
+  /// `balancer`: the loss-balancing method (default: the one the graph asks for).
+  public init(graph: Graph, maxBatch: Int, threads: Int = 1, balancer: LossBalancer? = nil) {
     precondition(graph.isBound, "bind embedding rows before executing")
     precondition(maxBatch > 0 && threads > 0)
     self.graph = graph
     self.maxBatch = maxBatch
     self.threads = max(1, min(threads, maxBatch))
     self.lossValues = Array(repeating: 0, count: graph.losses.count)
-    balancer = LossBalancing.make(graph)
+    let balancer = balancer ?? LossBalancing.make(graph)
+    self.balancer = balancer
     lossWeights = .allocate(capacity: graph.losses.count)
     lossWeights.initialize(repeating: 0)
+    stepWeights = .allocate(capacity: graph.losses.count)
+    stepWeights.initialize(repeating: 0)
     shared = SharedState(graph: graph)
     let capacity = (maxBatch + self.threads - 1) / self.threads
     var ws: [Worker] = []
@@ -89,6 +97,9 @@ public final class Executor {
     let sums = UnsafeMutableBufferPointer<Double>.allocate(capacity: graph.losses.count)
     sums.initialize(repeating: 0)
     gradientSet = GradientSet(dense: dense, embeddings: embeddings, lossSums: sums)
+    taskGradients =
+      balancer.gradientNeed == .perTask && !graph.losses.isEmpty
+      ? TaskGradients(graph: graph, out: shared.grads, union: ws[0].touched) : nil
     balancer.weights(into: lossWeights)
     // Built once: running a phase allocates nothing. `unowned`: the pool dies with the executor.
     pool.handler = { [unowned self] task, t in
@@ -108,6 +119,7 @@ public final class Executor {
 
   deinit {
     lossWeights.deallocate()
+    stepWeights.deallocate()
     gradientSet.lossSums.deallocate()
   }
 
@@ -241,9 +253,19 @@ public final class Executor {
   /// Gradients of the last `computeLosses(gradients: true)` with respect to every parameter, summed
   /// over workers into `grads` (worker 0's), with the L2 terms added.
   public func backward() {
+    backwardOfLosses()
+    addL2Gradients()
+  }
+
+  /// The seeded losses' gradients, summed over workers into worker 0's, in worker order (the
+  /// all-reduce of one process).
+  func backwardOfLosses() {
     pool.run(Phase.backward.rawValue)
-    // Sum the workers' gradients into worker 0's, in worker order (the all-reduce of one process).
     for w in workers.dropFirst() { workers[0].accumulate(from: w) }
+  }
+
+  /// The L2 terms' gradients, added to `grads` (embedding tables: the touched rows).
+  func addL2Gradients() {
     for (i, p) in graph.params.enumerated() where p.l2 > 0 {
       if p.kind == .embedding, let rows = workers[0].touched[i] {
         let d = p.shape[1]
@@ -311,11 +333,32 @@ public final class Executor {
   @discardableResult
   public func step(reducer: GradientReducer? = nil) -> Double {
     balancer.weights(into: lossWeights)
-    pool.run(Phase.forwardAndLosses.rawValue)
-    var loss = collectLosses()
+    var loss: Double
     nonFiniteGradient = nil
-    guard loss.isFinite else { return loss }
-    backward()
+    if let tg = taskGradients {
+      // One backward per loss, the others' weights 0, each loss's gradient kept apart; then the
+      // balancer combines them.
+      for i in 0..<lossWeights.count { stepWeights[i] = lossWeights[i] }
+      pool.run(Phase.forward.rawValue)
+      seedGradients = true
+      for t in 0..<lossWeights.count {
+        for i in 0..<lossWeights.count { lossWeights[i] = i == t ? stepWeights[i] : 0 }
+        pool.run(Phase.losses.rawValue)
+        backwardOfLosses()
+        tg.keep(t, grads: grads, touched: workers[0].touched)
+      }
+      for i in 0..<lossWeights.count { lossWeights[i] = stepWeights[i] }
+      loss = collectLosses()
+      guard loss.isFinite else { return loss }
+      tg.seal()
+      balancer.combine(tg)
+      addL2Gradients()
+    } else {
+      pool.run(Phase.forwardAndLosses.rawValue)
+      loss = collectLosses()
+      guard loss.isFinite else { return loss }
+      backward()
+    }
     for i in lossValues.indices { gradientSet.lossSums[i] = lossValues[i] }
     if let reducer {
       reducer.reduce(gradientSet)

@@ -20,6 +20,13 @@ public protocol LossBalancer: AnyObject {
   func finish(losses: UnsafeBufferPointer<Double>) -> Double
   /// The method's learned scalars and their optimiser state, for checkpoints (empty when none).
   var state: [Float] { get set }
+  /// With `.perTask`: the step's gradient from the losses' own (`TaskGradients`), written to its
+  /// output over its segments. The default is the plain sum.
+  func combine(_ g: TaskGradients)
+}
+
+extension LossBalancer {
+  public func combine(_ g: TaskGradients) { g.sum() }
 }
 
 /// What the gradient stage must keep of a step's gradients for the loss balancer.

@@ -33,6 +33,9 @@ public final class RowSet {
     return true
   }
 
+  @inline(__always)
+  func contains(_ row: Int32) -> Bool { marks[Int(row)] != 0 }
+
   /// Empties the set; with `zeroing`, also zeroes those rows (of width `width`) of that buffer.
   func clear(zeroing buffer: UnsafeMutablePointer<Float>? = nil, width: Int = 0) {
     for i in 0..<count {
