@@ -13,7 +13,7 @@ public struct CheckpointError: Error, CustomStringConvertible {
 /// Everything needed to continue training or to predict: weights, optimiser state, progress, and
 /// the fitted feature pipeline (vocabularies, statistics).
 ///
-/// File layout (docs/checkpoint-format.md), little-endian:
+/// File layout (docs/graph-format.md, "Checkpoint"), little-endian:
 ///
 ///     8 bytes   magic "MTLCKPT\0"
 ///     u32       format version (2; version 1 files are still read)
