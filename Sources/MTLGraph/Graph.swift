@@ -230,6 +230,13 @@ public struct Loss: Codable, Equatable, Sendable {
 
 public enum OptimizerKind: String, Codable, Sendable { case adam, adagrad, sgd }
 
+/// How the task losses are weighted each step (`LossBalancer` in MTLRuntime).
+public enum LossBalancingKind: String, Codable, Sendable {
+  /// Learned homoscedastic uncertainty (Kendall, Gal & Cipolla 2018), s = log σ² per loss:
+  /// e^(−s)·L + ½s for a classification loss, ½e^(−s)·L + ½s for a regression loss.
+  case uncertainty
+}
+
 public struct Training: Codable, Equatable, Sendable {
   public var optimizer: OptimizerKind
   public var learningRate: Float
@@ -243,10 +250,13 @@ public struct Training: Codable, Equatable, Sendable {
   public var seed: UInt64
   /// Clip the global gradient norm to this value (0: off).
   public var clipNorm: Float
+  /// nil: the losses' fixed `weight`s. In the file only when set, so models without it are
+  /// unchanged.
+  public var lossBalancing: LossBalancingKind?
   public init(
     optimizer: OptimizerKind, learningRate: Float, beta1: Float = 0.9, beta2: Float = 0.999,
     epsilon: Float = 1e-7, momentum: Float = 0, initialAccumulator: Float = 0.1, batchSize: Int,
-    epochs: Int, seed: UInt64, clipNorm: Float = 0
+    epochs: Int, seed: UInt64, clipNorm: Float = 0, lossBalancing: LossBalancingKind? = nil
   ) {
     self.optimizer = optimizer
     self.learningRate = learningRate
@@ -259,5 +269,6 @@ public struct Training: Codable, Equatable, Sendable {
     self.epochs = epochs
     self.seed = seed
     self.clipNorm = clipNorm
+    self.lossBalancing = lossBalancing
   }
 }

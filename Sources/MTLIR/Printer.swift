@@ -87,7 +87,8 @@ public enum IRPrinter {
     lines.append(
       (
         "; train \(opt) batch=\(tr.batchSize) epochs=\(tr.epochs) seed=\(tr.seed) l2.embeddings=\(num(tr.l2Embeddings)) l2.weights=\(num(tr.l2Weights))"
-          + (tr.clipNorm > 0 ? " clip_norm=\(num(tr.clipNorm))" : ""), nil
+          + (tr.clipNorm > 0 ? " clip_norm=\(num(tr.clipNorm))" : "")
+          + (tr.lossBalancing != .none ? " loss_balancing=\(tr.lossBalancing.rawValue)" : ""), nil
       ))
 
     return lines.map { text, span in

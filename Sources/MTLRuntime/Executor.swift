@@ -371,6 +371,7 @@ public final class Executor {
     }
     optimizer.prepare()
     pool.run(Phase.optimize.rawValue)
+    balancer.update(with: optimizer)
     return loss
   }
 }

@@ -22,7 +22,7 @@ public final class Optimizer {
   private let rowWidth: [Int]
   private let touched: [RowSet?]
 
-  static func stateCount(_ k: OptimizerKind) -> Int {
+  public static func stateCount(_ k: OptimizerKind) -> Int {
     switch k {
     case .adam: return 2
     case .adagrad, .sgd: return 1
@@ -141,6 +141,24 @@ public final class Optimizer {
     out.append(start..<counts.count)
     while out.count < parts { out.append(counts.count..<counts.count) }
     return out
+  }
+
+  /// Applies this step's rule (after `prepare`) to `n` floats outside the model: a loss balancer's
+  /// learned scalars, with their own state buffers (`Optimizer.stateCount` of them).
+  public func apply(
+    w: UnsafeMutablePointer<Float>, g: UnsafePointer<Float>, state s: [UnsafeMutablePointer<Float>], count n: Int
+  ) {
+    let t = training
+    switch t.optimizer {
+    case .adam:
+      Kernels.adamStep(
+        w: w, g: g, m: s[0], v: s[1], N: n, lr: t.learningRate, beta1: t.beta1, beta2: t.beta2, eps: t.epsilon,
+        t: steps)
+    case .adagrad:
+      Kernels.adagradStep(w: w, g: g, acc: s[0], N: n, lr: t.learningRate, eps: t.epsilon)
+    case .sgd:
+      Kernels.sgdStep(w: w, g: g, velocity: t.momentum > 0 ? s[0] : nil, N: n, lr: t.learningRate, momentum: t.momentum)
+    }
   }
 
   /// Applies the rule to elements offset..<offset+count of parameter i.

@@ -20,6 +20,8 @@ public enum ActivationKind: String, Sendable, CaseIterable {
   case leakyRelu = "leaky_relu"
 }
 public enum OptimizerType: String, Sendable, CaseIterable { case adam, adagrad, sgd }
+/// `training.loss_balancing.method`: how the task losses are weighted each step.
+public enum LossBalancingMethod: String, Sendable, CaseIterable { case none, uncertainty }
 /// `data.on_bad_row`: a bad data row is an error, or is skipped and counted.
 public enum BadRowAction: String, Sendable, CaseIterable { case error, skip }
 
@@ -115,6 +117,7 @@ public struct TrainingDecl: Sendable {
   public var l2Embeddings: Double = 0
   public var l2Weights: Double = 0
   public var clipNorm: Double = 0
+  public var lossBalancing: LossBalancingMethod = .none
   public init() {}
 }
 

@@ -352,13 +352,20 @@ public enum SpecDecoder {
     var t = TrainingDecl()
     guard
       let m = r.mapping(
-        node, "`training`", allowed: ["optimizer", "batch_size", "epochs", "seed", "l2", "clip_norm"])
+        node, "`training`",
+        allowed: ["optimizer", "batch_size", "epochs", "seed", "l2", "clip_norm", "loss_balancing"])
     else { return t }
     if let n = m.value("optimizer") { decodeOptimizer(n, &t, &r) }
     if let n = m.value("batch_size") { t.batchSize = r.int(n, "`batch_size`", in: 1...1_000_000) ?? t.batchSize }
     if let n = m.value("epochs") { t.epochs = r.int(n, "`epochs`", in: 1...100_000) ?? t.epochs }
     if let n = m.value("seed") { t.seed = r.int(n, "`seed`", in: 0...Int.max) ?? t.seed }
     if let n = m.value("clip_norm") { t.clipNorm = r.double(n, "`clip_norm`", in: 0...1e9) ?? t.clipNorm }
+    if let n = m.value("loss_balancing"),
+      let lm = r.mapping(n, "`training.loss_balancing`", allowed: ["method"], required: ["method"]),
+      let mn = lm.value("method")
+    {
+      t.lossBalancing = r.choice(mn, "loss-balancing method", LossBalancingMethod.self) ?? .none
+    }
     if let n = m.value("l2"), let lm = r.mapping(n, "`training.l2`", allowed: ["embeddings", "weights"]) {
       if let v = lm.value("embeddings") { t.l2Embeddings = r.double(v, "`l2.embeddings`", in: 0...1) ?? 0 }
       if let v = lm.value("weights") { t.l2Weights = r.double(v, "`l2.weights`", in: 0...1) ?? 0 }

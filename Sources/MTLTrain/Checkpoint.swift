@@ -53,6 +53,8 @@ public struct Checkpoint: Equatable {
   public var history: [EpochReport]
   public var params: [[Float]]
   public var state: [[Float]]
+  /// The loss balancer's learned scalars and their optimiser state (`LossBalancer.state`).
+  public var balancer: [Float] = []
 
   struct Header: Codable {
     var model: Graph?
@@ -68,6 +70,8 @@ public struct Checkpoint: Equatable {
     var history: [EpochReport]
     var paramCounts: [Int]
     var stateCounts: [Int]
+    /// In the header (a few floats): absent when the method has none.
+    var balancer: [Float]?
   }
 
   /// Version 1's fingerprint: the whole graph but its epoch count, paths and spec locations
@@ -83,7 +87,8 @@ public struct Checkpoint: Equatable {
       model: model,
       fingerprint: String(fingerprint, radix: 16), epoch: epoch, steps: steps, seed: seed, threads: threads,
       batchesDone: batchesDone, partialLoss: partialLoss, partialTaskLoss: partialTaskLoss, fitted: fitted,
-      history: history, paramCounts: params.map(\.count), stateCounts: state.map(\.count))
+      history: history, paramCounts: params.map(\.count), stateCounts: state.map(\.count),
+      balancer: balancer.isEmpty ? nil : balancer)
     let enc = JSONEncoder()
     enc.outputFormatting = [.sortedKeys]
     let h = Array((try? enc.encode(header)) ?? Data())
@@ -145,7 +150,7 @@ public struct Checkpoint: Equatable {
       model: header.model, fingerprint: fp, epoch: header.epoch, steps: header.steps, seed: header.seed,
       threads: header.threads, batchesDone: header.batchesDone, partialLoss: header.partialLoss,
       partialTaskLoss: header.partialTaskLoss, fitted: header.fitted, history: header.history, params: params,
-      state: state)
+      state: state, balancer: header.balancer ?? [])
   }
 
   /// Writes `DIR/checkpoint.mtlc` atomically, creating DIR if needed.

@@ -151,8 +151,11 @@ public struct RunJob {
         epochs.append(r)
         let tasks = r.taskLoss.sorted { $0.key < $1.key }.map { "\($0.key) \(fixed($0.value, 4))" }.joined(
           separator: ", ")
+        let weights = r.taskWeight.map { w in
+          "; weights " + w.sorted { $0.key < $1.key }.map { "\($0.key) \(fixed($0.value, 3))" }.joined(separator: ", ")
+        }
         log(
-          "epoch \(r.epoch)/\(g.training.epochs): loss \(fixed(r.loss, 4)) (\(tasks)), \(fixed(r.seconds, 2)) s, \(Int(r.samplesPerSecond)) samples/s"
+          "epoch \(r.epoch)/\(g.training.epochs): loss \(fixed(r.loss, 4)) (\(tasks)\(weights ?? "")), \(fixed(r.seconds, 2)) s, \(Int(r.samplesPerSecond)) samples/s"
         )
         if let dir = checkpointDir { try session.checkpoint().write(toDirectory: dir) }
         afterEach()

@@ -44,9 +44,12 @@ public struct EpochReport: Codable, Equatable, Sendable {
   public var taskLoss: [String: Double]
   public var seconds: Double
   public var samplesPerSecond: Double
+  /// With learned loss balancing: each task's loss weight after the epoch.
+  public var taskWeight: [String: Double]? = nil
 
   enum CodingKeys: String, CodingKey {
     case epoch, loss, seconds
+    case taskWeight = "task_weight"
     case taskLoss = "task_loss"
     case samplesPerSecond = "samples_per_second"
   }
@@ -136,9 +139,14 @@ public final class Session {
       let seconds = monotonicSeconds() - start
       var taskLoss: [String: Double] = [:]
       for (i, l) in graph.losses.enumerated() { taskLoss[l.task] = partialPerLoss[i] / Double(batches) }
-      let report = EpochReport(
+      var report = EpochReport(
         epoch: epoch, loss: partialTotal / Double(batches), taskLoss: taskLoss, seconds: seconds,
         samplesPerSecond: Double(n) / max(seconds, 1e-9))
+      if graph.training.lossBalancing != nil {
+        let w = executor.balancer.reportedWeights
+        report.taskWeight = Dictionary(
+          graph.losses.enumerated().map { ($1.task, Double(w[$0])) }, uniquingKeysWith: { a, _ in a })
+      }
       epochsDone = epoch
       batchInEpoch = 0
       partialTotal = 0
@@ -216,7 +224,8 @@ public final class Session {
       model: ModelIdentity.canonical(graph), fingerprint: ModelIdentity.fingerprint(graph), epoch: epochsDone,
       steps: executor.optimizer.steps, seed: seed,
       threads: executor.threads, batchesDone: batchInEpoch, partialLoss: partialTotal, partialTaskLoss: partialPerLoss,
-      fitted: fitted, history: history, params: executor.parameterArrays(), state: executor.optimizer.stateArrays())
+      fitted: fitted, history: history, params: executor.parameterArrays(), state: executor.optimizer.stateArrays(),
+      balancer: executor.balancer.state)
   }
 
   /// Restores weights, optimiser state and progress. The checkpoint must come from this model
@@ -243,7 +252,11 @@ public final class Session {
     guard c.state.map(\.count) == executor.optimizer.stateArrays().map(\.count) else {
       throw refuse("the checkpoint's optimiser state does not match the model's optimiser")
     }
+    guard c.balancer.count == LossBalancing.stateCount(graph) else {
+      throw refuse("the checkpoint's loss-balancing state does not match the model's method")
+    }
     executor.setParameters(c.params)
+    executor.balancer.state = c.balancer
     executor.optimizer.setState(c.state, steps: c.steps)
     epochsDone = c.epoch
     history = c.history

@@ -22,6 +22,7 @@ struct TaskGradientTests {
       get { [] }
       set {}
     }
+    var reportedWeights: [Float] { fixed.reportedWeights }
     func combine(_ g: TaskGradients) {
       combined += 1
       g.sum()

@@ -1,0 +1,125 @@
+import Foundation
+import MTLData
+import MTLGraph
+import MTLRuntime
+import MTLSupport
+import MTLTrain
+import Testing
+
+/// Uncertainty weighting (Kendall, Gal & Cipolla 2018; EasyRec's form) against the reference
+/// vector of the issue and an independent Adam step, and resumed exactly from a checkpoint.
+struct LossBalancingTests {
+  func graph(_ name: String = "mmoe", batch: Int = 128) throws -> Graph {
+    var g = try Repo.graph(name, batch: batch)
+    g.training.lossBalancing = .uncertainty
+    return g
+  }
+
+  /// The graph with 3-row embedding tables (an executor for its optimiser only).
+  func tiny(_ g: Graph) -> Graph {
+    g.bound(vocabularyRows: Dictionary(g.pipeline.sparse.map { ($0.name, 3) }, uniquingKeysWith: { a, _ in a }))
+  }
+
+  @Test("at s = 0 and L = (0.6762, 0.9021): total 1.5783, d/ds = (-0.1762, -0.4021)")
+  func referenceVector() throws {
+    let b = UncertaintyWeights(graph: try graph())
+    var w: [Float] = [0, 0]
+    w.withUnsafeMutableBufferPointer { b.weights(into: $0) }
+    #expect(w == [1, 1])
+    let losses: [Double] = [0.6762, 0.9021]
+    let term = losses.withUnsafeBufferPointer { b.finish(losses: $0) }
+    let total = zip(w, losses).map { Double($0) * $1 }.reduce(0, +) + term
+    #expect(abs(total - 1.5783) < 1e-9)
+    let state = b.state
+    #expect(abs(state[0] - 0) < 1e-9)
+    // The gradient is the buffer the optimiser reads; read it through one SGD step of lr 1.
+    var g = try graph()
+    g.training.optimizer = .sgd
+    g.training.learningRate = 1
+    let sgd = UncertaintyWeights(graph: g)
+    _ = losses.withUnsafeBufferPointer { sgd.finish(losses: $0) }
+    let ex = Executor(graph: tiny(g), maxBatch: 4)
+    ex.optimizer.prepare()
+    sgd.update(with: ex.optimizer)
+    // s = 0 - 1 * d/ds.
+    #expect(abs(sgd.logVariance[0] - 0.1762) < 1e-6)
+    #expect(abs(sgd.logVariance[1] - 0.4021) < 1e-6)
+  }
+
+  @Test("a regression loss is weighted ½e^(−s): d/ds = −½L + ½ at s = 0")
+  func regressionScale() throws {
+    var g = try graph()
+    g.losses[1].kind = .mse
+    g.training.optimizer = .sgd
+    g.training.learningRate = 1
+    let b = UncertaintyWeights(graph: g)
+    var w: [Float] = [0, 0]
+    w.withUnsafeMutableBufferPointer { b.weights(into: $0) }
+    #expect(w == [1, 0.5])
+    _ = [0.6762, 2.5].withUnsafeBufferPointer { b.finish(losses: $0) }
+    let ex = Executor(graph: tiny(g), maxBatch: 4)
+    ex.optimizer.prepare()
+    b.update(with: ex.optimizer)
+    #expect(abs(b.logVariance[1] - Float(0.5 * 2.5 - 0.5)) < 1e-6)
+    #expect(abs(b.reportedWeights[1] - 0.5 * exp(-b.logVariance[1])) < 1e-7)
+  }
+
+  @Test("s is trained by the model's Adam: one step moves it by the first Adam update of its gradient")
+  func adamStep() throws {
+    let g = try graph()
+    let data = try Repo.data(g)
+    let s = Session(graph: g, fitted: data.fitted, seed: 5)
+    let ex = s.executor
+    let picked = Array(0..<128)
+    ex.setBatch(rows: 128) { first, count, sparse, dense, labels in
+      data.train.gather(indices: picked[first..<(first + count)], into: sparse, dense: dense, labels: labels)
+    }
+    ex.step()
+    let u = try #require(ex.balancer as? UncertaintyWeights)
+    let t = g.training
+    for i in 0..<2 {
+      let grad = -ex.lossValues[i] + 0.5  // at s = 0, weight 1
+      let m = (1 - Double(t.beta1)) * grad
+      let v = (1 - Double(t.beta2)) * grad * grad
+      let lrT = Double(t.learningRate) * (1 - Double(t.beta2)).squareRoot() / (1 - Double(t.beta1))
+      let expected = -lrT * m / (v.squareRoot() + Double(t.epsilon))
+      #expect(abs(Double(u.logVariance[i]) - expected) < 1e-6, "loss \(i)")
+    }
+  }
+
+  @Test("runs are bit-identical, and a run resumed mid-epoch restores the learned weights exactly")
+  func resumeExact() throws {
+    let g = try graph("esmm", batch: 100)
+    let data = try Repo.data(g)
+    let small = slice(data.train, 1000)
+    let full = Session(graph: g, fitted: data.fitted, seed: 4)
+    try full.train(small, epochs: 3)
+    let again = Session(graph: g, fitted: data.fitted, seed: 4)
+    try again.train(small, epochs: 3)
+    #expect(again.executor.parameterArrays() == full.executor.parameterArrays())
+    #expect(again.executor.balancer.state == full.executor.balancer.state)
+    #expect(full.history.last?.taskWeight?.count == g.losses.count)
+
+    let first = Session(graph: g, fitted: data.fitted, seed: 4)
+    let stop = StopFlag()
+    first.stop = stop
+    do {
+      try first.train(small, epochs: 3, onBatch: { b, _, _ in if first.epochsDone == 1 && b == 4 { stop.request() } })
+      Issue.record("not interrupted")
+    } catch is Interrupted {}
+    let c = try Checkpoint.decode(first.checkpoint().encode(), path: "mem")
+    #expect(c.balancer.count == LossBalancing.stateCount(g))
+    #expect(c.balancer.contains { $0 != 0 })
+    let second = Session(graph: g, fitted: data.fitted, seed: 4)
+    try second.restore(c)
+    try second.train(small, epochs: 3)
+    #expect(second.executor.parameterArrays() == full.executor.parameterArrays())
+    #expect(second.executor.balancer.state == full.executor.balancer.state)
+    #expect(second.history.map(\.loss) == full.history.map(\.loss))
+
+    // A checkpoint without the method's state is refused.
+    var bare = c
+    bare.balancer = []
+    #expect(throws: CheckpointError.self) { try Session(graph: g, fitted: data.fitted, seed: 4).restore(bare) }
+  }
+}
