@@ -188,7 +188,7 @@ public struct Lowering {
       beta2: Float(tr.beta2), epsilon: Float(tr.epsilon), momentum: Float(tr.momentum),
       initialAccumulator: Float(tr.initialAccumulator), batchSize: tr.batchSize, epochs: tr.epochs,
       seed: UInt64(tr.seed),
-      clipNorm: Float(tr.clipNorm), lossBalancing: tr.lossBalancing == .uncertainty ? .uncertainty : nil)
+      clipNorm: Float(tr.clipNorm), lossBalancing: LossBalancingKind(rawValue: tr.lossBalancing.rawValue))
     return Graph(
       name: m.name, source: m.specPath, pipeline: pipeline, params: params, values: values, ops: ops, tasks: tasks,
       losses: losses, training: training)

@@ -235,6 +235,8 @@ public enum LossBalancingKind: String, Codable, Sendable {
   /// Learned homoscedastic uncertainty (Kendall, Gal & Cipolla 2018), s = log σ² per loss:
   /// e^(−s)·L + ½s for a classification loss, ½e^(−s)·L + ½s for a regression loss.
   case uncertainty
+  /// Gradient surgery (Yu et al. 2020) on the parameters several tasks share.
+  case pcgrad
 }
 
 public struct Training: Codable, Equatable, Sendable {

@@ -99,7 +99,7 @@ public final class Executor {
     gradientSet = GradientSet(dense: dense, embeddings: embeddings, lossSums: sums)
     taskGradients =
       balancer.gradientNeed == .perTask && !graph.losses.isEmpty
-      ? TaskGradients(graph: graph, out: shared.grads, union: ws[0].touched) : nil
+      ? TaskGradients(graph: graph, out: shared.grads, union: ws[0].touched, maxBatch: maxBatch) : nil
     balancer.weights(into: lossWeights)
     // Built once: running a phase allocates nothing. `unowned`: the pool dies with the executor.
     pool.handler = { [unowned self] task, t in
@@ -139,6 +139,7 @@ public final class Executor {
 
   /// Draws every parameter from its initializer, each from its own named stream of `seed`.
   public func initialize(seed: UInt64) {
+    taskGradients?.seed = seed
     for (i, p) in graph.params.enumerated() {
       var rng = SeededRNG(seed: seed, stream: p.name)
       let w = params[i]
@@ -351,6 +352,7 @@ public final class Executor {
       loss = collectLosses()
       guard loss.isFinite else { return loss }
       tg.seal()
+      tg.step = optimizer.steps + 1
       balancer.combine(tg)
       addL2Gradients()
     } else {

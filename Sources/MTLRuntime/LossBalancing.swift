@@ -143,13 +143,14 @@ public enum LossBalancing {
     switch graph.training.lossBalancing {
     case nil: return FixedWeights(graph: graph)
     case .uncertainty: return UncertaintyWeights(graph: graph)
+    case .pcgrad: return PCGradSurgery(graph: graph)
     }
   }
 
   /// Floats of the balancer's checkpointed state (`LossBalancer.state`).
   public static func stateCount(_ graph: Graph) -> Int {
     switch graph.training.lossBalancing {
-    case nil: return 0
+    case nil, .pcgrad: return 0
     case .uncertainty: return graph.losses.count * (1 + Optimizer.stateCount(graph.training.optimizer))
     }
   }

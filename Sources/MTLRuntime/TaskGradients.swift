@@ -31,12 +31,20 @@ public final class TaskGradients {
     public var offset: Int
     public var count: Int
   }
+  /// The step being combined (1-based, as the optimiser counts) and the run's seed: a method
+  /// that draws (PCGrad's order) draws from them, so a resumed run draws the same.
+  public internal(set) var step = 0
+  public internal(set) var seed: UInt64 = 0
+  /// Rows a table's gradient can hold in one step (the batch size: one id per row and slot).
+  public let maxRows: Int
+
   /// This step's segments (capacity reserved once; rebuilt each step without allocating once
   /// it has grown to the step's largest row count).
   public private(set) var segments: [Segment] = []
 
-  init(graph g: Graph, out: [UnsafeMutablePointer<Float>], union: [RowSet?]) {
+  init(graph g: Graph, out: [UnsafeMutablePointer<Float>], union: [RowSet?], maxBatch: Int) {
     losses = g.losses.count
+    maxRows = maxBatch
     counts = g.params.map(\.count)
     widths = g.params.map { $0.kind == .embedding ? $0.shape[1] : $0.count }
     self.out = out
@@ -52,7 +60,7 @@ public final class TaskGradients {
     rows = (0..<losses).map { _ in
       g.params.enumerated().map { i, p in union[i] != nil ? RowSet(tableRows: p.shape[0], capacity: p.shape[0]) : nil }
     }
-    segments.reserveCapacity(g.params.count + 1024)
+    segments.reserveCapacity(g.params.count + maxBatch * g.params.filter { $0.kind == .embedding }.count)
   }
 
   deinit {
@@ -124,6 +132,13 @@ public final class TaskGradients {
   public func gradient(_ t: Int, _ s: Segment) -> UnsafeMutablePointer<Float> { copies[t][s.param] + s.offset }
   /// The step's gradient (what the optimiser applies) over segment s.
   public func output(_ s: Segment) -> UnsafeMutablePointer<Float> { out[s.param] + s.offset }
+
+  /// Floats of the shared parameters in any step's segments, at most.
+  public var sharedCapacity: Int {
+    counts.indices.filter { shared[$0] }.reduce(0) {
+      $0 + (union[$1] != nil ? min(counts[$1], maxRows * widths[$1]) : counts[$1])
+    }
+  }
 
   /// ⟨g_t, g_u⟩ over the shared parameters (in double).
   public func dot(_ t: Int, _ u: Int) -> Double {

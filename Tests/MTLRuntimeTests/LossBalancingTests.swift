@@ -123,3 +123,88 @@ struct LossBalancingTests {
     #expect(throws: CheckpointError.self) { try Session(graph: g, fitted: data.fitted, seed: 4).restore(bare) }
   }
 }
+
+/// PCGrad (Yu et al. 2020): the issue's reference vector, and the surgery in training.
+struct PCGradTests {
+  func vectors(_ values: [[Float]]) -> [UnsafeMutablePointer<Float>] {
+    values.map { v in
+      let p = UnsafeMutablePointer<Float>.allocate(capacity: v.count)
+      p.initialize(from: v, count: v.count)
+      return p
+    }
+  }
+
+  @Test("g1 = (1, 0), g2 = (-1, 1) project to (0.5, 0.5) and (0, 1), summing to (0.5, 1.5), in either order")
+  func referenceVector() {
+    for order in [[0, 1], [1, 0]] {
+      let original = vectors([[1, 0], [-1, 1]])
+      let projected = vectors([[0, 0], [0, 0]])
+      defer { for p in original + projected { p.deallocate() } }
+      PCGradSurgery.project(original: original, projected: projected, count: 2, order: order)
+      #expect(Array(UnsafeBufferPointer(start: projected[0], count: 2)) == [0.5, 0.5])
+      #expect(Array(UnsafeBufferPointer(start: projected[1], count: 2)) == [0, 1])
+      // Gradients that do not conflict are left alone.
+      let agree = vectors([[1, 0], [1, 1]])
+      defer { for p in agree { p.deallocate() } }
+      PCGradSurgery.project(original: agree, projected: projected, count: 2, order: order)
+      #expect(Array(UnsafeBufferPointer(start: projected[1], count: 2)) == [1, 1])
+    }
+  }
+
+  @Test("three tasks: each projection uses the others' original gradients, in the drawn order")
+  func threeTasks() {
+    // g0 conflicts with g1 and g2; projecting off g1 first, then g2 (if still conflicting).
+    let g: [[Float]] = [[1, 0, 0], [-1, 1, 0], [0, -1, 1]]
+    let original = vectors(g)
+    let projected = vectors([[0, 0, 0], [0, 0, 0], [0, 0, 0]])
+    defer { for p in original + projected { p.deallocate() } }
+    PCGradSurgery.project(original: original, projected: projected, count: 3, order: [1, 2, 0])
+    // Independent reference, in Double.
+    func ref(_ i: Int, _ order: [Int]) -> [Double] {
+      var p = g[i].map(Double.init)
+      for j in order where j != i {
+        let gj = g[j].map(Double.init)
+        let d = zip(p, gj).map(*).reduce(0, +)
+        if d < 0 {
+          let n = gj.map { $0 * $0 }.reduce(0, +)
+          p = zip(p, gj).map { $0 - d / n * $1 }
+        }
+      }
+      return p
+    }
+    for i in 0..<3 {
+      let got = Array(UnsafeBufferPointer(start: projected[i], count: 3)).map(Double.init)
+      for (a, b) in zip(got, ref(i, [1, 2, 0])) { #expect(abs(a - b) < 1e-6, "task \(i)") }
+    }
+  }
+
+  @Test("pcgrad trains deterministically, resumes exactly, and differs from the plain sum when tasks conflict")
+  func training() throws {
+    var g = try Repo.graph("mmoe", batch: 100)
+    let data = try Repo.data(g)
+    let small = slice(data.train, 800)
+    let plain = Session(graph: g, fitted: data.fitted, seed: 9)
+    try plain.train(small, epochs: 2)
+    g.training.lossBalancing = .pcgrad
+    let a = Session(graph: g, fitted: data.fitted, seed: 9)
+    try a.train(small, epochs: 2)
+    let b = Session(graph: g, fitted: data.fitted, seed: 9)
+    try b.train(small, epochs: 2)
+    #expect(a.executor.parameterArrays() == b.executor.parameterArrays())
+    #expect(a.executor.parameterArrays() != plain.executor.parameterArrays())
+    #expect(a.history.allSatisfy { $0.loss.isFinite })
+    // Parameters only one task reaches (the towers) get exactly their task's gradient: the first
+    // step's tower gradients equal the plain step's.
+    let c = Session(graph: g, fitted: data.fitted, seed: 9)
+    let stop = StopFlag()
+    c.stop = stop
+    do {
+      try c.train(small, epochs: 2, onBatch: { k, _, _ in if c.epochsDone == 0 && k == 3 { stop.request() } })
+      Issue.record("not interrupted")
+    } catch is Interrupted {}
+    let d = Session(graph: g, fitted: data.fitted, seed: 9)
+    try d.restore(try Checkpoint.decode(c.checkpoint().encode(), path: "mem"))
+    try d.train(small, epochs: 2)
+    #expect(d.executor.parameterArrays() == a.executor.parameterArrays())
+  }
+}
