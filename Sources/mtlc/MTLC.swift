@@ -39,7 +39,7 @@ struct MTLC: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "mtlc",
     abstract: "A compiler for multi-task recommender models: YAML spec in, trained model out.",
-    version: "0.1.0",
+    version: MTLVersion.string,
     subcommands: [Validate.self, Compile.self] + runtimeCommands)
 
   /// `mtlc` alone is a usage error (exit 64), with the list of commands.
