@@ -3,9 +3,10 @@ import MTLGraph
 import MTLSupport
 
 /// `mtlc run --report DIR`: one self-contained HTML page (no scripts, nothing fetched) with the
-/// architecture, per-task loss and test-metric curves by epoch, the final metrics and the gate
-/// utilisation heat-map. The picture is drawn by Graphviz `dot` when it is installed, else by a
-/// small built-in layered layout.
+/// run's settings, the architecture as the spec wrote it, the final metrics, one training-loss
+/// chart per labelled task, the test-metric curves by epoch and the gate utilisation heat-map
+/// (gates × experts). The picture is drawn by Graphviz `dot` when it is installed, else by a small
+/// built-in layered layout.
 public enum RunReport {
   public struct Input {
     public var graph: Graph
@@ -15,9 +16,18 @@ public enum RunReport {
     public var epochMetrics: [[TaskMetrics]]
     public var experts: ExpertReport
     public var command: String
+    /// The seed of initialisation and shuffling (the spec's or `--seed`).
+    public var seed: UInt64
+    /// Threads that shared each batch.
+    public var threads: Int
+    public var trainRows: Int
+    public var testRows: Int
+    /// When the run finished (shown in UTC).
+    public var finished: Date
     public init(
       graph: Graph, metrics: [TaskMetrics], history: [EpochReport], epochMetrics: [[TaskMetrics]],
-      experts: ExpertReport, command: String
+      experts: ExpertReport, command: String, seed: UInt64, threads: Int, trainRows: Int, testRows: Int,
+      finished: Date = Date()
     ) {
       self.graph = graph
       self.metrics = metrics
@@ -25,6 +35,11 @@ public enum RunReport {
       self.epochMetrics = epochMetrics
       self.experts = experts
       self.command = command
+      self.seed = seed
+      self.threads = threads
+      self.trainRows = trainRows
+      self.testRows = testRows
+      self.finished = finished
     }
   }
 
@@ -40,13 +55,20 @@ public enum RunReport {
   public static func html(_ r: Input) -> String {
     let g = r.graph
     var body = "<h1>\(esc(g.name))</h1>\n<p class=sub>\(esc(r.command))</p>\n"
+    body += "<h2>Run</h2>\n" + settingsTable(r)
     body += "<h2>Architecture</h2>\n<div class=arch>\(Architecture.svg(g))</div>\n"
     body += "<h2>Test metrics</h2>\n" + metricsTable(r.metrics)
     if !r.history.isEmpty {
-      body += "<h2>Training</h2>\n<div class=charts>"
+      body += "<h2>Training</h2>\n<p class=sub>Training loss of each labelled task, mean over the epoch's batches "
+      body += "(one axis per task: losses of different kinds are not comparable).</p>\n<div class=charts>"
       let epochs = r.history.map { Double($0.epoch) }
-      let losses = g.losses.map { l in (l.task, r.history.map { $0.taskLoss[l.task] ?? .nan }) }
-      body += Chart.lines(title: "training loss per task (mean over the epoch's batches)", x: epochs, series: losses)
+      for l in g.losses {
+        let title = "\(l.task): \(lossName(l.kind))" + (l.weight == 1 ? "" : ", weight \(l.weight)")
+        body += Chart.lines(
+          title: title, x: epochs, series: [(l.task, r.history.map { $0.taskLoss[l.task] ?? .nan })],
+          width: 340, height: 220, cls: "loss")
+      }
+      body += "</div>\n<div class=charts>"
       let offset = r.history.count - r.epochMetrics.count
       let mx = Array(epochs.dropFirst(max(0, offset)))
       let aucs: [(String, [Double])] = g.tasks.filter { $0.type == .binary && $0.label != nil }.map { t in
@@ -60,10 +82,11 @@ public enum RunReport {
       body += "</div>\n"
     }
     if !r.experts.gates.isEmpty {
-      body += "<h2>Gate utilisation</h2>\n<p class=sub>Mean weight each gate gives each expert on the test rows; "
-      body +=
-        "entropy 1 = uniform, 0 = one expert. Unused: under a tenth of a uniform share; dominant: at least 0.5.</p>\n"
-      body += heatmap(r.experts)
+      body += "<h2>Gate utilisation</h2>\n<p class=sub>Mean weight each gate (row) gives each expert (column) on the "
+      body += "test rows; blank where the gate does not mix that expert. Shade: relative to the gate's largest weight. "
+      body += "Entropy 1 = uniform, 0 = one expert. <span class=unused>Unused</span>: under a tenth of a uniform "
+      body += "share; <span class=dominant>dominant</span>: at least 0.5.</p>\n"
+      body += heatmap(r.experts, g)
     }
     return """
       <!DOCTYPE html>
@@ -73,13 +96,59 @@ public enum RunReport {
       h1{margin-bottom:0}h2{margin-top:1.8em;border-bottom:1px solid #ddd}.sub{color:#666;margin-top:.2em}
       table{border-collapse:collapse;margin:.5em 0}td,th{padding:3px 9px;border:1px solid #ddd;text-align:right}
       th{background:#f4f4f4}td.l,th.l{text-align:left}.arch{overflow-x:auto}.arch svg{max-width:100%;height:auto}
-      .charts{display:flex;flex-wrap:wrap;gap:1.5em}.flag{color:#b00;font-weight:600}
-      .scroll{overflow-x:auto}table.heat td,table.heat th{padding:2px 5px;font-size:11px;min-width:3.2em}
+      table.settings th{text-align:left;font-weight:600}table.settings td{text-align:left}
+      .charts{display:flex;flex-wrap:wrap;gap:1.5em;margin-bottom:1em}.flag{color:#b00;font-weight:600}
+      .scroll{overflow-x:auto}table.heat td,table.heat th{padding:2px 2px;font-size:10px;min-width:1.9em}
+      table.heat.roomy td,table.heat.roomy th{padding:3px 6px;font-size:12px;min-width:2.6em}
+      table.heat th.g{font-size:11px;text-align:center}table.heat.roomy th.g{font-size:12px}
+      table.heat .g,table.heat .g0{border-left:2px solid #999}table.heat td.na{background:#fafafa}
+      td.unused,span.unused{outline:2px dashed #b00;outline-offset:-2px}
+      td.dominant,span.dominant{outline:2px solid #b00;outline-offset:-2px;font-weight:700}
+      span.unused,span.dominant{padding:0 3px}
       </style></head><body>
       \(body)
       </body></html>
 
       """
+  }
+
+  /// What the run was: model, optimiser, batch, epochs, seeds, rows, threads, version, when.
+  static func settingsTable(_ r: Input) -> String {
+    let g = r.graph
+    let t = g.training
+    var optimiser = "\(t.optimizer.rawValue), learning rate \(t.learningRate)"
+    if t.optimizer == .sgd && t.momentum != 0 { optimiser += ", momentum \(t.momentum)" }
+    if t.clipNorm > 0 { optimiser += ", gradient norm clipped to \(t.clipNorm)" }
+    let testRows =
+      g.pipeline.test != nil
+      ? "\(r.testRows) (from \(g.pipeline.test!))"
+      : "\(r.testRows) (\(fixed(g.pipeline.testFraction * 100, 0))% held out, split seed \(g.pipeline.splitSeed))"
+    let finished = ISO8601DateFormatter()
+    finished.timeZone = TimeZone(identifier: "UTC")
+    let rows: [(String, String)] = [
+      ("model", g.name), ("spec", g.source),
+      ("optimiser", optimiser), ("batch size", "\(t.batchSize)"),
+      ("epochs", "\(t.epochs)"), ("seed", "\(r.seed)"),
+      ("training rows", "\(r.trainRows)"), ("test rows", testRows),
+      ("threads", "\(r.threads)"), ("mtlc version", MTLVersion.string),
+      ("finished (UTC)", finished.string(from: r.finished)),
+    ]
+    var out = "<table class=settings>"
+    // Two settings a row.
+    for i in stride(from: 0, to: rows.count, by: 2) {
+      out += "<tr>"
+      for (k, v) in rows[i..<min(i + 2, rows.count)] { out += "<th>\(esc(k))</th><td>\(esc(v))</td>" }
+      out += "</tr>\n"
+    }
+    return out + "</table>\n"
+  }
+
+  static func lossName(_ k: LossKind) -> String {
+    switch k {
+    case .bceLogits: return "log-loss"
+    case .bceProb: return "log-loss of the product"
+    case .mse: return "mean squared error"
+    }
   }
 
   static func esc(_ s: String) -> String {
@@ -109,22 +178,75 @@ public enum RunReport {
     return t + "</table>\n"
   }
 
-  static func heatmap(_ r: ExpertReport) -> String {
-    var out = ""
+  /// One table: a row per gate, a column per expert any gate mixes (grouped by spec group, in
+  /// graph order), each cell the gate's mean weight on that expert, blank where it cannot reach it.
+  static func heatmap(_ r: ExpertReport, _ graph: Graph) -> String {
+    // Columns: every expert some gate mixes, `group[i]`, by group in the order the graph stacks them.
+    var groupRank: [String: Int] = [:]
+    for v in graph.values {
+      for n in v.expertNames ?? [] where groupRank[split(n).group] == nil {
+        groupRank[split(n).group] = groupRank.count
+      }
+    }
+    var columns: [String] = []
+    for g in r.gates { for e in g.experts where !columns.contains(e) { columns.append(e) } }
+    for c in columns where groupRank[split(c).group] == nil { groupRank[split(c).group] = groupRank.count }
+    columns = columns.enumerated().sorted { a, b in
+      let (x, y) = (split(a.element), split(b.element))
+      return (groupRank[x.group]!, x.index, a.offset) < (groupRank[y.group]!, y.index, b.offset)
+    }.map(\.element)
+    var spans: [(group: String, count: Int)] = []
+    for c in columns {
+      let group = split(c).group
+      if spans.last?.group == group { spans[spans.count - 1].count += 1 } else { spans.append((group, 1)) }
+    }
+
+    // Small cells only when there are many experts to fit across the page.
+    var out =
+      "<div class=scroll><table class=\"heat\(columns.count <= 16 ? " roomy" : "")\">\n<tr><th class=l rowspan=2>gate</th><th rowspan=2>entropy</th>"
+    for s in spans { out += "<th class=g colspan=\(s.count)>\(esc(s.group))</th>" }
+    out += "</tr>\n<tr>"
+    // A rule before each group's first column.
+    let firsts = Set(columns.indices.filter { $0 == 0 || split(columns[$0]).group != split(columns[$0 - 1]).group })
+    for (k, c) in columns.enumerated() {
+      out += "<th\(firsts.contains(k) ? " class=g0" : "")>\(esc(split(c).label))</th>"
+    }
+    out += "</tr>\n"
     for g in r.gates {
       let top = max(g.utilisation.max() ?? 1, 1e-9)
-      out +=
-        "<h3>\(esc(g.gate)) <span class=sub>entropy \(fixed(g.entropy, 2))</span></h3>\n<div class=scroll><table class=heat><tr>"
-      for e in g.experts { out += "<th>\(esc(e))</th>" }
-      out += "</tr>\n<tr>"
-      for (i, u) in g.utilisation.enumerated() {
+      out += "<tr class=gate><th class=l>\(esc(g.gate))</th><td>\(fixed(g.entropy, 2))</td>"
+      for (k, c) in columns.enumerated() {
+        let rule = firsts.contains(k) ? ["g0"] : []
+        guard let i = g.experts.firstIndex(of: c) else {
+          out += "<td class=\"\((["na"] + rule).joined(separator: " "))\"></td>"
+          continue
+        }
+        let u = g.utilisation[i]
         let a = u / top
-        let dark = a > 0.6
-        let flag = g.unused.contains(g.experts[i]) ? " unused" : (g.dominant.contains(g.experts[i]) ? " dominant" : "")
-        out += "<td style=\"background:rgba(31,119,180,\(fixed(0.08 + 0.92 * a, 3)));color:\(dark ? "#fff" : "#222")\">"
-        out += fixed(u, 3) + (flag.isEmpty ? "" : "<br><span class=flag>\(flag)</span>") + "</td>"
+        let flag = g.unused.contains(c) ? "unused" : (g.dominant.contains(c) ? "dominant" : "")
+        let classes = (flag.isEmpty ? [] : [flag]) + rule
+        out +=
+          "<td\(classes.isEmpty ? "" : " class=\"\(classes.joined(separator: " "))\"") title=\"\(esc(g.gate)) · \(esc(c)): \(fixed(u, 4))"
+        out += flag.isEmpty ? "\"" : " (\(flag))\""
+        out += " style=\"background:rgba(31,119,180,\(fixed(0.08 + 0.92 * a, 3)));color:\(a > 0.6 ? "#fff" : "#222")\">"
+        // `.12`: two decimals without the leading zero keep forty experts within the page.
+        let text = fixed(u, 2)
+        out += (text.hasPrefix("0.") ? String(text.dropFirst()) : text) + "</td>"
       }
-      out += "</tr></table></div>\n"
+      out += "</tr>\n"
+    }
+    out += "</table></div>\n"
+    // The flags in words too, for gates that have any.
+    let flagged = r.gates.filter { !$0.unused.isEmpty || !$0.dominant.isEmpty }
+    if !flagged.isEmpty {
+      out += "<ul class=flags>"
+      for g in flagged {
+        var parts: [String] = []
+        if !g.unused.isEmpty { parts.append("unused " + g.unused.joined(separator: ", ")) }
+        if !g.dominant.isEmpty { parts.append("dominant " + g.dominant.joined(separator: ", ")) }
+        out += "<li>\(esc(g.gate)): <span class=flag>\(esc(parts.joined(separator: "; ")))</span></li>"
+      }
+      out += "</ul>\n"
     }
     if !r.groups.isEmpty {
       out += "<h3>Expert similarity</h3>\n<table><tr><th class=l>group</th><th>experts</th><th>max cosine</th>"
@@ -138,27 +260,47 @@ public enum RunReport {
     }
     return out
   }
+
+  /// `shared[2]` -> (shared, 2, "2"); a name without an index (a group of one) is its own column.
+  static func split(_ expert: String) -> (group: String, index: Int, label: String) {
+    guard let open = expert.lastIndex(of: "["), expert.hasSuffix("]"),
+      let i = Int(expert[expert.index(after: open)..<expert.index(before: expert.endIndex)])
+    else {
+      let group = expert.hasPrefix("experts.") ? String(expert.dropFirst("experts.".count)) : expert
+      return (group, 0, "0")
+    }
+    return (String(expert[..<open]), i, "\(i)")
+  }
 }
 
 /// Line charts as inline SVG.
 enum Chart {
   static let colours = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b"]
 
-  static func lines(title: String, x: [Double], series: [(String, [Double])]) -> String {
-    let (w, h, l, b, t, rpad) = (460.0, 276.0, 56.0, 34.0, 44.0, 12.0)
+  /// One chart of `series` over epochs `x`; a legend above the plot when there is more than one
+  /// series. `cls` is the SVG's class (`loss` for the per-task loss panels).
+  static func lines(
+    title: String, x: [Double], series: [(String, [Double])], width: Double = 460, height: Double = 276,
+    cls: String = "chart"
+  ) -> String {
+    let legend = series.count > 1
+    let (w, h, l, b, t, rpad) = (width, height, 56.0, 34.0, legend ? 44.0 : 28.0, 12.0)
     let ys = series.flatMap(\.1).filter(\.isFinite)
     guard let lo0 = ys.min(), let hi0 = ys.max(), let x0 = x.first, let x1 = x.last else { return "" }
-    let pad = max((hi0 - lo0) * 0.08, 1e-6)
+    let pad = max((hi0 - lo0) * 0.08, abs(hi0) * 1e-3, 1e-6)
     let (lo, hi) = (lo0 - pad, hi0 + pad)
+    // Enough decimals that the five ticks differ.
+    let digits = min(6, max(0, Int((-log10((hi - lo) / 4)).rounded(.up)) + 1))
     func px(_ v: Double) -> Double { x1 == x0 ? l + (w - l - rpad) / 2 : l + (v - x0) / (x1 - x0) * (w - l - rpad) }
     func py(_ v: Double) -> Double { t + (hi - v) / (hi - lo) * (h - t - b) }
     var s =
-      "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(w))\" height=\"\(Int(h))\" viewBox=\"0 0 \(Int(w)) \(Int(h))\" font-family=\"Helvetica,Arial,sans-serif\" font-size=\"11\">"
-    s += "<text x=\"\(l)\" y=\"16\" font-size=\"12\" font-weight=\"600\">\(RunReport.esc(title))</text>"
+      "<svg class=\"\(cls)\" xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(w))\" height=\"\(Int(h))\" viewBox=\"0 0 \(Int(w)) \(Int(h))\" font-family=\"Helvetica,Arial,sans-serif\" font-size=\"11\">"
+    s += "<text x=\"8\" y=\"16\" font-size=\"12\" font-weight=\"600\">\(RunReport.esc(title))</text>"
     s += "<rect x=\"\(l)\" y=\"\(t)\" width=\"\(w - l - rpad)\" height=\"\(h - t - b)\" fill=\"none\" stroke=\"#ccc\"/>"
     for i in 0...4 {
       let v = lo + (hi - lo) * Double(i) / 4
-      s += "<text x=\"\(l - 5)\" y=\"\(fixed(py(v) + 4, 1))\" text-anchor=\"end\" fill=\"#555\">\(fixed(v, 3))</text>"
+      s +=
+        "<text x=\"\(l - 5)\" y=\"\(fixed(py(v) + 4, 1))\" text-anchor=\"end\" fill=\"#555\">\(fixed(v, digits))</text>"
       s += "<line x1=\"\(l)\" x2=\"\(w - rpad)\" y1=\"\(fixed(py(v), 1))\" y2=\"\(fixed(py(v), 1))\" stroke=\"#eee\"/>"
     }
     let step = max(1, x.count / 10)
@@ -174,6 +316,7 @@ enum Chart {
         s +=
           "<circle r=\"2.5\" fill=\"\(c)\" cx=\"\(p.split(separator: ",")[0])\" cy=\"\(p.split(separator: ",")[1])\"/>"
       }
+      guard legend else { continue }
       // Legend in a row above the plot, clear of the lines.
       let lx = l + Double(k) * 110
       s += "<rect x=\"\(lx)\" y=\"24\" width=\"10\" height=\"10\" fill=\"\(c)\"/>"

@@ -134,7 +134,8 @@ public struct RunJob {
       let path = try RunReport.write(
         RunReport.Input(
           graph: session.graph, metrics: metrics, history: session.history, epochMetrics: epochMetrics,
-          experts: experts, command: command), to: dir)
+          experts: experts, command: command, seed: session.seed, threads: session.executor.threads,
+          trainRows: data.train.count, testRows: data.test.count), to: dir)
       log("report: \(path)")
     }
     return result

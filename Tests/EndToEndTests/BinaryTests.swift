@@ -228,17 +228,29 @@ struct ReportTests {
     ] {
       let out = dir.appendingPathComponent(name.replacingOccurrences(of: " ", with: "-")).path
       let r = try BinaryTests.shell(
-        "PATH='\(path)' '\(BinaryTests.repo.path)/.build/debug/mtlc' run specs/mmoe.yaml --epochs 2 -q --report '\(out)'"
+        "PATH='\(path)' '\(BinaryTests.repo.path)/.build/debug/mtlc' run specs/mmoe.yaml --epochs 2 --seed 77 -q --report '\(out)'"
       )
       #expect(r.status == 0, "\(name): \(r.stderr)")
       let html = try String(contentsOfFile: out + "/report.html", encoding: .utf8)
       #expect(html.hasPrefix("<!DOCTYPE html>"))
       for needle in [
         "<svg", "experts.shared", "gates.income", "towers.marital", "Test metrics", "test AUC after each epoch",
-        "Gate utilisation", "shared[3]", "</html>",
+        "Gate utilisation", "shared[3]", "mtlc version", "</html>",
       ] {
         #expect(html.contains(needle), "\(name): no \(needle)")
       }
+      // The run's settings, one loss panel per labelled task, one heat-map row per gate.
+      for setting in [
+        "<th>model</th><td>mmoe-adult</td>", "<th>seed</th><td>77</td>", "<th>batch size</th><td>256</td>",
+        "<th>epochs</th><td>2</td>", "<th>optimiser</th><td>adam, learning rate 0.001</td>",
+      ] {
+        #expect(html.contains(setting), "\(name): no \(setting)")
+      }
+      #expect(
+        html.contains(try Regex("<th>finished \\(UTC\\)</th><td>\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ</td>")))
+      #expect(html.components(separatedBy: "<svg class=\"loss\"").count - 1 == 2, "\(name): loss panels")
+      #expect(html.contains(">income: log-loss</text>") && html.contains(">marital: log-loss</text>"))
+      #expect(html.components(separatedBy: "<tr class=gate>").count - 1 == 2, "\(name): heat-map rows")
       // Self-contained: no scripts, nothing loaded from elsewhere.
       for banned in ["<script", " src=", "<link", "@import", "url(http"] {
         #expect(!html.contains(banned), "\(name): \(banned)")
