@@ -88,9 +88,10 @@ public enum MemoryPlan {
     if let f = fopen("/sys/fs/cgroup/memory.max", "r") {
       defer { fclose(f) }
       var buf = [CChar](repeating: 0, count: 64)
-      if fgets(&buf, 64, f) != nil, let n = Int(trimmed(String(cString: buf))),
-        n > 0
-      {
+      let text = buf.withUnsafeMutableBufferPointer { b -> String? in
+        fgets(b.baseAddress, 64, f) != nil ? String(cString: b.baseAddress!) : nil
+      }
+      if let text, let n = Int(trimmed(text)), n > 0 {
         m = min(m, n)
       }
     }

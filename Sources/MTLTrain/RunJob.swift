@@ -117,7 +117,7 @@ public struct RunJob {
     let experts = session.expertReport(data.test)
     let seconds = trained.reduce(0) { $0 + $1.seconds }
     let samples = Double(data.train.count * trained.count)
-    var result = Result(
+    let result = Result(
       session: session, data: data, metrics: metrics, experts: experts, expertHistory: expertHistory,
       trainedEpochs: trained, trainSeconds: seconds,
       samplesPerSecond: seconds > 0 ? samples / seconds : 0, resumedFrom: resumedFrom)
