@@ -188,7 +188,8 @@ public struct Lowering {
       beta2: Float(tr.beta2), epsilon: Float(tr.epsilon), momentum: Float(tr.momentum),
       initialAccumulator: Float(tr.initialAccumulator), batchSize: tr.batchSize, epochs: tr.epochs,
       seed: UInt64(tr.seed),
-      clipNorm: Float(tr.clipNorm), lossBalancing: LossBalancingKind(rawValue: tr.lossBalancing.rawValue))
+      clipNorm: Float(tr.clipNorm), lossBalancing: LossBalancingKind(rawValue: tr.lossBalancing.rawValue),
+      gradnormAlpha: tr.lossBalancing == .gradnorm ? Float(tr.gradnormAlpha) : nil)
     return Graph(
       name: m.name, source: m.specPath, pipeline: pipeline, params: params, values: values, ops: ops, tasks: tasks,
       losses: losses, training: training)

@@ -237,6 +237,8 @@ public enum LossBalancingKind: String, Codable, Sendable {
   case uncertainty
   /// Gradient surgery (Yu et al. 2020) on the parameters several tasks share.
   case pcgrad
+  /// Gradient normalisation (Chen et al. 2018) on the last shared layer, with `gradnormAlpha`.
+  case gradnorm
 }
 
 public struct Training: Codable, Equatable, Sendable {
@@ -255,10 +257,13 @@ public struct Training: Codable, Equatable, Sendable {
   /// nil: the losses' fixed `weight`s. In the file only when set, so models without it are
   /// unchanged.
   public var lossBalancing: LossBalancingKind?
+  /// GradNorm's α (with `lossBalancing == .gradnorm`).
+  public var gradnormAlpha: Float?
   public init(
     optimizer: OptimizerKind, learningRate: Float, beta1: Float = 0.9, beta2: Float = 0.999,
     epsilon: Float = 1e-7, momentum: Float = 0, initialAccumulator: Float = 0.1, batchSize: Int,
-    epochs: Int, seed: UInt64, clipNorm: Float = 0, lossBalancing: LossBalancingKind? = nil
+    epochs: Int, seed: UInt64, clipNorm: Float = 0, lossBalancing: LossBalancingKind? = nil,
+    gradnormAlpha: Float? = nil
   ) {
     self.optimizer = optimizer
     self.learningRate = learningRate
@@ -272,5 +277,6 @@ public struct Training: Codable, Equatable, Sendable {
     self.seed = seed
     self.clipNorm = clipNorm
     self.lossBalancing = lossBalancing
+    self.gradnormAlpha = gradnormAlpha
   }
 }

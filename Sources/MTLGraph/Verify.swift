@@ -304,3 +304,36 @@ extension Pipeline {
     }
   }
 }
+
+extension Graph {
+  /// Per parameter: more than one loss reaches it (backwards from the loss's input), so its
+  /// gradient is a sum of several tasks' (what gradient surgery acts on).
+  public func sharedParams() -> [Bool] {
+    var producer = [Int?](repeating: nil, count: values.count)
+    for (i, op) in ops.enumerated() { producer[op.output] = i }
+    var reach = [Int](repeating: 0, count: params.count)
+    for l in losses {
+      var seen = Set<Int>()
+      var work = [l.input]
+      var reached = Set<Int>()
+      while let v = work.popLast() {
+        guard seen.insert(v).inserted, let op = producer[v] else { continue }
+        reached.formUnion(ops[op].params)
+        work += ops[op].inputs
+      }
+      for p in reached { reach[p] += 1 }
+    }
+    return reach.map { $0 > 1 }
+  }
+
+  /// The last shared layer: the weight matrix of the latest op (in execution order) whose
+  /// parameters several losses reach — where GradNorm measures each task's gradient norm
+  /// (the expert stack's last layer in MMOE, the shared bottom's last layer in Shared-Bottom).
+  public func lastSharedWeight() -> ParamID? {
+    let shared = sharedParams()
+    for op in ops.reversed() where op.kind == .linear || op.kind == .expertLinear {
+      if let w = op.params.first, shared[w] { return w }
+    }
+    return nil
+  }
+}

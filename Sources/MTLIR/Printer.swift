@@ -88,7 +88,8 @@ public enum IRPrinter {
       (
         "; train \(opt) batch=\(tr.batchSize) epochs=\(tr.epochs) seed=\(tr.seed) l2.embeddings=\(num(tr.l2Embeddings)) l2.weights=\(num(tr.l2Weights))"
           + (tr.clipNorm > 0 ? " clip_norm=\(num(tr.clipNorm))" : "")
-          + (tr.lossBalancing != .none ? " loss_balancing=\(tr.lossBalancing.rawValue)" : ""), nil
+          + (tr.lossBalancing != .none ? " loss_balancing=\(tr.lossBalancing.rawValue)" : "")
+          + (tr.lossBalancing == .gradnorm ? " alpha=\(num(tr.gradnormAlpha))" : ""), nil
       ))
 
     return lines.map { text, span in

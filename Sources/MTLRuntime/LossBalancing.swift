@@ -144,6 +144,7 @@ public enum LossBalancing {
     case nil: return FixedWeights(graph: graph)
     case .uncertainty: return UncertaintyWeights(graph: graph)
     case .pcgrad: return PCGradSurgery(graph: graph)
+    case .gradnorm: return GradNormWeights(graph: graph)
     }
   }
 
@@ -152,6 +153,7 @@ public enum LossBalancing {
     switch graph.training.lossBalancing {
     case nil, .pcgrad: return 0
     case .uncertainty: return graph.losses.count * (1 + Optimizer.stateCount(graph.training.optimizer))
+    case .gradnorm: return graph.losses.count * (2 + Optimizer.stateCount(graph.training.optimizer))
     }
   }
 }

@@ -42,7 +42,9 @@ public enum MemoryPlan {
     floats += t * capacity * perRow + (t - 1) * padded.reduce(0, +)
     // Per-task gradients (gradient surgery): a copy of every gradient per loss, and the shared
     // ones twice more, flattened (bounded by the same).
-    if g.training.lossBalancing == .pcgrad { floats += 3 * Double(g.losses.count) * total }
+    if g.training.lossBalancing == .pcgrad || g.training.lossBalancing == .gradnorm {
+      floats += 3 * Double(g.losses.count) * total
+    }
     // Row sets: a byte of marks and an Int32 per table row, once shared and once per worker.
     let tableRows = g.params.filter { $0.kind == .embedding }.map { Double($0.shape.first ?? 0) }.reduce(0, +)
     return 4 * floats + 5 * tableRows * (t + 1)

@@ -49,7 +49,7 @@ public final class TaskGradients {
     widths = g.params.map { $0.kind == .embedding ? $0.shape[1] : $0.count }
     self.out = out
     self.union = union
-    shared = Self.sharedParams(g)
+    shared = g.sharedParams()
     copies = (0..<losses).map { _ in
       g.params.map { p in
         let b = UnsafeMutablePointer<Float>.allocate(capacity: max(p.count, 1))
@@ -65,25 +65,6 @@ public final class TaskGradients {
 
   deinit {
     for l in copies { for b in l { b.deallocate() } }
-  }
-
-  /// Parameters reached (backwards from its input) by more than one loss.
-  static func sharedParams(_ g: Graph) -> [Bool] {
-    var producer = [Int?](repeating: nil, count: g.values.count)
-    for (i, op) in g.ops.enumerated() { producer[op.output] = i }
-    var reach = [Int](repeating: 0, count: g.params.count)
-    for l in g.losses {
-      var seen = Set<Int>()
-      var work = [l.input]
-      var params = Set<Int>()
-      while let v = work.popLast() {
-        guard seen.insert(v).inserted, let op = producer[v] else { continue }
-        params.formUnion(g.ops[op].params)
-        work += g.ops[op].inputs
-      }
-      for p in params { reach[p] += 1 }
-    }
-    return reach.map { $0 > 1 }
   }
 
   /// Keeps loss `t`'s gradient, just computed into `grads` (embedding rows in `touched`).

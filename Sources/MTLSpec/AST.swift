@@ -21,7 +21,7 @@ public enum ActivationKind: String, Sendable, CaseIterable {
 }
 public enum OptimizerType: String, Sendable, CaseIterable { case adam, adagrad, sgd }
 /// `training.loss_balancing.method`: how the task losses are weighted each step.
-public enum LossBalancingMethod: String, Sendable, CaseIterable { case none, uncertainty, pcgrad }
+public enum LossBalancingMethod: String, Sendable, CaseIterable { case none, uncertainty, gradnorm, pcgrad }
 /// `data.on_bad_row`: a bad data row is an error, or is skipped and counted.
 public enum BadRowAction: String, Sendable, CaseIterable { case error, skip }
 
@@ -118,6 +118,8 @@ public struct TrainingDecl: Sendable {
   public var l2Weights: Double = 0
   public var clipNorm: Double = 0
   public var lossBalancing: LossBalancingMethod = .none
+  /// GradNorm's asymmetry α.
+  public var gradnormAlpha: Double = 1.5
   public init() {}
 }
 

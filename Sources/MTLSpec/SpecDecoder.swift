@@ -361,10 +361,19 @@ public enum SpecDecoder {
     if let n = m.value("seed") { t.seed = r.int(n, "`seed`", in: 0...Int.max) ?? t.seed }
     if let n = m.value("clip_norm") { t.clipNorm = r.double(n, "`clip_norm`", in: 0...1e9) ?? t.clipNorm }
     if let n = m.value("loss_balancing"),
-      let lm = r.mapping(n, "`training.loss_balancing`", allowed: ["method"], required: ["method"]),
+      let lm = r.mapping(n, "`training.loss_balancing`", allowed: ["method", "alpha"], required: ["method"]),
       let mn = lm.value("method")
     {
       t.lossBalancing = r.choice(mn, "loss-balancing method", LossBalancingMethod.self) ?? .none
+      if let a = lm.pairs.first(where: { $0.name == "alpha" }) {
+        if t.lossBalancing == .gradnorm {
+          t.gradnormAlpha = r.double(a.value, "`alpha`", in: 0...10) ?? t.gradnormAlpha
+        } else {
+          r.diags.error(
+            .conflictingKeys, "`alpha` does not apply to the `\(t.lossBalancing.rawValue)` method", at: a.key.span,
+            help: "`alpha` is GradNorm's; remove it, or use `method: gradnorm`")
+        }
+      }
     }
     if let n = m.value("l2"), let lm = r.mapping(n, "`training.l2`", allowed: ["embeddings", "weights"]) {
       if let v = lm.value("embeddings") { t.l2Embeddings = r.double(v, "`l2.embeddings`", in: 0...1) ?? 0 }

@@ -208,3 +208,70 @@ struct PCGradTests {
     #expect(d.executor.parameterArrays() == a.executor.parameterArrays())
   }
 }
+
+/// GradNorm (Chen et al. 2018): the issue's reference vector, the layer it measures, training.
+struct GradNormTests {
+  @Test(
+    "‖∇L‖ = (2, 1), w = (1, 1), L(0) = (1, 1), L = (0.5, 0.8), α = 1.5: L_grad 2.0361, ∂/∂w = (+2, −1), then (0.9620, 1.0380)"
+  )
+  func referenceVector() {
+    let G: [Double] = [2, 1]  // G_i = w_i·‖∇L_i‖ with w = 1
+    var w: [Float] = [1, 1]
+    let L: [Double] = [0.5, 0.8]
+    let L0: [Float] = [1, 1]
+    var grad: [Float] = [0, 0]
+    let total = G.withUnsafeBufferPointer { g in
+      w.withUnsafeBufferPointer { wb in
+        L.withUnsafeBufferPointer { l in
+          L0.withUnsafeBufferPointer { l0 in
+            grad.withUnsafeMutableBufferPointer {
+              GradNormWeights.objective(norms: g, weights: wb, losses: l, initial: l0, alpha: 1.5, gradient: $0)
+            }
+          }
+        }
+      }
+    }
+    #expect(abs(total - 2.0361) < 5e-5, "\(total)")
+    #expect(grad == [2, -1])
+    for i in 0..<2 { w[i] -= 0.025 * grad[i] }
+    w.withUnsafeMutableBufferPointer { GradNormWeights.renormalise($0, count: 2) }
+    #expect(abs(w[0] - 0.9620) < 5e-5 && abs(w[1] - 1.0380) < 5e-5, "\(w)")
+    #expect(abs(w[0] + w[1] - 2) < 1e-6)
+  }
+
+  @Test("the last shared layer is the expert stack's (MMOE) or the shared bottom's last weight")
+  func lastSharedLayer() throws {
+    for (spec, name) in [("mmoe", "experts.shared.layer1.w"), ("shared_bottom", "experts.bottom.layer1.w")] {
+      let g = try Repo.graph(spec)
+      let p = try #require(g.lastSharedWeight())
+      #expect(g.params[p].name == name, "\(spec)")
+    }
+  }
+
+  @Test("gradnorm trains deterministically, keeps Σw = T, and resumes exactly")
+  func training() throws {
+    var g = try Repo.graph("mmoe", batch: 100)
+    g.training.lossBalancing = .gradnorm
+    g.training.gradnormAlpha = 1.5
+    let data = try Repo.data(g)
+    let small = slice(data.train, 800)
+    let a = Session(graph: g, fitted: data.fitted, seed: 2)
+    try a.train(small, epochs: 2)
+    let w = a.executor.balancer.reportedWeights
+    #expect(abs(w.reduce(0, +) - 2) < 1e-4)
+    #expect(w != [1, 1], "the weights never moved")
+    #expect(a.history.last?.taskWeight?.count == 2)
+    let c = Session(graph: g, fitted: data.fitted, seed: 2)
+    let stop = StopFlag()
+    c.stop = stop
+    do {
+      try c.train(small, epochs: 2, onBatch: { k, _, _ in if c.epochsDone == 1 && k == 2 { stop.request() } })
+      Issue.record("not interrupted")
+    } catch is Interrupted {}
+    let d = Session(graph: g, fitted: data.fitted, seed: 2)
+    try d.restore(try Checkpoint.decode(c.checkpoint().encode(), path: "mem"))
+    try d.train(small, epochs: 2)
+    #expect(d.executor.parameterArrays() == a.executor.parameterArrays())
+    #expect(d.executor.balancer.state == a.executor.balancer.state)
+  }
+}
