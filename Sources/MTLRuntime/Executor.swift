@@ -352,6 +352,7 @@ public final class Executor {
       loss = collectLosses()
       guard loss.isFinite else { return loss }
       tg.seal()
+      tg.recordCosines()
       tg.step = optimizer.steps + 1
       balancer.combine(tg)
       addL2Gradients()

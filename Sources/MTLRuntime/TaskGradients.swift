@@ -134,6 +134,34 @@ public final class TaskGradients {
     return total
   }
 
+  /// Per pair of losses (t < u, row-major), the sum of this epoch's steps' cosines between their
+  /// gradients on the shared parameters, and the steps counted: the gradient-conflict diagnostic.
+  public private(set) var cosineSums: [Double] = []
+  public private(set) var cosineSteps = 0
+
+  /// Adds this step's cosines (called by the executor after `seal`).
+  func recordCosines() {
+    if cosineSums.isEmpty { cosineSums = Array(repeating: 0, count: losses * (losses - 1) / 2) }
+    var k = 0
+    for t in 0..<losses {
+      for u in (t + 1)..<max(losses, t + 1) {
+        let n = (dot(t, t) * dot(u, u)).squareRoot()
+        cosineSums[k] += n > 0 ? dot(t, u) / n : 0
+        k += 1
+      }
+    }
+    cosineSteps += 1
+  }
+
+  /// The mean cosine of each pair since the last call, and a fresh count.
+  public func takeCosines() -> [Double] {
+    defer {
+      for i in cosineSums.indices { cosineSums[i] = 0 }
+      cosineSteps = 0
+    }
+    return cosineSums.map { cosineSteps > 0 ? $0 / Double(cosineSteps) : .nan }
+  }
+
   /// The plain sum over losses, in loss order, into the output.
   public func sum() {
     for s in segments {

@@ -155,8 +155,11 @@ public struct RunJob {
         let weights = r.taskWeight.map { w in
           "; weights " + w.sorted { $0.key < $1.key }.map { "\($0.key) \(fixed($0.value, 3))" }.joined(separator: ", ")
         }
+        let cosines = r.gradientCosine.map { ps in
+          "; gradient cosine " + ps.map { "\($0.a)/\($0.b) \(fixed($0.cosine, 3))" }.joined(separator: ", ")
+        }
         log(
-          "epoch \(r.epoch)/\(g.training.epochs): loss \(fixed(r.loss, 4)) (\(tasks)\(weights ?? "")), \(fixed(r.seconds, 2)) s, \(Int(r.samplesPerSecond)) samples/s"
+          "epoch \(r.epoch)/\(g.training.epochs): loss \(fixed(r.loss, 4)) (\(tasks)\(weights ?? "")\(cosines ?? "")), \(fixed(r.seconds, 2)) s, \(Int(r.samplesPerSecond)) samples/s"
         )
         if let dir = checkpointDir { try session.checkpoint().write(toDirectory: dir) }
         afterEach()

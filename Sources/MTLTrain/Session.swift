@@ -46,10 +46,20 @@ public struct EpochReport: Codable, Equatable, Sendable {
   public var samplesPerSecond: Double
   /// With learned loss balancing: each task's loss weight after the epoch.
   public var taskWeight: [String: Double]? = nil
+  /// With a method that keeps each task's gradient: the epoch's mean cosine between each pair
+  /// of tasks' gradients on the shared parameters (negative: the tasks pull apart).
+  public var gradientCosine: [TaskPair]? = nil
+
+  public struct TaskPair: Codable, Equatable, Sendable {
+    public var a: String
+    public var b: String
+    public var cosine: Double
+  }
 
   enum CodingKeys: String, CodingKey {
     case epoch, loss, seconds
     case taskWeight = "task_weight"
+    case gradientCosine = "gradient_cosine"
     case taskLoss = "task_loss"
     case samplesPerSecond = "samples_per_second"
   }
@@ -146,6 +156,18 @@ public final class Session {
         let w = executor.balancer.reportedWeights
         report.taskWeight = Dictionary(
           graph.losses.enumerated().map { ($1.task, Double(w[$0])) }, uniquingKeysWith: { a, _ in a })
+      }
+      if let tg = executor.taskGradients {
+        let c = tg.takeCosines()
+        var pairs: [EpochReport.TaskPair] = []
+        var k = 0
+        for t in graph.losses.indices {
+          for u in graph.losses.indices where u > t {
+            pairs.append(.init(a: graph.losses[t].task, b: graph.losses[u].task, cosine: c[k]))
+            k += 1
+          }
+        }
+        report.gradientCosine = pairs
       }
       epochsDone = epoch
       batchInEpoch = 0

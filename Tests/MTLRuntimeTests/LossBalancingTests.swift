@@ -261,6 +261,11 @@ struct GradNormTests {
     #expect(abs(w.reduce(0, +) - 2) < 1e-4)
     #expect(w != [1, 1], "the weights never moved")
     #expect(a.history.last?.taskWeight?.count == 2)
+    // The gradient-conflict diagnostic: one pair, a cosine.
+    let pair = try #require(a.history.last?.gradientCosine?.first)
+    #expect(a.history.last?.gradientCosine?.count == 1)
+    #expect(pair.a == "income" && pair.b == "marital")
+    #expect(pair.cosine.isFinite && abs(pair.cosine) <= 1)
     let c = Session(graph: g, fitted: data.fitted, seed: 2)
     let stop = StopFlag()
     c.stop = stop
