@@ -80,6 +80,7 @@ public enum RunReport {
       }
       if !mses.isEmpty && !mx.isEmpty { body += Chart.lines(title: "test MSE after each epoch", x: mx, series: mses) }
       body += "</div>\n"
+      body += balancingCharts(r, epochs: epochs)
     }
     if !r.experts.gates.isEmpty {
       body += "<h2>Gate utilisation</h2>\n<p class=sub>Mean weight each gate (row) gives each expert (column) on the "
@@ -149,6 +150,27 @@ public enum RunReport {
     case .bceProb: return "log-loss of the product"
     case .mse: return "mean squared error"
     }
+  }
+
+  /// The loss balancer's weights per epoch, and the gradient cosines between tasks, when the run
+  /// recorded them (`training.loss_balancing`).
+  static func balancingCharts(_ r: Input, epochs: [Double]) -> String {
+    let g = r.graph
+    var out = ""
+    if r.history.contains(where: { $0.taskWeight != nil }) {
+      let series = g.losses.map { l in (l.task, r.history.map { $0.taskWeight?[l.task] ?? .nan }) }
+      out += Chart.lines(title: "loss weight of each task after each epoch", x: epochs, series: series)
+    }
+    if let pairs = r.history.last?.gradientCosine, !pairs.isEmpty {
+      let series = pairs.indices.map { k in
+        ("\(pairs[k].a)/\(pairs[k].b)", r.history.map { $0.gradientCosine?[k].cosine ?? .nan })
+      }
+      out += Chart.lines(
+        title: "cosine of task gradients on the shared layers (mean over the epoch)", x: epochs, series: series)
+    }
+    guard !out.isEmpty else { return "" }
+    let method = g.training.lossBalancing?.rawValue ?? "none"
+    return "<h3>Loss balancing: \(esc(method))</h3>\n<div class=charts>" + out + "</div>\n"
   }
 
   static func esc(_ s: String) -> String {
