@@ -58,7 +58,18 @@ public enum MemoryPlan {
     configuredLimit != nil ? "MTLC_MEMORY_LIMIT" : "3/4 of this machine's \(text(Double(machineMemory)))"
   }
 
+  /// `MTLC_MEMORY_LIMIT` holds something that is not a size.
+  public struct BadLimit: Error, CustomStringConvertible {
+    public var value: String
+    public var description: String {
+      "MTLC_MEMORY_LIMIT is `\(value)`, not a size: give bytes, or a number with K, M, G or T (e.g. 8G)"
+    }
+  }
+
   public static func check(graph: Graph, maxBatch: Int, threads: Int) throws {
+    if let s = getenv("MTLC_MEMORY_LIMIT").map({ String(cString: $0) }), parseBytes(s) == nil {
+      throw BadLimit(value: s)
+    }
     let need = bytes(graph: graph, maxBatch: maxBatch, threads: threads)
     if need > Double(limit) { throw TooLarge(bytes: need, limit: limit, batch: maxBatch, threads: threads) }
   }

@@ -58,6 +58,12 @@ public struct RunJob {
       if AtomicFile.exists(Checkpoint.path(in: dir)) {
         let c = try Checkpoint.read(fromDirectory: dir)
         let at = Checkpoint.path(in: dir)
+        // A different feature pipeline is a different model (named field), not different data.
+        if let d = ModelIdentity.firstDifference(stored: c.fitted.pipeline, current: g.pipeline) {
+          throw CheckpointError(
+            path: at,
+            reason: "the checkpoint was written by a different model: \(d); compile the same spec or start afresh")
+        }
         guard c.fitted.sameFit(as: data.fitted) else {
           throw ResumeError(
             checkpoint: at,

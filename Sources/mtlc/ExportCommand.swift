@@ -20,12 +20,15 @@ struct Export: ParsableCommand {
       throw ExitCode(Exit.usage)
     }
     let vocabPath = Export.vocabularyPath(output)
-    try refuseOverwrites([.file(output), .file(vocabPath)], force: force)
+    try refuseOverwrites([.file(output)], force: force)
     let graph = try loadModel(model)
     do {
       let s = try Inference.restore(graph, checkpointDir: checkpoint)
       let r = try ONNXExport.export(
         graph: s.graph, fitted: s.fitted, params: s.checkpoint().params, producerVersion: MTLC.configuration.version)
+      // The vocabulary file is written only for hashed features: checked once that is known,
+      // before anything is written.
+      if !r.integerInputs.isEmpty { try refuseOverwrites([.file(vocabPath)], force: force) }
       try AtomicFile.write(try r.bytes(), to: output)
       eprint(
         "wrote \(output): \(s.fitted.sparse.count + s.fitted.dense.count) inputs, \(s.graph.tasks.count) outputs (\(s.graph.tasks.map(\.name).joined(separator: ", ")))"

@@ -61,6 +61,9 @@ func exitFor(_ error: Error) -> ExitCode {
   case let e as GraphProblem:
     eprint("error: invalid model: \(e)")
     return ExitCode(Exit.specError)
+  case let e as MemoryPlan.BadLimit:
+    eprint("error: \(e)")
+    return ExitCode(Exit.usage)
   case let e as MemoryPlan.TooLarge:
     eprint("error: \(e)")
     return ExitCode(Exit.specError)
