@@ -126,6 +126,10 @@ public final class Executor {
   /// This step's weight of each loss.
   public var weights: [Float] { Array(lossWeights) }
 
+  /// Takes the balancer's weights now (after its state was set, e.g. restored), for
+  /// `computeLosses`; `step` takes them itself.
+  public func refreshWeights() { balancer.weights(into: lossWeights) }
+
   /// The parameter tensors each thread updates.
   private var optimizerShares: [Range<Int>] = []
 

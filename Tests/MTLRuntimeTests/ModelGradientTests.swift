@@ -18,7 +18,64 @@ struct ModelGradientTests {
     "whole-model gradient matches finite differences",
     arguments: ["shared_bottom", "mmoe", "cgc", "ple", "esmm"], [1, 2])
   func gradient(_ name: String, threads: Int) throws {
+    try check(try Repo.graph(name, batch: 16), threads: threads)
+  }
+
+  /// Learned loss weights: with uncertainty weighting at s = (0.4, −0.3), the model's gradient is
+  /// Σ e^(−s_i)·∇L_i (the ½s terms do not depend on the model's parameters): checked against the
+  /// per-task gradients of the same batch (each checked against finite differences above) to
+  /// rounding, on every parameter.
+  @Test("whole-model gradient with learned uncertainty weights is the weighted sum", arguments: ["mmoe", "esmm"])
+  func gradientWithUncertainty(_ name: String) throws {
     var g = try Repo.graph(name, batch: 16)
+    let data = try Repo.data(g)
+    func grads(_ g: Graph, _ s: [Float]?) -> [[Float]] {
+      let session = Session(graph: g, fitted: data.fitted, seed: 7, threads: 2)
+      let ex = session.executor
+      if let s {
+        var state = ex.balancer.state
+        for i in s.indices { state[i] = s[i] }
+        ex.balancer.state = state
+        ex.refreshWeights()
+      }
+      let picked = Array(100..<116)
+      ex.setBatch(rows: 16) { first, count, sparse, dense, labels in
+        data.train.gather(indices: picked[first..<(first + count)], into: sparse, dense: dense, labels: labels)
+      }
+      ex.forward()
+      ex.computeLosses(gradients: true)
+      ex.backward()
+      return ex.graph.params.indices.map {
+        Array(UnsafeBufferPointer(start: ex.grads[$0], count: ex.graph.params[$0].count))
+      }
+    }
+    // L2 off, so the gradient is the losses' alone.
+    g.training.lossBalancing = nil
+    for i in g.params.indices { g.params[i].l2 = 0 }
+    let perTask = g.losses.indices.map { t -> [[Float]] in
+      var one = g
+      for i in one.losses.indices { one.losses[i].weight = i == t ? 1 : 0 }
+      return grads(one, nil)
+    }
+    var u = g
+    u.training.lossBalancing = .uncertainty
+    let s: [Float] = g.losses.indices.map { $0 % 2 == 0 ? 0.4 : -0.3 }
+    let weighted = grads(u, s)
+    var worst: Float = 0
+    var nonzero = 0
+    for p in weighted.indices {
+      for j in weighted[p].indices {
+        let expected = g.losses.indices.reduce(Float(0)) { $0 + exp(-s[$1]) * perTask[$1][p][j] }
+        worst = max(worst, abs(weighted[p][j] - expected) / max(1e-3, abs(expected)))
+        if abs(expected) > 1e-4 { nonzero += 1 }
+      }
+    }
+    #expect(worst < 1e-4, "largest relative difference \(worst)")
+    #expect(nonzero > 100)
+  }
+
+  func check(_ graph: Graph, threads: Int) throws {
+    var g = graph
     // Bigger embeddings than the 1e-4 default so their gradients are measurable.
     for i in g.params.indices where g.params[i].kind == .embedding { g.params[i].initializer = .normal(std: 0.3) }
     // Non-zero biases so that every bias gradient path is exercised away from zero.
