@@ -121,9 +121,11 @@ struct Run: ParsableCommand {
 
   func run() throws {
     // Never clobber what the user has unless asked.
+    // A resumed run continues the run that wrote them, so it replaces its metrics and report (a
+    // run killed after writing them resumes to the same files).
     try refuseOverwrites(
       [metricsOut.map(Output.init), report.map { .file((($0.hasSuffix("/") ? $0 : $0 + "/") + "report.html")) }],
-      force: force)
+      force: force || resume)
     if let dir = checkpointDir, !resume {
       do {
         try Output.file(Checkpoint.path(in: dir)).refuseOverwrite(

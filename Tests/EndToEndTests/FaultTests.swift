@@ -26,7 +26,7 @@ struct ProcessFaultTests {
   }
 
   /// Starts mtlc in the background; returns the process.
-  static func start(_ args: [String]) throws -> Process {
+  static func start(_ args: [String], stderr: URL? = nil) throws -> Process {
     let p = Process()
     p.executableURL = URL(fileURLWithPath: bin)
     p.arguments = args
@@ -35,7 +35,12 @@ struct ProcessFaultTests {
     env["MTLC_CACHE_DIR"] = "off"
     p.environment = env
     p.standardOutput = FileHandle.nullDevice
-    p.standardError = FileHandle.nullDevice
+    if let stderr {
+      FileManager.default.createFile(atPath: stderr.path, contents: nil)
+      p.standardError = try FileHandle(forWritingTo: stderr)
+    } else {
+      p.standardError = FileHandle.nullDevice
+    }
     try p.run()
     return p
   }
@@ -63,9 +68,11 @@ struct ProcessFaultTests {
     // Eight runs killed at a random moment each (process start, data, mid-epoch, mid-write), then
     // one left to finish.
     for attempt in 0..<9 where !finished {
+      let log = d.dir.appendingPathComponent("stderr-\(attempt)")
       let p = try Self.start(
         Self.runArgs(
-          d, epochs: epochs, extra: ["--checkpoint-dir", ck, "--metrics-out", out] + (attempt > 0 ? ["--resume"] : [])))
+          d, epochs: epochs, extra: ["--checkpoint-dir", ck, "--metrics-out", out] + (attempt > 0 ? ["--resume"] : [])),
+        stderr: log)
       if attempt < 8 {
         usleep(UInt32.random(in: 20_000...(150_000 + 100_000 * UInt32(attempt)), using: &rng))
       } else {
@@ -77,7 +84,9 @@ struct ProcessFaultTests {
       }
       p.waitUntilExit()
       if p.terminationReason == .exit {
-        #expect(p.terminationStatus == 0)
+        #expect(
+          p.terminationStatus == 0,
+          "attempt \(attempt): \((try? String(contentsOf: log, encoding: .utf8)) ?? "")")
         finished = true
       }
       // A checkpoint left behind is always a complete one.
