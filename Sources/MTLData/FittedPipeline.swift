@@ -111,6 +111,10 @@ public struct FittedPipeline: Codable, Equatable, Sendable {
       guard f.name == s.name, f.column == s.column else { return "sparse feature `\(f.name)` is out of place" }
       let buckets: Int?
       if case .hashed(let b) = s.vocabulary { buckets = b } else { buckets = nil }
+      // A fixed vocabulary is the spec's list: ids index the table the graph sized from it.
+      if case .fixed(let list) = s.vocabulary, f.values != list {
+        return "sparse feature `\(f.name)` has a vocabulary other than its fixed list"
+      }
       guard f.hashBuckets == buckets, buckets == nil || f.values.isEmpty,
         f.tableRows == 1 + (buckets ?? f.values.count)
       else { return "sparse feature `\(f.name)` claims \(f.tableRows) table rows for its vocabulary" }

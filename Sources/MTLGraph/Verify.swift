@@ -179,6 +179,19 @@ extension Graph {
           throw fail("writes width \(out.width) for a feature of width \(pipeline.sparse[slot].embeddingDim)")
         }
         try shape(0, [ps[0].shape[0] == 0 ? -1 : ps[0].shape[0], out.width])
+        // The table has the rows its vocabulary's ids index: 1 (missing) + the list or the
+        // buckets; a learned vocabulary is bound from the fitted pipeline (`rowsFrom`).
+        let feature = pipeline.sparse[slot]
+        let rows = ps[0].shape[0]
+        switch feature.vocabulary {
+        case .fixed(let list) where rows != list.count + 1 || ps[0].rowsFrom != nil:
+          throw fail("needs a table of \(list.count + 1) rows for its fixed vocabulary, not \(ps[0].shapeText)")
+        case .hashed(let b) where rows != b + 1 || ps[0].rowsFrom != nil:
+          throw fail("needs a table of \(b + 1) rows for its \(b) hash buckets, not \(ps[0].shapeText)")
+        case .learned where ps[0].rowsFrom != feature.name:
+          throw fail("needs its table's rows bound from the vocabulary of `\(feature.name)`")
+        default: break
+        }
       case .denseInput:
         try arity(0...0, 0...0)
         try plain(out, "output")

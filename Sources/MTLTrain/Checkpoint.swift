@@ -184,7 +184,10 @@ extension Checkpoint.Header {
     let maxCount = Checkpoint.maxBytes / 4
     if paramCounts.count > maxCount || stateCounts.count > maxCount { return "too many tensors" }
     for n in paramCounts + stateCounts where n < 0 || n > maxCount { return "a tensor has \(n) floats" }
-    guard epoch >= 0, epoch <= GraphLimits.maxEpochs, steps >= 0, batchesDone >= 0, batchesDone <= steps + 1 else {
+    // Steps fit any run (10^5 epochs of 10^9 batches); so the counters can never overflow.
+    guard epoch >= 0, epoch <= GraphLimits.maxEpochs, (0...(1 << 50)).contains(steps), batchesDone >= 0,
+      batchesDone <= steps
+    else {
       return "epoch \(epoch), step \(steps) and batch \(batchesDone) are not a training position"
     }
     guard (1...Executor.maxThreads).contains(threads) else {

@@ -93,6 +93,12 @@ public final class Session {
   public static func preflight(graph: Graph, fitted: FittedPipeline, threads: Int) throws {
     let bound = graph.bound(vocabularyRows: fitted.vocabularySizes)
     if let p = bound.check() { throw p }
+    if let i = bound.params.firstIndex(where: { p in p.shape.contains { $0 <= 0 } }) {
+      throw GraphProblem(
+        "params[\(i)]",
+        "the fitted pipeline has no vocabulary for `\(bound.params[i].rowsFrom ?? bound.params[i].name)`; it belongs to another model"
+      )
+    }
     try MemoryPlan.check(graph: bound, maxBatch: graph.training.batchSize, threads: threads)
   }
 
