@@ -26,6 +26,8 @@ struct BinaryTests {
     // Never touch the user's data cache from tests.
     var env = ProcessInfo.processInfo.environment
     env["MTLC_CACHE_DIR"] = "off"
+    // The machine's memory limit, not a user's setting.
+    env["MTLC_MEMORY_LIMIT"] = nil
     p.environment = env
     // Output goes to files, not pipes, so a chatty process can never stall on a full pipe.
     let dir = try tempDir()
@@ -57,6 +59,8 @@ struct BinaryTests {
     p.currentDirectoryURL = repo
     var env = ProcessInfo.processInfo.environment
     env["MTLC_CACHE_DIR"] = "off"
+    // The machine's memory limit, not a user's setting.
+    env["MTLC_MEMORY_LIMIT"] = nil
     p.environment = env
     let dir = try tempDir()
     defer { try? FileManager.default.removeItem(at: dir) }

@@ -33,6 +33,8 @@ struct ProcessFaultTests {
     p.currentDirectoryURL = repo
     var env = ProcessInfo.processInfo.environment
     env["MTLC_CACHE_DIR"] = "off"
+    // The machine's memory limit, not a user's setting.
+    env["MTLC_MEMORY_LIMIT"] = nil
     p.environment = env
     p.standardOutput = FileHandle.nullDevice
     if let stderr {

@@ -8,19 +8,22 @@ struct IdentityTests {
   typealias B = BinaryTests
 
   /// One trained checkpoint of shared_bottom for every test here (trained once).
-  static let trained: (dir: URL, ck: String) = {
-    let dir = try! B.tempDir()
+  /// (A failed training run fails each test that needs it, not the whole test process.)
+  static let training: Result<(dir: URL, ck: String), Error> = Result(catching: {
+    let dir = try B.tempDir()
     let ck = dir.appendingPathComponent("ck").path
-    let r = try! B.mtlc(["run", "specs/shared_bottom.yaml", "--epochs", "1", "-q", "--checkpoint-dir", ck])
-    precondition(r.status == 0, r.stderr)
+    let r = try B.mtlc(["run", "specs/shared_bottom.yaml", "--epochs", "1", "-q", "--checkpoint-dir", ck])
+    guard r.status == 0 else { throw TrainingFailed(stderr: r.stderr) }
     return (dir, ck)
-  }()
+  })
+  struct TrainingFailed: Error { var stderr: String }
+  static var trained: (dir: URL, ck: String) { get throws { try training.get() } }
 
   func read(_ path: String) throws -> String { try String(contentsOfFile: path, encoding: .utf8) }
 
   @Test("the same spec by a relative path from another folder, or by its absolute path, predicts from the checkpoint")
   func samePathIndependent() throws {
-    let (dir, ck) = Self.trained
+    let (dir, ck) = try Self.trained
     let base = dir.appendingPathComponent("base.csv").path
     let r0 = try B.mtlc([
       "predict", "specs/shared_bottom.yaml", "--checkpoint", ck, "--data", "data/adult.csv", "-o", base,
@@ -72,7 +75,7 @@ struct IdentityTests {
 
   @Test("a different model is refused, naming the first field that differs")
   func differentModel() throws {
-    let (dir, ck) = Self.trained
+    let (dir, ck) = try Self.trained
     var spec = try read(B.repo.appendingPathComponent("specs/shared_bottom.yaml").path)
     // The bottom's second layer, 128 units wide in the reference spec.
     #expect(spec.contains("units: [128, 128]"))
@@ -138,7 +141,7 @@ struct IdentityTests {
     params[last]["shape"] = [1, 1]
     j["params"] = params
     let r3 = try B.mtlc([
-      "predict", try write(j, dir), "--checkpoint", Self.trained.ck, "--data", "x", "-o",
+      "predict", try write(j, dir), "--checkpoint", try Self.trained.ck, "--data", "x", "-o",
       dir.appendingPathComponent("p.csv").path,
     ])
     #expect(r3.status == 1)
@@ -174,7 +177,7 @@ struct IdentityTests {
 
   @Test("a truncated, damaged or hostile checkpoint exits 74 with a message, never a signal")
   func hostileCheckpoint() throws {
-    let (_, ck) = Self.trained
+    let (_, ck) = try Self.trained
     let dir = try B.tempDir()
     defer { try? FileManager.default.removeItem(at: dir) }
     let bytes = try Data(contentsOf: URL(fileURLWithPath: ck + "/checkpoint.mtlc"))

@@ -9,8 +9,10 @@ struct ONNXTests {
   static let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
     .deletingLastPathComponent()
   static let enabled =
-    ProcessInfo.processInfo.environment["MTLC_ONNX_TEST"] == "1" || ProcessInfo.processInfo.environment["CI"] == "true"
-    || FileManager.default.isExecutableFile(atPath: repo.appendingPathComponent(".venv-onnx/bin/python").path)
+    ProcessInfo.processInfo.environment["CI"] == "true"
+    || ProcessInfo.processInfo.environment["MTLC_ONNX_TEST"] == "1"
+    || (ProcessInfo.processInfo.environment["MTLC_ONNX_TEST"] != "0"
+      && FileManager.default.isExecutableFile(atPath: repo.appendingPathComponent(".venv-onnx/bin/python").path))
 
   /// The mtlc built beside this test binary (any scratch path), else .build/debug/mtlc.
   static var binary: String {
@@ -32,6 +34,7 @@ struct ONNXTests {
     p.currentDirectoryURL = Self.repo
     var env = ProcessInfo.processInfo.environment
     env["MTLC"] = Self.binary
+    env["MTLC_CACHE_DIR"] = "off"
     p.environment = env
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mtlc-onnx-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)

@@ -21,8 +21,9 @@ struct PassTests {
     let trace = try Passes.run(on: &ir, verify: true, dump: true)
     for (n, t) in trace.enumerated() {
       let golden = Fixtures.url("passes/\(name).\(n + 1)-\(t.name).ir")
-      if ProcessInfo.processInfo.environment["UPDATE_GOLDEN"] != nil {
+      if ProcessInfo.processInfo.environment["UPDATE_GOLDEN"] == "1" {
         try t.ir.write(to: golden, atomically: true, encoding: .utf8)
+        Issue.record("golden file rewritten: \(golden.lastPathComponent) (run again without UPDATE_GOLDEN)")
       }
       #expect(t.ir == (try String(contentsOf: golden, encoding: .utf8)), "after \(t.name)")
     }

@@ -25,8 +25,9 @@ struct ReferenceSpecTests {
     #expect(IRVerifier.verify(ir).isEmpty)
     let text = IRPrinter.print(ir)
     let golden = Fixtures.url("golden/\(name).ir")
-    if ProcessInfo.processInfo.environment["UPDATE_GOLDEN"] != nil {
+    if ProcessInfo.processInfo.environment["UPDATE_GOLDEN"] == "1" {
       try text.write(to: golden, atomically: true, encoding: .utf8)
+      Issue.record("golden file rewritten: \(golden.lastPathComponent) (run again without UPDATE_GOLDEN)")
     }
     let expected = try String(contentsOf: golden, encoding: .utf8)
     #expect(text == expected)

@@ -38,7 +38,7 @@ struct FaultTests {
     let g = try Repo.graph("esmm", batch: 100)
     let data = try Repo.data(g)
     let small = slice(data.train, 1000)
-    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mtlc-int-\(getpid())").path
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mtlc-int-\(UUID().uuidString)").path
     defer { try? FileManager.default.removeItem(atPath: dir) }
 
     let full = Session(graph: g, fitted: data.fitted, seed: 4)

@@ -44,7 +44,7 @@ struct TrainingTests {
     let g = try Repo.graph("mmoe", batch: 128)
     let data = try Repo.data(g)
     let small = slice(data.train, 4000)
-    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mtlc-resume-\(getpid())").path
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mtlc-resume-\(UUID().uuidString)").path
     defer { try? FileManager.default.removeItem(atPath: dir) }
 
     let full = Session(graph: g, fitted: data.fitted, seed: 11)
