@@ -56,6 +56,9 @@ public final class Executor {
   /// After a step: the first parameter whose gradient is not finite (the step then left every
   /// parameter as it was), or nil.
   public private(set) var nonFiniteGradient: Int?
+  /// After a step: the loss balancer's scalars or their gradients stopped being finite (the step
+  /// then left every parameter and scalar as it was).
+  public private(set) var nonFiniteBalancer = false
 
   private let shared: SharedState
 
@@ -372,6 +375,8 @@ public final class Executor {
       for i in lossValues.indices { lossValues[i] = gradientSet.lossSums[i] }
     }
     loss += balancer.finish(losses: UnsafeBufferPointer(gradientSet.lossSums))
+    nonFiniteBalancer = !balancer.isFinite
+    if nonFiniteBalancer { return loss }
     if let p = firstNonFiniteGradient() {
       nonFiniteGradient = p
       return loss

@@ -105,6 +105,8 @@ public final class GradNormWeights: LossBalancer {
     return total
   }
 
+  public var isFinite: Bool { (0..<fixed.count).allSatisfy { w[$0].isFinite && grad[$0].isFinite } }
+
   public func update(with optimizer: Optimizer) {
     let T = fixed.count
     optimizer.apply(w: w.baseAddress!, g: grad.baseAddress!, state: statePointers, count: T)

@@ -24,6 +24,9 @@ public protocol LossBalancer: AnyObject {
   func finish(losses: UnsafeBufferPointer<Double>) -> Double
   /// The method's learned scalars and their optimiser state, for checkpoints (empty when none).
   var state: [Float] { get set }
+  /// Whether the method's scalars and their gradients are finite numbers (checked every step,
+  /// before anything is updated).
+  var isFinite: Bool { get }
   /// After the optimiser's step: updates the method's learned scalars with the same rule.
   func update(with optimizer: Optimizer)
   /// Each loss's weight as reported (after the last step), and the method's name.
@@ -34,6 +37,7 @@ public protocol LossBalancer: AnyObject {
 }
 
 extension LossBalancer {
+  public var isFinite: Bool { true }
   public func combine(_ g: TaskGradients) { g.sum() }
   public func update(with optimizer: Optimizer) {}
 }
@@ -114,6 +118,8 @@ public final class UncertaintyWeights: LossBalancer {
     }
     return term
   }
+
+  public var isFinite: Bool { (0..<fixed.count).allSatisfy { s[$0].isFinite && grad[$0].isFinite } }
 
   public func update(with optimizer: Optimizer) {
     optimizer.apply(

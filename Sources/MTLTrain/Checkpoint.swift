@@ -91,6 +91,9 @@ public struct Checkpoint: Equatable {
       balancer: balancer.isEmpty ? nil : balancer)
     let enc = JSONEncoder()
     enc.outputFormatting = [.sortedKeys]
+    // Non-finite numbers (a loss sum that overflowed) as strings, so the header always encodes.
+    enc.nonConformingFloatEncodingStrategy = .convertToString(
+      positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
     let h = Array((try? enc.encode(header)) ?? Data())
     var out = Checkpoint.magic
     out.reserveCapacity(
@@ -125,7 +128,10 @@ public struct Checkpoint: Equatable {
     guard hlen <= body - 16 else { throw fail("checkpoint header is truncated") }
     let header: Header
     do {
-      header = try JSONDecoder().decode(Header.self, from: Data(bytes[16..<(16 + hlen)]))
+      let dec = JSONDecoder()
+      dec.nonConformingFloatDecodingStrategy = .convertFromString(
+        positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+      header = try dec.decode(Header.self, from: Data(bytes[16..<(16 + hlen)]))
     } catch {
       throw fail("checkpoint header is unreadable: \(error)")
     }

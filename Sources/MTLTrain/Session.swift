@@ -146,7 +146,9 @@ public final class Session {
         let hi = min(lo + B, n)
         load(data, order[lo..<hi])
         let loss = executor.step()
-        if !loss.isFinite || executor.nonFiniteGradient != nil { throw diverged(epoch: epoch, loss: loss) }
+        if !loss.isFinite || executor.nonFiniteGradient != nil || executor.nonFiniteBalancer {
+          throw diverged(epoch: epoch, loss: loss)
+        }
         partialTotal += loss
         for i in partialPerLoss.indices { partialPerLoss[i] += executor.lossValues[i] }
         batchInEpoch += 1
@@ -187,7 +189,9 @@ public final class Session {
   /// The error for a step whose loss or gradient is not finite: which, and where it started.
   func diverged(epoch: Int, loss: Double) -> NumericalError {
     var what = "the L2 penalty is \(executor.l2Value)"
-    if let p = executor.nonFiniteGradient, loss.isFinite {
+    if executor.nonFiniteBalancer && loss.isFinite {
+      what = "the loss balancer's weights or their gradients are not finite"
+    } else if let p = executor.nonFiniteGradient, loss.isFinite {
       what = "the gradient of `\(graph.params[p].name)` is not finite"
     } else {
       for (i, l) in graph.losses.enumerated() where !executor.lossValues[i].isFinite {

@@ -43,10 +43,7 @@ struct FuzzInputRegressionTests {
 
   /// Findings reported and not fixed yet: their fixture's checks run under `withKnownIssue`, so the
   /// suite stays green while they fail and fails once they are fixed (then drop the entry).
-  static let known: [String: Comment] = [
-    "balancer-state-overflow.mtlc":
-      "a step on huge restored weights leaves GradNorm's state infinite (its gradient on the task weights overflows a Float; no finiteness check covers the balancer), and Checkpoint.encode then writes an empty header"
-  ]
+  static let known: [String: Comment] = [:]
 
   /// Checks the refusal that ended a fixture's reading against `expected`.
   static func expectRefusal(_ name: String, _ refusal: String?) {
