@@ -200,13 +200,17 @@ struct IdentityTests {
     var counts = try #require(header["paramCounts"] as? [Int])
     counts[0] = 1 << 40
     header["paramCounts"] = counts
-    let h = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])
-    var forged = Data(bytes.prefix(12))
-    withUnsafeBytes(of: UInt32(h.count).littleEndian) { forged.append(contentsOf: $0) }
-    forged.append(h)
-    forged.append(bytes[(16 + hlen)..<(bytes.count - 4)])
-    withUnsafeBytes(of: Self.crc32(forged).littleEndian) { forged.append(contentsOf: $0) }
-    let hostile = try attempt(forged)
+    /// The checkpoint with `header` in place of its own, re-sealed with a valid CRC.
+    func sealed(_ header: [String: Any]) throws -> Data {
+      let h = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])
+      var out = Data(bytes.prefix(12))
+      withUnsafeBytes(of: UInt32(h.count).littleEndian) { out.append(contentsOf: $0) }
+      out.append(h)
+      out.append(bytes[(16 + hlen)..<(bytes.count - 4)])
+      withUnsafeBytes(of: Self.crc32(out).littleEndian) { out.append(contentsOf: $0) }
+      return out
+    }
+    let hostile = try attempt(try sealed(header))
     #expect(hostile.status == 74, "\(hostile.stderr)")
     #expect(
       hostile.stderr.contains("checkpoint header is invalid: a tensor has 1099511627776 floats"), "\(hostile.stderr)")
@@ -218,13 +222,7 @@ struct IdentityTests {
     sparse[0]["tableRows"] = 1 << 40
     fitted["sparse"] = sparse
     header["fitted"] = fitted
-    let h2 = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])
-    var forged2 = Data(bytes.prefix(12))
-    withUnsafeBytes(of: UInt32(h2.count).littleEndian) { forged2.append(contentsOf: $0) }
-    forged2.append(h2)
-    forged2.append(bytes[(16 + hlen)..<(bytes.count - 4)])
-    withUnsafeBytes(of: Self.crc32(forged2).littleEndian) { forged2.append(contentsOf: $0) }
-    let inflated = try attempt(forged2)
+    let inflated = try attempt(try sealed(header))
     #expect(inflated.status == 74, "\(inflated.stderr)")
     #expect(inflated.stderr.contains("table rows"), "\(inflated.stderr)")
   }

@@ -100,14 +100,8 @@ struct LossBalancingTests {
     #expect(again.executor.balancer.state == full.executor.balancer.state)
     #expect(full.history.last?.taskWeight?.count == g.losses.count)
 
-    let first = Session(graph: g, fitted: data.fitted, seed: 4)
-    let stop = StopFlag()
-    first.stop = stop
-    do {
-      try first.train(small, epochs: 3, onBatch: { b, _, _ in if first.epochsDone == 1 && b == 4 { stop.request() } })
-      Issue.record("not interrupted")
-    } catch is Interrupted {}
-    let c = try Checkpoint.decode(first.checkpoint().encode(), path: "mem")
+    let c = try interruptedCheckpoint(
+      Session(graph: g, fitted: data.fitted, seed: 4), small, epochs: 3, epochsDone: 1, batch: 4)
     #expect(c.balancer.count == LossBalancing.stateCount(g))
     #expect(c.balancer.contains { $0 != 0 })
     let second = Session(graph: g, fitted: data.fitted, seed: 4)
@@ -193,17 +187,11 @@ struct PCGradTests {
     #expect(a.executor.parameterArrays() == b.executor.parameterArrays())
     #expect(a.executor.parameterArrays() != plain.executor.parameterArrays())
     #expect(a.history.allSatisfy { $0.loss.isFinite })
-    // Parameters only one task reaches (the towers) get exactly their task's gradient: the first
-    // step's tower gradients equal the plain step's.
-    let c = Session(graph: g, fitted: data.fitted, seed: 9)
-    let stop = StopFlag()
-    c.stop = stop
-    do {
-      try c.train(small, epochs: 2, onBatch: { k, _, _ in if c.epochsDone == 0 && k == 3 { stop.request() } })
-      Issue.record("not interrupted")
-    } catch is Interrupted {}
+    // Resumed mid-epoch, it ends where the uninterrupted run ends (the order is redrawn per step).
+    let c = try interruptedCheckpoint(
+      Session(graph: g, fitted: data.fitted, seed: 9), small, epochs: 2, epochsDone: 0, batch: 3)
     let d = Session(graph: g, fitted: data.fitted, seed: 9)
-    try d.restore(try Checkpoint.decode(c.checkpoint().encode(), path: "mem"))
+    try d.restore(c)
     try d.train(small, epochs: 2)
     #expect(d.executor.parameterArrays() == a.executor.parameterArrays())
   }
@@ -266,15 +254,10 @@ struct GradNormTests {
     #expect(a.history.last?.gradientCosine?.count == 1)
     #expect(pair.a == "income" && pair.b == "marital")
     #expect(pair.cosine.isFinite && abs(pair.cosine) <= 1)
-    let c = Session(graph: g, fitted: data.fitted, seed: 2)
-    let stop = StopFlag()
-    c.stop = stop
-    do {
-      try c.train(small, epochs: 2, onBatch: { k, _, _ in if c.epochsDone == 1 && k == 2 { stop.request() } })
-      Issue.record("not interrupted")
-    } catch is Interrupted {}
+    let c = try interruptedCheckpoint(
+      Session(graph: g, fitted: data.fitted, seed: 2), small, epochs: 2, epochsDone: 1, batch: 2)
     let d = Session(graph: g, fitted: data.fitted, seed: 2)
-    try d.restore(try Checkpoint.decode(c.checkpoint().encode(), path: "mem"))
+    try d.restore(c)
     try d.train(small, epochs: 2)
     #expect(d.executor.parameterArrays() == a.executor.parameterArrays())
     #expect(d.executor.balancer.state == a.executor.balancer.state)

@@ -2,7 +2,9 @@ import Foundation
 import MTLCompiler
 import MTLData
 import MTLGraph
+import MTLSupport
 import MTLTrain
+import Testing
 
 enum Repo {
   static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
@@ -39,4 +41,21 @@ func slice(_ d: Dataset, _ n: Int) -> Dataset {
     sparse: Array(d.sparse[0..<(n * d.sparseWidth)]), dense: Array(d.dense[0..<(n * d.denseWidth)]),
     labels: Array(d.labels[0..<(n * d.labelWidth)]), rows: Array(d.rows[0..<n]), missingCounts: d.missingCounts,
     unseenCounts: d.unseenCounts)
+}
+
+/// Trains `session` until it is stopped between steps after `batch` batches of epoch
+/// `epochsDone + 1`, as SIGINT would stop it (through a flag of its own), and returns its checkpoint
+/// read back through the file format. Records an issue when training was never interrupted.
+func interruptedCheckpoint(
+  _ session: Session, _ data: Dataset, epochs: Int, epochsDone: Int, batch: Int
+) throws -> Checkpoint {
+  let stop = StopFlag()
+  session.stop = stop
+  do {
+    try session.train(
+      data, epochs: epochs,
+      onBatch: { b, _, _ in if session.epochsDone == epochsDone && b == batch { stop.request() } })
+    Issue.record("not interrupted")
+  } catch is Interrupted {}
+  return try Checkpoint.decode(session.checkpoint().encode(), path: "mem")
 }
