@@ -125,14 +125,15 @@ public struct Lowering {
     for t in m.tasks {
       let block = "tasks.\(t.name)"
       let tl = t.span.location
+      let type = TaskType(rawValue: t.type.rawValue)!
       var logit: ValueID?
       let pred: ValueID
       switch t.source {
       case .tower(let n):
         logit = byName["towers.\(n)"]!
-        if t.type == .binary {
-          pred = value(block, width: 1)
-          op(.sigmoid, [logit!], pred, block: block, loc: tl)
+        if let kind = type.predictionOp {
+          pred = value(block, width: t.outputWidth)
+          op(kind, [logit!], pred, block: block, loc: tl)
         } else {
           pred = logit!
         }
@@ -142,25 +143,25 @@ public struct Lowering {
       }
       prediction[t.name] = pred
       var labelIndex: Int?
+      var classes: [String]?
       if let l = t.label {
         labelIndex = labels.count
-        let rule: LabelRule
-        switch l.rule {
-        case .positive(let p): rule = .positive(p)
-        case .threshold(let x): rule = .threshold(x)
-        case .value: rule = .value
-        }
-        labels.append(LabelColumn(task: t.name, column: l.column, rule: rule))
-        let kind: LossKind = t.type == .regression ? .mse : (logit != nil ? .bceLogits : .bceProb)
+        let rule = Lowering.rule(l.rule)
+        if case .classes(let cs) = l.rule { classes = cs }
+        let o = t.labelOptions
+        labels.append(
+          LabelColumn(
+            task: t.name, column: l.column, rule: rule,
+            space: o.space.map { SampleSpace(column: $0.column, rule: Lowering.rule($0.rule)) },
+            missing: o.missing == .mask ? .mask : nil, normalize: o.normalize == .standard ? .standard : nil))
+        let kind: LossKind = logit != nil ? type.towerLoss : .bceProb
         losses.append(
           Loss(
             task: t.name, kind: kind, input: kind == .bceProb ? pred : logit!, label: labelIndex!,
             weight: Float(t.lossWeight)))
       }
       tasks.append(
-        TaskOutput(
-          name: t.name, type: t.type == .binary ? .binary : .regression, prediction: pred, logit: logit,
-          label: labelIndex))
+        TaskOutput(name: t.name, type: type, prediction: pred, logit: logit, label: labelIndex, classes: classes))
     }
 
     let pipeline = Pipeline(
@@ -193,6 +194,15 @@ public struct Lowering {
     return Graph(
       name: m.name, source: m.specPath, pipeline: pipeline, params: params, values: values, ops: ops, tasks: tasks,
       losses: losses, training: training)
+  }
+
+  static func rule(_ r: LabelRuleIR) -> LabelRule {
+    switch r {
+    case .positive(let p): return .positive(p)
+    case .threshold(let x): return .threshold(x)
+    case .value: return .value
+    case .classes(let cs): return .classes(cs)
+    }
   }
 
   mutating func lowerBlock(_ b: Block) {
@@ -251,7 +261,8 @@ public struct Lowering {
       for (i, u) in units.enumerated() {
         x = linear(x, out: u, act: Lowering.act(a), bias: true, name: "\(name).layer\(i)", block: name, loc: loc)
       }
-      let logit = linear(x, out: 1, act: .none, bias: true, name: "\(name).logit", block: name, loc: loc)
+      // One logit, or K for a multiclass task's tower.
+      let logit = linear(x, out: b.outWidth, act: .none, bias: true, name: "\(name).logit", block: name, loc: loc)
       byName[name] = logit
     }
   }

@@ -137,7 +137,9 @@ extension RawTable {
     for m in p.sparse.flatMap(\.missing) + p.dense.flatMap(\.missing) where !missing.contains(m) {
       missing.append(m)
     }
-    let labelLookups = p.labels.map { LabelLookup($0, missing: missing) }
+    let labelReaders = p.labels.indices.map {
+      LabelReader(p.labels[$0], column: columns.labels[$0], spaceColumn: columns.spaces[$0], missing: missing)
+    }
     var report = skipped
     var keep: [Bool] = []
     var dropped = 0
@@ -171,21 +173,21 @@ extension RawTable {
           if let m = numberProblem(cell, column: c, float: p.dense[f].normalize == .none) { return m }
         }
         for j in 0..<p.labels.count {
-          let c = columns.labels[j]
           let label = p.labels[j]
-          let cell = cellBytes(storage, row: r, column: c)
+          let c = columns.labels[j]
           let col = "column `\(header[c])`: "
-          if let k = labelLookups[j].keys.find(cell), k < labelLookups[j].markers {
-            return cell.isEmpty
+          switch labelReaders[j].read({ cellBytes(storage, row: r, column: $0) }) {
+          case .value(let y):
+            if case .value = label.rule, !Float(y).isFinite {
+              return (col + "does not fit in a Float", text(cellBytes(storage, row: r, column: c)))
+            }
+          case .absent, .unseenClass: break
+          case .missing(let empty):
+            return empty
               ? (col + "empty label for task `\(label.task)`", nil)
-              : (col + "missing label for task `\(label.task)`", text(cell))
-          }
-          switch label.rule {
-          case .positive: break
-          case .threshold:
-            if let m = numberProblem(cell, column: c, float: false) { return m }
-          case .value:
-            if let m = numberProblem(cell, column: c, float: true) { return m }
+              : (col + "missing label for task `\(label.task)`", text(cellBytes(storage, row: r, column: c)))
+          case .notANumber(let nc, _):
+            if let m = numberProblem(cellBytes(storage, row: r, column: nc), column: nc, float: false) { return m }
           }
         }
         return nil

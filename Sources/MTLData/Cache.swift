@@ -179,6 +179,8 @@ public struct DataCache: Equatable, Sendable {
     var labelWidth: Int
     var missingCounts: [Int]
     var unseenCounts: [Int]
+    /// Per label: rows whose class is not the task's (absent when every count is 0).
+    var unseenClassCounts: [Int]?
 
     init(_ d: Dataset) {
       count = d.count
@@ -187,6 +189,7 @@ public struct DataCache: Equatable, Sendable {
       labelWidth = d.labelWidth
       missingCounts = d.missingCounts
       unseenCounts = d.unseenCounts
+      unseenClassCounts = d.unseenClassCounts.contains { $0 > 0 } ? d.unseenClassCounts : nil
     }
 
     /// Bytes of the set's arrays, or nil on overflow or negative sizes.
@@ -237,7 +240,7 @@ public struct DataCache: Equatable, Sendable {
       for s in [header.train, header.test] {
         guard s.sparseWidth == f.sparse.count, s.denseWidth == f.dense.count,
           s.labelWidth == f.pipeline.labels.count, s.missingCounts.count == s.sparseWidth,
-          s.unseenCounts.count == s.sparseWidth
+          s.unseenCounts.count == s.sparseWidth, (s.unseenClassCounts?.count ?? s.labelWidth) == s.labelWidth
         else { throw fail("the header's widths do not match its pipeline") }
       }
       guard let trainBytes = header.train.byteCount, let testBytes = header.test.byteCount,
@@ -264,7 +267,8 @@ public struct DataCache: Equatable, Sendable {
         return Dataset(
           count: s.count, sparseWidth: s.sparseWidth, denseWidth: s.denseWidth, labelWidth: s.labelWidth,
           sparse: sparse, dense: dense, labels: labels, rows: rows, missingCounts: s.missingCounts,
-          unseenCounts: s.unseenCounts)
+          unseenCounts: s.unseenCounts,
+          unseenClassCounts: s.unseenClassCounts ?? [Int](repeating: 0, count: s.labelWidth))
       }
       let train = dataset(header.train)
       let test = dataset(header.test)

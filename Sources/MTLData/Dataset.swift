@@ -19,7 +19,9 @@ public struct Dataset: Equatable, Sendable {
   public var sparse: [Int32]
   /// Normalized values, all finite. [N, D]
   public var dense: [Float]
-  /// 0/1 for classification rules, the number for `value`. [N, L]
+  /// 0/1 for binary rules, the number for `value` (standardised under `normalize: standard`),
+  /// the class index for `classes`; NaN where the row is not scored for the task (outside its
+  /// sample space, a masked missing label, an unseen class). [N, L]
   public var labels: [Float]
   /// The table row (0-based) each example came from (under `onBadRow: .skip`, of the rows left
   /// once bad rows are dropped). [N]
@@ -28,11 +30,13 @@ public struct Dataset: Equatable, Sendable {
   public var missingCounts: [Int]
   /// Per sparse feature: examples whose value is not in the vocabulary (row 0 too). [S]
   public var unseenCounts: [Int]
+  /// Per label: examples whose class is not one of the task's classes (not scored). [L]
+  public var unseenClassCounts: [Int]
 
   public init(
     count: Int, sparseWidth: Int, denseWidth: Int, labelWidth: Int, sparse: [Int32], dense: [Float],
     labels: [Float],
-    rows: [Int], missingCounts: [Int], unseenCounts: [Int]
+    rows: [Int], missingCounts: [Int], unseenCounts: [Int], unseenClassCounts: [Int]? = nil
   ) {
     precondition(sparse.count == count * sparseWidth && dense.count == count * denseWidth)
     precondition(labels.count == count * labelWidth && rows.count == count)
@@ -46,7 +50,11 @@ public struct Dataset: Equatable, Sendable {
     self.rows = rows
     self.missingCounts = missingCounts
     self.unseenCounts = unseenCounts
+    self.unseenClassCounts = unseenClassCounts ?? [Int](repeating: 0, count: labelWidth)
   }
+
+  /// Label `j` of every example, in order. [N]
+  public func labelColumn(_ j: Int) -> [Float] { (0..<count).map { labels[$0 * labelWidth + j] } }
 
   /// Copies examples `indices` (0-based, into this dataset) into batch buffers of
   /// [B, S], [B, D] and [B, L] elements, B = indices.count. Allocates nothing.
@@ -104,19 +112,6 @@ struct SparseLookup {
   }
 }
 
-/// Cell -> label for one label column.
-struct LabelLookup {
-  /// Keys 0..<markers are the missing markers (and ""); the rest are the positive values.
-  var keys: ByteSet
-  var markers: Int
-
-  init(_ label: LabelColumn, missing: [String]) {
-    keys = markerSet(missing, withEmpty: true)
-    markers = keys.count
-    if case .positive(let set) = label.rule { for v in set { keys.insert(Array(v.utf8)) } }
-  }
-}
-
 extension FittedPipeline {
   /// Encodes `rows` (0-based data rows) of `table`, which needs every column the pipeline reads
   /// (a DataError names the first absent one). Without `labels`, label columns are neither needed
@@ -138,7 +133,9 @@ extension FittedPipeline {
 
     let sparseLookups = sparse.map(SparseLookup.init)
     let denseMissing = dense.map { markerSet($0.missing, withEmpty: false) }
-    let labelLookups = p.labels.map { LabelLookup($0, missing: labelMissingMarkers) }
+    let labelReaders = labelReaders(p, columns)
+    let labelStats = p.labels.map { l in self.labels?.first { $0.task == l.task } }
+    var unseenClasses = [Int](repeating: 0, count: l)
 
     // Row by row, so that each row's bytes are read from memory once.
     try table.storage.withUnsafeBufferPointer { storage in
@@ -168,45 +165,60 @@ extension FittedPipeline {
           denseOut[k * d + f] = y
         }
         for j in 0..<l {
-          let c = columns.labels[j]
-          let cell = table.cellBytes(storage, row: r, column: c)
-          labelsOut[k * l + j] = try labelValue(
-            cell, row: r, column: c, label: p.labels[j], lookup: labelLookups[j], table: table)
+          let outcome = labelReaders[j].read { table.cellBytes(storage, row: r, column: $0) }
+          if outcome == .unseenClass { unseenClasses[j] += 1 }
+          guard var y = try table.label(outcome, row: r, task: p.labels[j].task, column: columns.labels[j]) else {
+            labelsOut[k * l + j] = .nan
+            continue
+          }
+          if let st = labelStats[j] { y = st.forward(y) }
+          let yf = Float(y)
+          guard yf.isFinite else {
+            let c = columns.labels[j]
+            throw DataError(
+              path: table.path, row: table.line(ofRow: r), column: table.header[c],
+              message: "\(quoted(String(decoding: table.cellBytes(storage, row: r, column: c), as: UTF8.self))) does not fit in a Float")
+          }
+          labelsOut[k * l + j] = yf
         }
       }
     }
     return Dataset(
       count: n, sparseWidth: s, denseWidth: d, labelWidth: l, sparse: sparseOut, dense: denseOut,
       labels: labelsOut,
-      rows: rows, missingCounts: missingCounts, unseenCounts: unseenCounts)
+      rows: rows, missingCounts: missingCounts, unseenCounts: unseenCounts, unseenClassCounts: unseenClasses)
   }
 
-  @inline(__always)
-  private func labelValue(
-    _ cell: UnsafeBufferPointer<UInt8>, row r: Int, column c: Int, label: LabelColumn,
-    lookup: LabelLookup, table: RawTable
-  ) throws -> Float {
-    let key = lookup.keys.find(cell)
-    if let key, key < lookup.markers {
-      let what =
-        cell.isEmpty
-        ? "the label is empty"
-        : "the label is missing (\(quoted(String(decoding: cell, as: UTF8.self))))"
-      throw DataError(
-        path: table.path, row: table.line(ofRow: r), column: table.header[c],
-        message: "\(what); every example needs a label for task `\(label.task)`")
+  /// A reader per label of `p`, with the columns `requiredColumns` found.
+  func labelReaders(_ p: Pipeline, _ columns: (sparse: [Int], dense: [Int], labels: [Int], spaces: [Int?]))
+    -> [LabelReader]
+  {
+    p.labels.indices.map {
+      LabelReader(p.labels[$0], column: columns.labels[$0], spaceColumn: columns.spaces[$0], missing: labelMissingMarkers)
     }
-    switch label.rule {
-    case .positive: return key != nil ? 1 : 0
-    case .threshold(let t): return try table.number(cell, row: r, column: c) > t ? 1 : 0
-    case .value:
-      let y = Float(try table.number(cell, row: r, column: c))
-      guard y.isFinite else {
-        throw DataError(
-          path: table.path, row: table.line(ofRow: r), column: table.header[c],
-          message: "\(quoted(String(decoding: cell, as: UTF8.self))) does not fit in a Float")
-      }
-      return y
+  }
+}
+
+extension RawTable {
+  /// The value of a label outcome: nil when the row is not scored, a DataError naming the row
+  /// and column for a missing label (under `missing: error`) or a cell that is not a number.
+  func label(_ o: LabelReader.Outcome, row r: Int, task: String, column labelColumn: Int) throws -> Double? {
+    switch o {
+    case .value(let y): return y
+    case .absent, .unseenClass: return nil
+    case .missing(let empty):
+      let what = empty ? "the label is empty" : "the label is missing (\(quoted(cell(row: r, column: labelColumn))))"
+      throw DataError(
+        path: path, row: line(ofRow: r), column: header[labelColumn],
+        message:
+          "\(what); every example needs a label for task `\(task)`")
+    case .notANumber(let c, let n):
+      let cell = self.cell(row: r, column: c)
+      let what =
+        n == .outOfRange
+        ? "\(quoted(cell)) is out of the range of a Double"
+        : cell.isEmpty ? "an empty cell is not a number" : "\(quoted(cell)) is not a number"
+      throw DataError(path: path, row: line(ofRow: r), column: header[c], message: what)
     }
   }
 }

@@ -14,10 +14,13 @@
 // value encodes as 0 after normalization: the min for minmax, the mean for standard, 0 for log
 // and none.
 //
-// Labels. `positive(set)`: 1 when the cell is in the set, else 0; `threshold(t)`: 1 when the
-// number is greater than t, else 0; `value`: the number. A label cell that is empty, or equal to
-// any `missing` marker declared by a feature of the pipeline, is an error (LabelColumn has no
-// marker list of its own), as is a non-numeric cell under `threshold` or `value`.
+// Labels (Labels.swift). `positive(set)`: 1 when the cell is in the set, else 0; `threshold(t)`: 1
+// when the number is greater than t, else 0; `value`: the number; `classes`: the class index. A
+// label cell that is empty, or equal to any `missing` marker declared by a feature of the
+// pipeline, is an error unless `missing: mask` (LabelColumn has no marker list of its own), as is
+// a non-numeric cell under `threshold` or `value`. A row outside the task's sample space, or
+// with a masked or unseen label, is not scored (NaN). A standardised label's mean and std are
+// fitted on the scored training rows.
 
 import MTLGraph
 
@@ -84,6 +87,12 @@ public struct FittedPipeline: Codable, Equatable, Sendable {
   public var dense: [FittedDense]
   /// How many training rows the pipeline was fitted on.
   public var trainRowCount: Int
+  /// The statistics of every label with `normalize: standard` (nil when there is none, and then
+  /// absent from checkpoints and cache entries, which stay as they were).
+  public var labels: [FittedLabel]?
+
+  /// The statistics of task `task`'s label when it is standardised.
+  public func labelScale(_ task: String) -> FittedLabel? { labels?.first { $0.task == task } }
 
   /// Feature name -> embedding table rows (vocabulary size + 1).
   public var vocabularySizes: [String: Int] {
@@ -118,6 +127,13 @@ public struct FittedPipeline: Codable, Equatable, Sendable {
       guard f.hashBuckets == buckets, buckets == nil || f.values.isEmpty,
         f.tableRows == 1 + (buckets ?? f.values.count)
       else { return "sparse feature `\(f.name)` claims \(f.tableRows) table rows for its vocabulary" }
+    }
+    let normalized = pipeline.labels.filter { $0.normalize != nil }.map(\.task)
+    guard (labels ?? []).map(\.task) == normalized else {
+      return "its label statistics are not those of the pipeline's standardised labels"
+    }
+    for l in labels ?? [] where !(l.count >= 0 && l.mean.isFinite && l.std.isFinite && l.std > 0) {
+      return "the statistics of the label of task `\(l.task)` are not finite"
     }
     for (f, d) in zip(dense, pipeline.dense) {
       guard f.name == d.name, f.column == d.column, f.normalize == d.normalize else {
@@ -213,7 +229,43 @@ public struct FittedPipeline: Codable, Equatable, Sendable {
       }
       dense.append(st)
     }
-    return FittedPipeline(pipeline: p, sparse: sparse, dense: dense, trainRowCount: rows.count)
+    var fitted = FittedPipeline(pipeline: p, sparse: sparse, dense: dense, trainRowCount: rows.count)
+    try fitted.fitLabels(table: table, rows: rows, columns: columns)
+    return fitted
+  }
+
+  /// The mean and std of every standardised label over the training rows scored for its task.
+  mutating func fitLabels(
+    table: RawTable, rows: [Int], columns: (sparse: [Int], dense: [Int], labels: [Int], spaces: [Int?])
+  ) throws {
+    let p = pipeline
+    let normalized = p.labels.indices.filter { p.labels[$0].normalize != nil }
+    guard !normalized.isEmpty else { return }
+    let readers = labelReaders(p, columns)
+    var out: [FittedLabel] = []
+    for j in normalized {
+      var ys: [Double] = []
+      try table.storage.withUnsafeBufferPointer { storage in
+        for r in rows {
+          let o = readers[j].read { table.cellBytes(storage, row: r, column: $0) }
+          if let y = try table.label(o, row: r, task: p.labels[j].task, column: columns.labels[j]) { ys.append(y) }
+        }
+      }
+      // Two passes in row order: reproducible to the bit.
+      var sum = 0.0
+      for y in ys { sum += y }
+      let mean = ys.isEmpty ? 0 : sum / Double(ys.count)
+      var ss = 0.0
+      for y in ys { ss += (y - mean) * (y - mean) }
+      let std = ys.isEmpty ? 0 : (ss / Double(ys.count)).squareRoot()
+      guard mean.isFinite && std.isFinite else {
+        throw DataError(
+          path: table.path, column: p.labels[j].column,
+          message: "the labels of task `\(p.labels[j].task)` are too large for their mean and std to be computed")
+      }
+      out.append(FittedLabel(task: p.labels[j].task, count: ys.count, mean: mean, std: std > 0 ? std : 1))
+    }
+    labels = out
   }
 
   /// Checks the parts of a pipeline the data stage relies on (the compiler checks them too).
@@ -252,7 +304,7 @@ public struct FittedPipeline: Codable, Equatable, Sendable {
 
   /// Column indices of every feature and label, or a DataError for the first one absent.
   static func requiredColumns(_ p: Pipeline, table: RawTable) throws -> (
-    sparse: [Int], dense: [Int], labels: [Int]
+    sparse: [Int], dense: [Int], labels: [Int], spaces: [Int?]
   ) {
     (
       try p.sparse.map {
@@ -261,6 +313,9 @@ public struct FittedPipeline: Codable, Equatable, Sendable {
       try p.dense.map { try table.requireColumn($0.column, usedBy: "dense feature `\($0.name)`") },
       try p.labels.map {
         try table.requireColumn($0.column, usedBy: "the labels of task `\($0.task)`")
+      },
+      try p.labels.map { l in
+        try l.space.map { try table.requireColumn($0.column, usedBy: "the sample space (`where`) of task `\(l.task)`") }
       }
     )
   }

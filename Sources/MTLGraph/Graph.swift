@@ -26,7 +26,8 @@ public struct Graph: Codable, Equatable, Sendable {
   public var ops: [Op]
   /// One entry per task, labelled or not: where its prediction lives.
   public var tasks: [TaskOutput]
-  /// Loss terms, summed with their weights (mean over the batch each).
+  /// Loss terms, summed with their weights (mean over the batch each, or over the rows of the
+  /// batch in the task's sample space when its label can be absent: `LabelColumn.maskable`).
   public var losses: [Loss]
   public var training: Training
 
@@ -184,24 +185,37 @@ public struct MixRef: Codable, Equatable, Sendable {
   }
 }
 
-public enum TaskType: String, Codable, Sendable { case binary, regression }
+/// What a task predicts. Everything that differs between task types at run time is a property
+/// here (`TaskType.swift`): the output width, the loss on the task's tower, how a prediction is
+/// made from the logits.
+public enum TaskType: String, Codable, Sendable, CaseIterable { case binary, regression, multiclass }
 
 public struct TaskOutput: Codable, Equatable, Sendable {
   public var name: String
   public var type: TaskType
-  /// The prediction: a probability for binary tasks, the value for regression. [B, 1]
+  /// The prediction: a probability for binary tasks, the value for regression, one probability
+  /// per class for multiclass tasks. [B, 1] or [B, K]
   public var prediction: ValueID
-  /// The logit, when the task has a tower of its own. [B, 1]
+  /// The logit(s), when the task has a tower of its own. [B, 1] or [B, K]
   public var logit: ValueID?
   /// Index into the pipeline's labels, when the task has a label.
   public var label: Int?
-  public init(name: String, type: TaskType, prediction: ValueID, logit: ValueID?, label: Int?) {
+  /// Multiclass tasks: the class names, in output order (nil for other types, and absent from
+  /// the file).
+  public var classes: [String]?
+  public init(
+    name: String, type: TaskType, prediction: ValueID, logit: ValueID?, label: Int?, classes: [String]? = nil
+  ) {
     self.name = name
     self.type = type
     self.prediction = prediction
     self.logit = logit
     self.label = label
+    self.classes = classes
   }
+
+  /// Floats per row of the prediction: K for a multiclass task, else 1.
+  public var width: Int { type.outputWidth(classes: classes?.count ?? 0) }
 }
 
 public enum LossKind: String, Codable, Sendable {
@@ -211,6 +225,8 @@ public enum LossKind: String, Codable, Sendable {
   case bceProb = "bce_prob"
   /// Squared error on a value.
   case mse
+  /// Softmax cross-entropy on K logits against a class index (numerically stable).
+  case softmaxCrossEntropy = "softmax_ce"
 }
 
 public struct Loss: Codable, Equatable, Sendable {

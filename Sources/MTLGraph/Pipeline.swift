@@ -54,16 +54,60 @@ public enum LabelRule: Codable, Equatable, Sendable {
   case threshold(Double)
   /// The number itself (regression).
   case value
+  /// The index of the cell in this list (multiclass); a value not in it is an unseen class: the
+  /// row is not scored for the task.
+  case classes([String])
+}
+
+/// The rows a task is supervised and scored on (`tasks.<t>.where`): those whose `column` passes
+/// `rule` (`positive` or `threshold`, read like a binary label; a missing cell does not pass).
+public struct SampleSpace: Codable, Equatable, Sendable {
+  public var column: String
+  public var rule: LabelRule
+  public init(column: String, rule: LabelRule) {
+    self.column = column
+    self.rule = rule
+  }
+}
+
+/// A label cell that is missing: an error (the default), or the row is not scored for the task.
+public enum LabelMissing: String, Codable, Sendable { case error, mask }
+
+/// How a regression label is scaled for training (`label.normalize`).
+public enum LabelNormalization: String, Codable, Sendable {
+  /// (y − mean) / std with training-row statistics; predictions are mapped back.
+  case standard
 }
 
 public struct LabelColumn: Codable, Equatable, Sendable {
   public var task: String
   public var column: String
   public var rule: LabelRule
-  public init(task: String, column: String, rule: LabelRule) {
+  /// nil: every row is in the task's sample space. (Optional fields are absent from the file
+  /// when nil, so models without them are unchanged.)
+  public var space: SampleSpace?
+  /// nil: `.error`.
+  public var missing: LabelMissing?
+  /// nil: the label as it is.
+  public var normalize: LabelNormalization?
+  public init(
+    task: String, column: String, rule: LabelRule, space: SampleSpace? = nil, missing: LabelMissing? = nil,
+    normalize: LabelNormalization? = nil
+  ) {
     self.task = task
     self.column = column
     self.rule = rule
+    self.space = space
+    self.missing = (missing == .error) ? nil : missing
+    self.normalize = normalize
+  }
+
+  /// Whether some rows may have no label for the task (a sample space, masked missing cells, or
+  /// classes a row may not hold): such a label is NaN in the encoded data, and the task's loss is
+  /// the mean over the rows that have one.
+  public var maskable: Bool {
+    if case .classes = rule { return true }
+    return space != nil || missing == .mask
   }
 }
 

@@ -17,6 +17,8 @@ public enum GraphLimits {
   public static let maxOps = 100_000
   public static let maxEmbeddingDim = 4096
   public static let maxHashBuckets = 100_000_000
+  /// Classes of a multiclass task.
+  public static let maxClasses = 10_000
 }
 
 /// A problem in a graph, with where it is: a path into the model file (`params[3].shape`).
@@ -250,27 +252,54 @@ extension Graph {
     let defined = Set(ops.map(\.output))
     for (i, t) in tasks.enumerated() {
       let at = "tasks[\(i)]"
-      guard defined.contains(t.prediction), values[t.prediction].rowWidth == 1 else {
-        throw GraphProblem(at + ".prediction", "task `\(t.name)` has no prediction of width 1")
+      let k = t.classes?.count ?? 0
+      if t.type == .multiclass {
+        guard (2...GraphLimits.maxClasses).contains(k), Set(t.classes!).count == k else {
+          throw GraphProblem(
+            at + ".classes", "multiclass task `\(t.name)` needs 2...\(GraphLimits.maxClasses) distinct classes")
+        }
+      } else if t.classes != nil {
+        throw GraphProblem(at + ".classes", "task `\(t.name)` is \(t.type.rawValue) and has no classes")
       }
-      if let l = t.logit, !(defined.contains(l) && values[l].rowWidth == 1) {
-        throw GraphProblem(at + ".logit", "task `\(t.name)` has no logit of width 1")
+      let width = t.width
+      guard defined.contains(t.prediction), values[t.prediction].rowWidth == width else {
+        throw GraphProblem(at + ".prediction", "task `\(t.name)` has no prediction of width \(width)")
       }
-      if let l = t.label, !(0..<pipeline.labels.count).contains(l) {
-        throw GraphProblem(at + ".label", "task `\(t.name)` reads label \(l) of \(pipeline.labels.count)")
+      if let l = t.logit, !(defined.contains(l) && values[l].rowWidth == width) {
+        throw GraphProblem(at + ".logit", "task `\(t.name)` has no logit of width \(width)")
+      }
+      if let l = t.label {
+        guard (0..<pipeline.labels.count).contains(l) else {
+          throw GraphProblem(at + ".label", "task `\(t.name)` reads label \(l) of \(pipeline.labels.count)")
+        }
+        let isClasses: Bool
+        if case .classes(let cs) = pipeline.labels[l].rule { isClasses = cs == t.classes } else { isClasses = false }
+        guard isClasses == (t.type == .multiclass) else {
+          throw GraphProblem(at + ".label", "task `\(t.name)` reads a label whose rule does not fit its type")
+        }
       }
       if tasks[..<i].contains(where: { $0.name == t.name }) {
         throw GraphProblem(at, "two tasks are named `\(t.name)`")
       }
     }
     for (i, l) in losses.enumerated() {
-      guard defined.contains(l.input), values[l.input].rowWidth == 1, (0..<pipeline.labels.count).contains(l.label)
+      let width: Int
+      if l.kind == .softmaxCrossEntropy, case .classes(let cs)? = pipeline.labels[safe: l.label]?.rule {
+        width = cs.count
+      } else {
+        width = 1
+      }
+      guard defined.contains(l.input), values[l.input].rowWidth == width, (0..<pipeline.labels.count).contains(l.label)
       else { throw GraphProblem("losses[\(i)]", "loss of `\(l.task)` is malformed") }
       guard l.weight.isFinite && l.weight >= 0 else {
         throw GraphProblem("losses[\(i)].weight", "loss weight must be a non-negative number")
       }
     }
   }
+}
+
+extension Array {
+  subscript(safe i: Int) -> Element? { indices.contains(i) ? self[i] : nil }
 }
 
 extension Pipeline {
@@ -311,8 +340,23 @@ extension Pipeline {
       }
     }
     for (i, l) in p.labels.enumerated() {
+      let at = "pipeline.labels[\(i)]"
       if case .threshold(let x) = l.rule, !x.isFinite {
-        throw GraphProblem("pipeline.labels[\(i)].rule", "the threshold must be a finite number")
+        throw GraphProblem(at + ".rule", "the threshold must be a finite number")
+      }
+      if case .classes(let cs) = l.rule, !(2...GraphLimits.maxClasses).contains(cs.count) || Set(cs).count != cs.count {
+        throw GraphProblem(at + ".rule", "a multiclass label needs 2...\(GraphLimits.maxClasses) distinct classes")
+      }
+      if let space = l.space {
+        switch space.rule {
+        case .threshold(let x) where !x.isFinite:
+          throw GraphProblem(at + ".space.rule", "the threshold must be a finite number")
+        case .threshold, .positive: break
+        case .value, .classes: throw GraphProblem(at + ".space.rule", "a sample space takes `positive` or `threshold`")
+        }
+      }
+      if l.normalize != nil, l.rule != .value {
+        throw GraphProblem(at + ".normalize", "only a regression label is normalized")
       }
     }
   }

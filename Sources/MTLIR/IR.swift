@@ -128,6 +128,18 @@ public enum LabelRuleIR: Sendable {
   case positive([String])
   case threshold(Double)
   case value
+  /// Multiclass: the class index in this list (fixed by `label.classes`, or the training file's
+  /// distinct values, sorted).
+  case classes([String])
+}
+
+/// What a task is supervised on beyond its label column.
+public struct LabelOptions: Sendable {
+  /// `where`: the rows whose `column` passes `rule` (`positive` or `threshold`).
+  public var space: (column: String, rule: LabelRuleIR)?
+  public var missing: LabelMissingPolicy = .error
+  public var normalize: LabelNormalize = .none
+  public init() {}
 }
 
 public struct TaskIR: Sendable {
@@ -138,9 +150,15 @@ public struct TaskIR: Sendable {
   public var name: String
   public var type: TaskKind
   public var label: (column: String, rule: LabelRuleIR)?
+  public var labelOptions = LabelOptions()
   public var lossWeight: Double
   public var source: Source
   public var span: Span
+  /// Floats per row of the task's output: the class count for a multiclass task, else 1.
+  public var outputWidth: Int {
+    if case .classes(let cs)? = label?.rule { return cs.count }
+    return 1
+  }
 }
 
 public struct IRModule: Sendable {

@@ -52,7 +52,7 @@ public enum IRPrinter {
       case .tower(let units, let act):
         lines.append(
           (
-            "%\(b.qualifiedName) = tower units=\(ints(units)) act=\(act.rawValue) (\(ins)) : [B,\(b.inputWidth)] -> [B,1]",
+            "%\(b.qualifiedName) = tower units=\(ints(units)) act=\(act.rawValue) (\(ins)) : [B,\(b.inputWidth)] -> [B,\(b.outWidth)]",
             b.span
           ))
       }
@@ -60,7 +60,10 @@ public enum IRPrinter {
     for t in m.tasks {
       let src: String
       switch t.source {
-      case .tower(let n): src = t.type == .binary ? "sigmoid(%towers.\(n))" : "identity(%towers.\(n))"
+      case .tower(let n):
+        src =
+          t.type == .binary
+          ? "sigmoid(%towers.\(n))" : t.type == .multiclass ? "softmax(%towers.\(n))" : "identity(%towers.\(n))"
       case .product(let ms): src = "product(" + ms.map { "%tasks.\($0)" }.joined(separator: ", ") + ")"
       }
       var line = "%tasks.\(t.name) = \(t.type.rawValue) \(src)"
@@ -70,12 +73,23 @@ public enum IRPrinter {
         case .positive(let p): line += " positive=\(list(p))"
         case .threshold(let x): line += " threshold=\(num(x))"
         case .value: line += " value"
+        case .classes(let cs): line += " classes=\(list(cs))"
         }
+        if let (c, rule) = t.labelOptions.space {
+          line += " where=\(quote(c))"
+          switch rule {
+          case .positive(let p): line += " positive=\(list(p))"
+          case .threshold(let x): line += " threshold=\(num(x))"
+          case .value, .classes: break
+          }
+        }
+        if t.labelOptions.missing == .mask { line += " missing=mask" }
+        if t.labelOptions.normalize == .standard { line += " normalize=standard" }
         line += " weight=\(num(t.lossWeight))"
       } else {
         line += " unlabelled"
       }
-      lines.append((line + " : [B,1]", t.span))
+      lines.append((line + " : [B,\(t.outputWidth)]", t.span))
     }
     let tr = m.training
     var opt = "optimizer=\(tr.optimizer.rawValue) lr=\(num(tr.learningRate))"

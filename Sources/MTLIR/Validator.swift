@@ -30,6 +30,9 @@ public struct Validator {
   /// Reads one column of a data file (path resolved, column name): for the label checks.
   public var column: ((String, String) -> ColumnValues?)?
   var diags = Diagnostics()
+  /// Multiclass tasks without `label.classes`: the distinct values of their label column in the
+  /// training file (read by `checkLabel`).
+  var dataClasses: [String: [String]] = [:]
 
   public init(
     spec: Spec, header: ((String) -> DataHeader)? = nil, column: ((String, String) -> ColumnValues?)? = nil
@@ -128,13 +131,16 @@ public struct Validator {
     }
 
     // 4. Tasks.
-    let tasks = validateTasks()
+    var tasks = validateTasks()
 
     // 5. Blocks no task uses.
     if !diags.hasErrors { warnUnused(blocks, tasks, decls) }
 
     // 6. The spec against its data.
     checkData(data, sparse: sparse, dense: dense)
+
+    // 7. Multiclass tasks: their classes (fixed, or read from the data), and their towers' width.
+    bindClasses(&tasks, &blocks)
 
     guard !diags.hasErrors, sorted != nil else { return nil }
     return IRModule(
@@ -379,6 +385,7 @@ public struct Validator {
         }
       }
       var label: (String, LabelRuleIR)?
+      var options = LabelOptions()
       if let l = t.label {
         switch (t.type.value, l.positive, l.threshold) {
         case (.binary, let p?, _): label = (l.column.value, .positive(p.map(\.value)))
@@ -393,13 +400,46 @@ public struct Validator {
             .labelRule,
             "regression task `\(name)` learns the number itself; `positive` and `threshold` make binary labels",
             at: l.span, help: "remove the rule, or make the task `type: binary`")
+        case (.multiclass, nil, nil):
+          label = (l.column.value, .classes(l.classes?.value.map(\.value) ?? []))
+        case (.multiclass, _, _):
+          diags.error(
+            .labelRule,
+            "multiclass task `\(name)` learns the class itself; `positive` and `threshold` make binary labels",
+            at: l.span, help: "remove the rule (list the classes with `classes: [...]` if you want them fixed)")
+        }
+        if let c = l.classes, t.type.value != .multiclass {
+          diags.error(
+            .labelRule, "`classes` is for multiclass tasks; task `\(name)` is \(t.type.value.rawValue)", at: c.span,
+            help: "remove `classes`, or make the task `type: multiclass`")
+        }
+        if let n = l.normalize, n.value == .standard, t.type.value != .regression {
+          diags.error(
+            .labelRule,
+            "`normalize` scales a regression label; task `\(name)` is \(t.type.value.rawValue)", at: n.span,
+            help: "remove `normalize`")
+        }
+        options.missing = l.missing?.value ?? .error
+        options.normalize = l.normalize?.value ?? .none
+      }
+      if let w = t.where {
+        if t.label == nil {
+          diags.error(
+            .labelRule, "task `\(name)` has `where` but no label: there is no loss to restrict", at: w.span,
+            help: "give the task a `label`, or remove `where`")
+        }
+        if let p = w.positive {
+          options.space = (w.column.value, .positive(p.map(\.value)))
+        } else if let th = w.threshold {
+          options.space = (w.column.value, .threshold(th))
         }
       }
       if let source {
-        out.append(
-          TaskIR(
-            name: name, type: t.type.value, label: label.map { (column: $0.0, rule: $0.1) }, lossWeight: t.lossWeight,
-            source: source, span: t.span))
+        var ir = TaskIR(
+          name: name, type: t.type.value, label: label.map { (column: $0.0, rule: $0.1) }, lossWeight: t.lossWeight,
+          source: source, span: t.span)
+        ir.labelOptions = options
+        out.append(ir)
       }
     }
     checkProductCycles()
@@ -509,6 +549,7 @@ public struct Validator {
         var needed: [(String, Span, String)] = featureColumns.map { ($0.0, $0.2, "feature `\($0.1)`") }
         for t in spec.tasks {
           if let l = t.label { needed.append((l.column.value, l.column.span, "task `\(t.name.value)`")) }
+          if let w = t.where { needed.append((w.column.value, w.column.span, "`where` of task `\(t.name.value)`")) }
         }
         for (col, span, who) in needed where !set.contains(col) {
           diags.error(
@@ -562,7 +603,60 @@ public struct Validator {
       }
     case (.regression, nil, nil):
       if values.counts.count == 1 { constant("`\(seen[0])`") }
+    case (.multiclass, nil, nil):
+      let markers = Set([""] + spec.features.flatMap(\.missing))
+      let classes = values.counts.keys.filter { !markers.contains($0) }.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+      if l.classes == nil { dataClasses[name] = classes }
     default: break
+    }
+  }
+
+  /// Sets each multiclass task's classes (`label.classes`, else the training file's values) and
+  /// its tower's output width; a task whose classes are unknown (the data was not read) or fewer
+  /// than two is an error at its label.
+  mutating func bindClasses(_ tasks: inout [TaskIR], _ blocks: inout [Block]) {
+    for i in tasks.indices where tasks[i].type == .multiclass {
+      guard let (column, rule) = tasks[i].label, case .classes(var classes) = rule,
+        let decl = spec.tasks.first(where: { $0.name.value == tasks[i].name }), let l = decl.label
+      else { continue }
+      if classes.isEmpty {
+        guard let found = dataClasses[tasks[i].name] else {
+          diags.error(
+            .labelRule,
+            "the classes of multiclass task `\(tasks[i].name)` are unknown: the training data was not read",
+            at: l.span, help: "list them with `classes: [...]`, or compile without `--no-data`")
+          continue
+        }
+        classes = found
+      }
+      let markers = Set(spec.features.flatMap(\.missing))
+      if let bad = l.classes?.value.first(where: { markers.contains($0.value) }) {
+        diags.error(
+          .labelRule, "class `\(bad.value)` of task `\(tasks[i].name)` is also a missing marker", at: bad.span,
+          help: "a cell with a missing marker has no class; remove it from `classes`")
+      }
+      guard classes.count >= 2 && classes.count <= 10_000 else {
+        if classes.count > 10_000 {
+          diags.error(
+            .outOfRange,
+            "multiclass task `\(tasks[i].name)` has \(classes.count) classes in `\(column)`, over 10000", at: l.span,
+            help: "a column with that many values is an id: predict it with a binary or hashed setup instead")
+        }
+        if classes.isEmpty {
+          diags.error(
+            .labelRule, "label column `\(column)` of multiclass task `\(tasks[i].name)` holds no class", at: l.span)
+        } else if classes.count == 1 {
+          diags.error(
+            .labelRule,
+            "multiclass task `\(tasks[i].name)` needs at least two classes; `\(column)` holds only `\(classes[0])`",
+            at: l.span, help: "list the classes with `classes: [...]`, or make the task binary")
+        }
+        continue
+      }
+      tasks[i].label = (column, .classes(classes))
+      if case .tower(let n) = tasks[i].source, let b = blocks.firstIndex(where: { $0.ref == .tower(n) }) {
+        blocks[b].outWidth = classes.count
+      }
     }
   }
 }

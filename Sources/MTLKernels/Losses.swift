@@ -175,3 +175,176 @@ extension NaiveKernels {
     for i in 0..<N { dw[i] = Float(Double(dw[i]) + 2 * Double(lambda) * Double(w[i])) }
   }
 }
+
+// MARK: - losses over a sample space (labels that may be absent)
+//
+// A label that is NaN marks a row outside the task's sample space (or with a missing label, or an
+// unseen class): it contributes no loss and a zero gradient. These kernels return the SUM of the
+// loss over the rows that have a label and OVERWRITE the gradient with `scale` · ∂loss_b/∂input,
+// where the caller passes scale = weight / n, n being the rows with a label in the WHOLE batch
+// (every thread's share), so that the summed gradient is that of the in-space mean. A batch with
+// n = 0 contributes nothing (the caller then passes scale = 0 and divides by nothing).
+
+extension Kernels {
+  /// Binary cross-entropy on logits over the rows whose label is not NaN.
+  public static func bceLogitsMasked(
+    dz: UnsafeMutablePointer<Float>?,  // [B] out (overwritten)
+    z: UnsafePointer<Float>,  // [B] logits
+    y: UnsafePointer<Float>,  // [B] labels in [0,1] or NaN, stride yStride
+    yStride: Int, B: Int, scale: Float
+  ) -> Double {
+    var sum = 0.0
+    for r in 0..<B {
+      let yr = y[r * yStride]
+      guard !yr.isNaN else {
+        dz?[r] = 0
+        continue
+      }
+      let zr = z[r]
+      let zd = Double(zr)
+      sum += max(zd, 0) - zd * Double(yr) + log1p(exp(-abs(zd)))
+      dz?[r] = scale * (sigmoid(zr) - yr)
+    }
+    return sum
+  }
+
+  /// Binary cross-entropy on probabilities (clipped as `bceProb`) over the rows whose label is
+  /// not NaN.
+  public static func bceProbMasked(
+    dp: UnsafeMutablePointer<Float>?, p: UnsafePointer<Float>, y: UnsafePointer<Float>, yStride: Int, B: Int,
+    scale: Float
+  ) -> Double {
+    let (lo, hi) = bceProbClip
+    var sum = 0.0
+    for r in 0..<B {
+      let yr = y[r * yStride]
+      let pr = p[r]
+      guard !yr.isNaN else {
+        dp?[r] = 0
+        continue
+      }
+      let pc = Double(min(max(pr, lo), hi))
+      let yd = Double(yr)
+      sum -= yd * log(pc) + (1 - yd) * log(1 - pc)
+      dp?[r] = (pr < lo || pr > hi) ? 0 : Float(Double(scale) * (-yd / pc + (1 - yd) / (1 - pc)))
+    }
+    return sum
+  }
+
+  /// Squared error over the rows whose label is not NaN.
+  public static func mseMasked(
+    dx: UnsafeMutablePointer<Float>?, x: UnsafePointer<Float>, y: UnsafePointer<Float>, yStride: Int, B: Int,
+    scale: Float
+  ) -> Double {
+    var sum = 0.0
+    for r in 0..<B {
+      let yr = y[r * yStride]
+      guard !yr.isNaN else {
+        dx?[r] = 0
+        continue
+      }
+      let diff = x[r] - yr
+      sum += Double(diff) * Double(diff)
+      dx?[r] = 2 * scale * diff
+    }
+    return sum
+  }
+
+  // MARK: softmax cross-entropy on logits
+  //   loss_b = logsumexp(z_b) − z_b[y_b]        grad_b,k = scale · (softmax(z_b)_k − [k = y_b])
+  // Stable: the row maximum is subtracted before exponentiating. A label is a class index
+  // 0..<K stored as a Float, NaN for a row without one.
+
+  /// Returns the summed loss over the rows with a label.
+  public static func softmaxCrossEntropy(
+    dz: UnsafeMutablePointer<Float>?,  // [B, K] out (overwritten)
+    z: UnsafePointer<Float>,  // [B, K] logits
+    y: UnsafePointer<Float>,  // [B] class indices or NaN, stride yStride
+    yStride: Int, B: Int, K: Int, scale: Float
+  ) -> Double {
+    var sum = 0.0
+    for r in 0..<B {
+      let zr = z + r * K
+      let yr = y[r * yStride]
+      guard !yr.isNaN else {
+        dz.map { ($0 + r * K).update(repeating: 0, count: K) }
+        continue
+      }
+      let c = Int(yr)
+      var m = zr[0]
+      for k in 1..<K where zr[k] > m { m = zr[k] }
+      var s: Float = 0
+      for k in 0..<K { s += expf(zr[k] - m) }
+      let lse = Double(m) + log(Double(s))
+      sum += lse - Double(zr[c])
+      if let dz {
+        let d = dz + r * K
+        let inv = 1 / s
+        for k in 0..<K { d[k] = scale * (expf(zr[k] - m) * inv) }
+        d[c] -= scale
+      }
+    }
+    return sum
+  }
+}
+
+extension NaiveKernels {
+  public static func bceLogitsMasked(
+    dz: UnsafeMutablePointer<Float>?, z: UnsafePointer<Float>, y: UnsafePointer<Float>, yStride: Int, B: Int,
+    scale: Float
+  ) -> Double {
+    func softplus(_ t: Double) -> Double { max(t, 0) + log1p(exp(-abs(t))) }
+    var sum = 0.0
+    for r in 0..<B {
+      let yd = Double(y[r * yStride])
+      if yd.isNaN {
+        dz?[r] = 0
+        continue
+      }
+      let zd = Double(z[r])
+      sum += yd * softplus(-zd) + (1 - yd) * softplus(zd)
+      dz?[r] = Float(Double(scale) * (1 / (1 + exp(-zd)) - yd))
+    }
+    return sum
+  }
+
+  public static func mseMasked(
+    dx: UnsafeMutablePointer<Float>?, x: UnsafePointer<Float>, y: UnsafePointer<Float>, yStride: Int, B: Int,
+    scale: Float
+  ) -> Double {
+    var sum = 0.0
+    for r in 0..<B {
+      let yd = Double(y[r * yStride])
+      if yd.isNaN {
+        dx?[r] = 0
+        continue
+      }
+      let diff = Double(x[r]) - yd
+      sum += diff * diff
+      dx?[r] = Float(2 * Double(scale) * diff)
+    }
+    return sum
+  }
+
+  /// Softmax cross-entropy in Double, by the definition: −log(e^{z_y} / Σ_k e^{z_k}).
+  public static func softmaxCrossEntropy(
+    dz: UnsafeMutablePointer<Float>?, z: UnsafePointer<Float>, y: UnsafePointer<Float>, yStride: Int, B: Int, K: Int,
+    scale: Float
+  ) -> Double {
+    var sum = 0.0
+    for r in 0..<B {
+      let yd = y[r * yStride]
+      if yd.isNaN {
+        for k in 0..<K { dz?[r * K + k] = 0 }
+        continue
+      }
+      let c = Int(yd)
+      let m = (0..<K).map { Double(z[r * K + $0]) }.max()!
+      let e = (0..<K).map { exp(Double(z[r * K + $0]) - m) }
+      let s = e.reduce(0, +)
+      sum += -log(e[c] / s)
+      for k in 0..<K { dz?[r * K + k] = Float(Double(scale) * (e[k] / s - (k == c ? 1 : 0))) }
+    }
+    return sum
+  }
+}

@@ -9,7 +9,9 @@
 //   missing). ONNX has no string hash, so the caller computes it; the exporter lists these features.
 // - a dense feature: `double`, the raw number, NaN for missing. The model normalises it exactly as
 //   `FittedDense.transform` does, in double, then rounds to float as mtlc's encoder does.
-// Outputs: one per task, named after it, [N, 1] float (probabilities for binary tasks).
+// Outputs: one per task, named after it, [N, 1] float (probabilities for binary tasks, the value in
+// the label's units for regression tasks), [N, K] for a multiclass task (one probability per class,
+// in the order of the `mtlc.classes` metadata).
 //
 // The forward pass follows `Worker.forward` op by op; values with E > 1 experts are [N, E, W]
 // tensors, the others [N, W].
@@ -244,11 +246,20 @@ public enum ONNXExport {
     }
 
     for t in graph.tasks {
-      guard let p = tensor[t.prediction] else {
+      guard var p = tensor[t.prediction] else {
         throw ONNXExportError(message: "task `\(t.name)`: its prediction is not computed by any op")
       }
+      if let st = fitted.labelScale(t.name) {
+        // A standardised label: the prediction in the label's units, in double as
+        // `FittedLabel.inverse` computes it, then rounded to float.
+        let z = b.node("Cast", [p], attributes: [.int("to", Int64(DType.double.rawValue))])
+        let y = b.node(
+          "Add",
+          [b.node("Mul", [z, b.double(st.std, hint: "\(t.name).label.std")]), b.double(st.mean, hint: "\(t.name).label.mean")])
+        p = b.node("Cast", [y], attributes: [.int("to", Int64(DType.float.rawValue))])
+      }
       b.graph.node.append(Builder.nodeProto("Identity", [p], [t.name], name: "output.\(t.name)"))
-      b.graph.output.append(Builder.valueInfo(t.name, type: .float, width: 1))
+      b.graph.output.append(Builder.valueInfo(t.name, type: .float, width: Int64(t.width)))
     }
 
     b.graph.name = graph.name
@@ -258,7 +269,7 @@ public enum ONNXExport {
     m.producerVersion = producerVersion
     m.graph = b.graph
     m.docString =
-      "mtlc model `\(graph.name)`. Inputs: one per feature, [N, 1]: sparse features as raw strings (int64 rows when hashed), dense features as raw double numbers, NaN for missing. Outputs: one per task, [N, 1] float."
+      "mtlc model `\(graph.name)`. Inputs: one per feature, [N, 1]: sparse features as raw strings (int64 rows when hashed), dense features as raw double numbers, NaN for missing. Outputs: one per task, [N, 1] float ([N, K] class probabilities for a multiclass task)."
     var core = Onnx_OperatorSetIdProto()
     core.domain = ""
     core.version = opset
@@ -273,6 +284,16 @@ public enum ONNXExport {
     inputs.key = "mtlc.inputs"
     inputs.value = inputsJSON(fitted)
     m.metadataProps = [meta, inputs]
+    let multiclass = graph.tasks.filter { $0.type == .multiclass }
+    if !multiclass.isEmpty {
+      var classes = Onnx_StringStringEntryProto()
+      classes.key = "mtlc.classes"
+      let enc = JSONEncoder()
+      enc.outputFormatting = [.sortedKeys]
+      let table = Dictionary(multiclass.map { ($0.name, $0.classes ?? []) }, uniquingKeysWith: { a, _ in a })
+      classes.value = String(decoding: (try? enc.encode(table)) ?? Data(), as: UTF8.self)
+      m.metadataProps.append(classes)
+    }
     return Result(model: m, integerInputs: integerInputs)
   }
 

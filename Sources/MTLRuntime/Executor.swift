@@ -45,6 +45,10 @@ public final class Executor {
   public let taskGradients: TaskGradients?
   /// The balancer's weights of this step while `lossWeights` seeds one loss at a time.
   private let stepWeights: UnsafeMutableBufferPointer<Float>
+  /// Per loss: rows of the current batch that have its label (counted by `setBatch` over every
+  /// worker's share, before any loss is seeded; only maskable losses read it). In a data-parallel
+  /// run these counts are what must be summed over processes before the losses.
+  public let inSpace: UnsafeMutableBufferPointer<Int>
   /// Rows each embedding table's gradient holds this step (the optimiser's sparse update).
   public var touchedRows: [RowSet?] { workers[0].touched }
 
@@ -76,6 +80,8 @@ public final class Executor {
     lossWeights.initialize(repeating: 0)
     stepWeights = .allocate(capacity: graph.losses.count)
     stepWeights.initialize(repeating: 0)
+    inSpace = .allocate(capacity: graph.losses.count)
+    inSpace.initialize(repeating: 0)
     shared = SharedState(graph: graph)
     let capacity = (maxBatch + self.threads - 1) / self.threads
     var ws: [Worker] = []
@@ -111,8 +117,10 @@ public final class Executor {
       case .forward: w.forward()
       case .forwardAndLosses:
         w.forward()
-        w.computeLosses(gradients: true, batch: self.batch, weights: self.lossWeights)
-      case .losses: w.computeLosses(gradients: self.seedGradients, batch: self.batch, weights: self.lossWeights)
+        w.computeLosses(gradients: true, batch: self.batch, weights: self.lossWeights, inSpace: self.inSpace)
+      case .losses:
+        w.computeLosses(
+          gradients: self.seedGradients, batch: self.batch, weights: self.lossWeights, inSpace: self.inSpace)
       case .backward: w.backward()
       case .optimize: self.optimizer.update(tensors: self.optimizerShares[t])
       }
@@ -123,6 +131,7 @@ public final class Executor {
   deinit {
     lossWeights.deallocate()
     stepWeights.deallocate()
+    inSpace.deallocate()
     gradientSet.lossSums.deallocate()
   }
 
@@ -201,6 +210,14 @@ public final class Executor {
       w.rows = r.count
       if r.count > 0 { load(r.lowerBound, r.count, w.sparseIDs, w.dense, w.labels) }
     }
+    let L = graph.pipeline.labels.count
+    for (i, l) in graph.losses.enumerated() where workers[0].maskable[i] {
+      var n = 0
+      for w in workers {
+        for b in 0..<w.rows where !w.labels[b * L + l.label].isNaN { n += 1 }
+      }
+      inSpace[i] = n
+    }
   }
 
   /// The sparse id of batch row `row`, slot `slot` (tests).
@@ -212,11 +229,13 @@ public final class Executor {
     preconditionFailure("row \(row) is not in the batch")
   }
 
-  /// Appends task `t`'s predictions for the current batch, in row order.
+  /// Appends task `t`'s predictions for the current batch, in row order ([B] floats, or [B, K]
+  /// for a multiclass task).
   public func appendPredictions(_ t: Int, to out: inout [Float]) {
     let v = graph.tasks[t].prediction
+    let width = graph.values[v].rowWidth
     for w in workers where w.rows > 0 {
-      out.append(contentsOf: UnsafeBufferPointer(start: w.values[v], count: w.rows))
+      out.append(contentsOf: UnsafeBufferPointer(start: w.values[v], count: w.rows * width))
     }
   }
 
@@ -250,7 +269,13 @@ public final class Executor {
     var total = 0.0
     for i in graph.losses.indices {
       var v = 0.0
-      for w in workers where w.rows > 0 { v += Double(w.rows) / Double(B) * w.lossValues[i] }
+      if workers[0].maskable[i] {
+        // Each worker holds its sum over its in-space rows.
+        for w in workers where w.rows > 0 { v += w.lossValues[i] }
+        v = inSpace[i] > 0 ? v / Double(inSpace[i]) : 0
+      } else {
+        for w in workers where w.rows > 0 { v += Double(w.rows) / Double(B) * w.lossValues[i] }
+      }
       lossValues[i] = v
       total += Double(lossWeights[i]) * v
     }

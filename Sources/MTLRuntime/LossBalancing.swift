@@ -84,7 +84,7 @@ public final class UncertaintyWeights: LossBalancer {
 
   public init(graph: Graph) {
     fixed = graph.losses.map(\.weight)
-    scale = graph.losses.map { $0.kind == .mse ? 0.5 : 1 }
+    scale = graph.losses.map { $0.kind.isClassification ? 1 : 0.5 }
     let n = graph.losses.count
     func zeros() -> UnsafeMutableBufferPointer<Float> {
       let b = UnsafeMutableBufferPointer<Float>.allocate(capacity: max(n, 1))

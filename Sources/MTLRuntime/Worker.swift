@@ -122,6 +122,8 @@ final class Worker {
   let dense: UnsafeMutablePointer<Float>
   let labels: UnsafeMutablePointer<Float>
   var lossValues: [Double]
+  /// Per loss: its label may be absent on some rows (`LabelColumn.maskable`).
+  let maskable: [Bool]
 
   // Operand lists of the multi-input kernels, one per op (empty for other ops).
   private var parts: [[(UnsafePointer<Float>, Int)]] = []
@@ -141,6 +143,7 @@ final class Worker {
     self.capacity = capacity
     self.ownedGrads = ownsGrads
     lossValues = Array(repeating: 0, count: graph.losses.count)
+    maskable = graph.losses.map { graph.pipeline.labels[$0.label].maskable }
     plan = GradientPlan(graph: graph)
     needsGrad = plan.needsGrad
     let ng = plan.needsGrad
@@ -269,7 +272,12 @@ final class Worker {
 
   /// This worker's share of every loss. With `gradients`, zeroes the value gradients and seeds the
   /// loss gradients, weighted by rows/batch so the summed gradient is that of the batch mean.
-  func computeLosses(gradients: Bool, batch: Int, weights: UnsafeMutableBufferPointer<Float>) {
+  /// A maskable loss (`LabelColumn.maskable`) is the mean over the batch's rows that have a label,
+  /// `inSpace[i]` of them in the whole batch: its `lossValues` entry is this worker's sum, and
+  /// its gradient is scaled by weight / inSpace[i] (0 when no row of the batch has a label).
+  func computeLosses(
+    gradients: Bool, batch: Int, weights: UnsafeMutableBufferPointer<Float>, inSpace: UnsafeMutableBufferPointer<Int>
+  ) {
     let B = rows
     guard B > 0 else { return }
     let L = graph.pipeline.labels.count
@@ -281,15 +289,29 @@ final class Worker {
       let x = values[l.input]
       let y = labels + l.label
       let d: UnsafeMutablePointer<Float>? = gradients ? scratch : nil
-      let w = weights[i] * share
-      switch l.kind {
-      case .bceLogits: lossValues[i] = Kernels.bceLogits(dz: d, z: x, y: y, yStride: L, B: B, weight: w)
-      case .bceProb: lossValues[i] = Kernels.bceProb(dp: d, p: x, y: y, yStride: L, B: B, weight: w)
-      case .mse: lossValues[i] = Kernels.mse(dx: d, x: x, y: y, yStride: L, B: B, weight: w)
+      if maskable[i] {
+        let n = inSpace[i]
+        let scale = n > 0 ? weights[i] / Float(n) : 0
+        switch l.kind {
+        case .bceLogits: lossValues[i] = Kernels.bceLogitsMasked(dz: d, z: x, y: y, yStride: L, B: B, scale: scale)
+        case .bceProb: lossValues[i] = Kernels.bceProbMasked(dp: d, p: x, y: y, yStride: L, B: B, scale: scale)
+        case .mse: lossValues[i] = Kernels.mseMasked(dx: d, x: x, y: y, yStride: L, B: B, scale: scale)
+        case .softmaxCrossEntropy:
+          lossValues[i] = Kernels.softmaxCrossEntropy(
+            dz: d, z: x, y: y, yStride: L, B: B, K: graph.values[l.input].rowWidth, scale: scale)
+        }
+      } else {
+        let w = weights[i] * share
+        switch l.kind {
+        case .bceLogits: lossValues[i] = Kernels.bceLogits(dz: d, z: x, y: y, yStride: L, B: B, weight: w)
+        case .bceProb: lossValues[i] = Kernels.bceProb(dp: d, p: x, y: y, yStride: L, B: B, weight: w)
+        case .mse: lossValues[i] = Kernels.mse(dx: d, x: x, y: y, yStride: L, B: B, weight: w)
+        case .softmaxCrossEntropy: preconditionFailure("a softmax cross-entropy loss is always maskable")
+        }
       }
       if gradients {
         let g = valueGrads[l.input]
-        for b in 0..<B { g[b] += scratch[b] }
+        for b in 0..<(B * graph.values[l.input].rowWidth) { g[b] += scratch[b] }
       }
     }
   }

@@ -14,7 +14,11 @@ public struct Located<T: Sendable>: Sendable {
 
 public enum FeatureKind: String, Sendable, CaseIterable { case dense, sparse }
 public enum NormalizeKind: String, Sendable, CaseIterable { case none, minmax, standard, log }
-public enum TaskKind: String, Sendable, CaseIterable { case binary, regression }
+public enum TaskKind: String, Sendable, CaseIterable { case binary, regression, multiclass }
+/// `label.missing`: a missing label cell is an error, or leaves the row out of the task.
+public enum LabelMissingPolicy: String, Sendable, CaseIterable { case error, mask }
+/// `label.normalize` of a regression task.
+public enum LabelNormalize: String, Sendable, CaseIterable { case none, standard }
 public enum ActivationKind: String, Sendable, CaseIterable {
   case relu, none, sigmoid, tanh
   case leakyRelu = "leaky_relu"
@@ -58,6 +62,18 @@ public struct LabelDecl: Sendable {
   /// The values that mean 1, each with its span (a value the data never holds is located).
   public var positive: [Located<String>]?
   public var threshold: Double?
+  /// Multiclass: the classes, fixed (nil: the distinct values of the training file).
+  public var classes: Located<[Located<String>]>?
+  public var missing: Located<LabelMissingPolicy>?
+  public var normalize: Located<LabelNormalize>?
+  public var span: Span
+}
+
+/// `tasks.<t>.where`: the rows the task is supervised and scored on.
+public struct WhereDecl: Sendable {
+  public var column: Located<String>
+  public var positive: [Located<String>]?
+  public var threshold: Double?
   public var span: Span
 }
 
@@ -68,6 +84,7 @@ public struct TaskDecl: Sendable {
   public var lossWeight: Double
   public var tower: Located<String>?
   public var product: Located<[Located<String>]>?
+  public var `where`: WhereDecl?
   public var span: Span
 }
 

@@ -240,32 +240,61 @@ public enum SpecDecoder {
     let what = "task `\(name.value)`"
     guard
       let m = r.mapping(
-        node, what, allowed: ["type", "label", "loss_weight", "tower", "output"], required: ["type"])
+        node, what, allowed: ["type", "label", "loss_weight", "tower", "output", "where"], required: ["type"])
     else { return nil }
     guard let typeNode = m.value("type"), let type = r.choice(typeNode, "task type", TaskKind.self) else {
       return nil
     }
     var label: LabelDecl?
     if let n = m.value("label"),
-      let lm = r.mapping(n, "the label of \(what)", allowed: ["column", "positive", "threshold"], required: ["column"])
+      let lm = r.mapping(
+        n, "the label of \(what)", allowed: ["column", "positive", "threshold", "classes", "missing", "normalize"],
+        required: ["column"])
     {
       let column = lm.value("column").flatMap { c in r.string(c, "the label column").map { Located($0, c.span) } }
-      let positive = lm.value("positive").flatMap { r.stringList($0, "`positive`", allowScalar: true) }
-      let threshold = lm.value("threshold").flatMap {
-        r.double($0, "`threshold`", in: -Double.greatestFiniteMagnitude...Double.greatestFiniteMagnitude)
+      let (positive, threshold) = decodeRule(
+        lm, "the label of \(what)", "list the values that mean 1", owner: what, &r)
+      var classes: Located<[Located<String>]>?
+      if let cn = lm.value("classes"), let list = r.stringList(cn, "`classes` of \(what)") {
+        if list.count < 2 {
+          r.diags.error(
+            .outOfRange, "`classes` of \(what) needs at least two classes, found \(list.count)", at: cn.span,
+            help: "list every class the label takes, e.g. `[Husband, Wife, Own-child]`")
+        } else if list.count > 10_000 {
+          r.diags.error(.outOfRange, "`classes` of \(what) lists \(list.count) classes, over 10000", at: cn.span)
+        }
+        var seen = Set<String>()
+        for c in list where !seen.insert(c.value).inserted {
+          r.diags.error(.duplicateName, "class `\(c.value)` is listed twice in \(what)", at: c.span)
+        }
+        classes = Located(list, cn.span)
       }
-      if lm.has("positive") && lm.has("threshold") {
-        r.diags.error(
-          .conflictingKeys, "the label of \(what) has both `positive` and `threshold`",
-          at: lm.pair("threshold")!.key.span,
-          help: "keep one rule: `positive: [values]` or `threshold: number`")
+      let missing = lm.value("missing").flatMap { n in
+        r.choice(n, "`label.missing`", LabelMissingPolicy.self).map { Located($0, n.span) }
       }
-      if let p = lm.value("positive"), positive?.isEmpty == true {
-        r.diags.error(.emptyList, "`positive` of \(what) is empty", at: p.span, help: "list the values that mean 1")
+      let normalize = lm.value("normalize").flatMap { n in
+        r.choice(n, "`label.normalize`", LabelNormalize.self).map { Located($0, n.span) }
       }
       if let column {
-        label = LabelDecl(column: column, positive: positive, threshold: threshold, span: r.keySpan(n))
+        label = LabelDecl(
+          column: column, positive: positive, threshold: threshold, classes: classes, missing: missing,
+          normalize: normalize, span: r.keySpan(n))
       }
+    }
+    var space: WhereDecl?
+    if let n = m.value("where"),
+      let wm = r.mapping(
+        n, "`where` of \(what)", allowed: ["column", "positive", "threshold"], required: ["column"])
+    {
+      let column = wm.value("column").flatMap { c in r.string(c, "the `where` column").map { Located($0, c.span) } }
+      let (positive, threshold) = decodeRule(
+        wm, "`where` of \(what)", "list the values of the rows it keeps", owner: "`where` of \(what)", &r)
+      if positive == nil && threshold == nil && !wm.has("positive") {
+        r.diags.error(
+          .missingKey, "`where` of \(what) needs a rule", at: r.keySpan(n),
+          help: "add `positive: [values]` (the rows it keeps) or `threshold: number` (the rows above it)")
+      }
+      if let column { space = WhereDecl(column: column, positive: positive, threshold: threshold, span: r.keySpan(n)) }
     }
     let weight = m.value("loss_weight").flatMap { r.double($0, "`loss_weight` of \(what)", in: 0...1e6) } ?? 1
     let tower = m.value("tower").flatMap { n in r.string(n, "`tower` of \(what)").map { Located($0, n.span) } }
@@ -283,7 +312,28 @@ public enum SpecDecoder {
     }
     return TaskDecl(
       name: name, type: Located(type, typeNode.span), label: label, lossWeight: weight, tower: tower,
-      product: product, span: name.span)
+      product: product, where: space, span: name.span)
+  }
+
+  /// `positive: [values]` or `threshold: number` of a label or a `where`.
+  static func decodeRule(
+    _ m: Reader.Mapping, _ what: String, _ positiveHelp: String, owner: String, _ r: inout Reader
+  ) -> (
+    [Located<String>]?, Double?
+  ) {
+    let positive = m.value("positive").flatMap { r.stringList($0, "`positive`", allowScalar: true) }
+    let threshold = m.value("threshold").flatMap {
+      r.double($0, "`threshold`", in: -Double.greatestFiniteMagnitude...Double.greatestFiniteMagnitude)
+    }
+    if m.has("positive") && m.has("threshold") {
+      r.diags.error(
+        .conflictingKeys, "\(what) has both `positive` and `threshold`", at: m.pair("threshold")!.key.span,
+        help: "keep one rule: `positive: [values]` or `threshold: number`")
+    }
+    if let p = m.value("positive"), positive?.isEmpty == true {
+      r.diags.error(.emptyList, "`positive` of \(owner) is empty", at: p.span, help: positiveHelp)
+    }
+    return (positive, threshold)
   }
 
   static func decodeExpert(_ name: Located<String>, _ node: YAMLNode, _ r: inout Reader) -> ExpertDecl? {

@@ -23,7 +23,8 @@ public enum Inference {
     return p.onBadRow == .skip ? try t.droppingBadRows(for: p, labels: labels) : t
   }
 
-  /// One prediction column per task (unlabelled tasks too), for every row of `dataPath`, after
+  /// One prediction column per task (unlabelled tasks too; a multiclass task has one probability
+  /// column per class, `task:class`, then its most probable class), for every row of `dataPath`, after
   /// the input columns named in `keep` (copied as they are, to join the predictions back by an
   /// id). Under `on_bad_row: skip`, bad rows get no prediction, and a first column `line` gives
   /// the file line of each predicted row.
@@ -35,13 +36,30 @@ public enum Inference {
     let data = try s.fitted.encode(table: table, rows: Array(0..<table.rowCount), labels: false)
     let preds = s.predict(data)
     let lines = s.fitted.pipeline.onBadRow == .skip
-    let header = (lines ? ["line"] : []) + keep + s.graph.tasks.map(\.name)
+    let tasks = s.graph.tasks
+    // A multiclass task: one probability column per class (`task:class`), then the most probable
+    // class (`task`); other tasks: one column.
+    let taskColumns = tasks.flatMap { t in (t.classes ?? []).map { "\(t.name):\($0)" } + [t.name] }
+    let header = (lines ? ["line"] : []) + keep + taskColumns
     var out = header.map(csvField).joined(separator: ",") + "\n"
-    out.reserveCapacity(data.count * 12 * max(1, preds.count + kept.count))
+    out.reserveCapacity(data.count * 12 * max(1, taskColumns.count + kept.count))
     for i in 0..<data.count {
       if lines { out += "\(table.line(ofRow: i))," }
       for c in kept { out += csvField(table.cell(row: i, column: c)) + "," }
-      out += preds.map { shortest($0[i]) }.joined(separator: ",")
+      var fields: [String] = []
+      for (t, task) in tasks.enumerated() {
+        guard let classes = task.classes else {
+          fields.append(shortest(preds[t][i]))
+          continue
+        }
+        let K = classes.count
+        let row = preds[t][(i * K)..<((i + 1) * K)]
+        fields += row.map(shortest)
+        var best = row.startIndex
+        for k in row.indices where row[k] > row[best] { best = k }
+        fields.append(csvField(classes[best - row.startIndex]))
+      }
+      out += fields.joined(separator: ",")
       out += "\n"
     }
     return (data.count, out, table.skipped.count > 0 ? table.skipped : nil)

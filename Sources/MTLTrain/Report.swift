@@ -149,6 +149,7 @@ public enum RunReport {
     case .bceLogits: return "log-loss"
     case .bceProb: return "log-loss of the product"
     case .mse: return "mean squared error"
+    case .softmaxCrossEntropy: return "cross-entropy"
     }
   }
 

@@ -200,10 +200,15 @@ public func metricsTable(_ ms: [TaskMetrics]) -> String {
     line += col(m.auc.map { fixed($0, 4) } ?? "-", 8)
     line += col(m.logloss.map { fixed($0, 4) } ?? "-", 11)
     line += col(m.positiveRate.map { fixed($0, 4) } ?? "-", 10)
-    line += col(fixed(m.meanPrediction, 4), 11)
+    line += col(m.meanPrediction.map { fixed($0, 4) } ?? "-", 11)
     line += col(m.mse.map { fixed($0, 4) } ?? "-", 9)
     line += col(m.mae.map { fixed($0, 4) } ?? "-", 9)
-    out += line + (m.labelled ? "" : "   (no label)") + "\n"
+    var notes: [String] = []
+    if !m.labelled { notes.append("(no label)") }
+    if let a = m.accuracy { notes.append("accuracy \(fixed(a, 4))") }
+    if let n = m.scored, n != m.count { notes.append("scored on \(n) rows") }
+    if let u = m.unseenClasses, u > 0 { notes.append("\(u) rows of unseen classes") }
+    out += line + (notes.isEmpty ? "" : "   " + notes.joined(separator: ", ")) + "\n"
   }
   return out
 }

@@ -209,11 +209,12 @@ public final class Session {
     return e
   }
 
-  /// Predictions for every task, in `graph.tasks` order. [T][N]
+  /// Predictions for every task, in `graph.tasks` order, in the tasks' own units (a standardised
+  /// regression label's prediction is mapped back). [T][N], [N, K] for a multiclass task.
   public func predict(_ data: Dataset) -> [[Float]] {
     let B = executor.maxBatch
     var out = graph.tasks.map { _ in [Float]() }
-    for t in out.indices { out[t].reserveCapacity(data.count) }
+    for t in out.indices { out[t].reserveCapacity(data.count * graph.tasks[t].width) }
     var lo = 0
     let all = Array(0..<data.count)
     while lo < data.count {
@@ -223,6 +224,9 @@ public final class Session {
       for t in graph.tasks.indices { executor.appendPredictions(t, to: &out[t]) }
       lo = hi
     }
+    for (t, task) in graph.tasks.enumerated() {
+      if let st = fitted.labelScale(task.name) { out[t] = out[t].map(st.inverse) }
+    }
     return out
   }
 
@@ -230,22 +234,14 @@ public final class Session {
   public func evaluate(_ data: Dataset) -> [TaskMetrics] {
     let preds = predict(data)
     return graph.tasks.enumerated().map { t, task in
-      let p = preds[t]
-      var m = TaskMetrics(
-        task: task.name, type: task.type.rawValue, count: data.count, meanPrediction: Metrics.mean(p),
-        labelled: task.label != nil)
-      guard let li = task.label, data.labelWidth > li else { return m }
-      let y = (0..<data.count).map { data.labels[$0 * data.labelWidth + li] }
-      switch task.type {
-      case .binary:
-        m.auc = Metrics.auc(labels: y, scores: p)
-        m.logloss = Metrics.logloss(labels: y, probabilities: p)
-        m.positiveRate = Metrics.mean(y)
-      case .regression:
-        m.mse = Metrics.mse(labels: y, predictions: p)
-        m.mae = Metrics.mae(labels: y, predictions: p)
+      var labels: [Float]?
+      var unseen = 0
+      if let li = task.label, data.labelWidth > li {
+        labels = data.labelColumn(li)
+        if let st = fitted.labelScale(task.name) { labels = labels!.map { $0.isNaN ? $0 : st.inverse($0) } }
+        unseen = data.unseenClassCounts[li]
       }
-      return m
+      return Metrics.task(task, predictions: preds[t], labels: labels, rows: data.count, unseenClasses: unseen)
     }
   }
 
