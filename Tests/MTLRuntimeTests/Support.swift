@@ -11,11 +11,15 @@ enum Repo {
     .deletingLastPathComponent()
   static func path(_ p: String) -> String { root.appendingPathComponent(p).path }
 
-  /// A reference spec compiled with the repo root as the base for data paths.
+  /// A reference spec compiled with the repo root as the base for data paths (`name` may be a
+  /// path under the repo, `bench/specs/x`). Specs with multiclass tasks read their classes from
+  /// the data.
   static func graph(_ name: String, batch: Int? = nil, epochs: Int? = nil) throws -> Graph {
     var opts = Compiler.Options()
-    opts.readData = false
-    let r = Compiler.compile(path: path("specs/\(name).yaml"), options: opts)
+    let file = name.contains("/") ? path("\(name).yaml") : path("specs/\(name).yaml")
+    opts.readData = (try? String(contentsOfFile: file, encoding: .utf8))?.contains("multiclass") ?? false
+    opts.fitVocabularies = false
+    let r = Compiler.compile(path: file, options: opts)
     guard var g = r.graph else { throw TestFailure("\(name) did not compile:\n\(r.rendered)") }
     if let batch { g.training.batchSize = batch }
     if let epochs { g.training.epochs = epochs }
@@ -40,7 +44,7 @@ func slice(_ d: Dataset, _ n: Int) -> Dataset {
     count: n, sparseWidth: d.sparseWidth, denseWidth: d.denseWidth, labelWidth: d.labelWidth,
     sparse: Array(d.sparse[0..<(n * d.sparseWidth)]), dense: Array(d.dense[0..<(n * d.denseWidth)]),
     labels: Array(d.labels[0..<(n * d.labelWidth)]), rows: Array(d.rows[0..<n]), missingCounts: d.missingCounts,
-    unseenCounts: d.unseenCounts)
+    unseenCounts: d.unseenCounts, unseenClassCounts: d.unseenClassCounts)
 }
 
 /// Trains `session` until it is stopped between steps after `batch` batches of epoch
