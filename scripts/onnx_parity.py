@@ -59,19 +59,36 @@ def main():
 
     with open(a.predictions, newline="") as f:
         pred = list(csv.reader(f))
-    tasks = pred[0]
-    want = np.array([[float(x) for x in r] for r in pred[1:]], dtype=np.float64)
+    columns = pred[0]
+    body = pred[1:]
+    # A multiclass task: mtlc predict writes `task:class` per class, then `task` (the arg-max
+    # class); its ONNX output is [N, K] in the order of the `mtlc.classes` metadata.
+    classes = json.loads(meta.get("mtlc.classes", "{}"))
+    tasks = [c for c in columns if ":" not in c]
     ok = True
     if sorted(tasks) != sorted(names):
         print(f"{a.model}: outputs {names} differ from mtlc predict's tasks {tasks}")
         return 1
-    if want.shape[0] != len(rows):
-        print(f"{a.model}: mtlc predicted {want.shape[0]} rows, the file has {len(rows)}")
+    if len(body) != len(rows):
+        print(f"{a.model}: mtlc predicted {len(body)} rows, the file has {len(rows)}")
         return 1
     parts = []
-    for j, t in enumerate(tasks):
-        g = got[t].astype(np.float64).reshape(-1)
-        d = float(np.max(np.abs(g - want[:, j]))) if len(g) else 0.0
+    for t in tasks:
+        g = got[t].astype(np.float64)
+        if t in classes:
+            cols = [columns.index(f"{t}:{c}") for c in classes[t]]
+            want = np.array([[float(r[j]) for j in cols] for r in body], dtype=np.float64).reshape(-1, len(cols))
+            picked = [r[columns.index(t)] for r in body]
+            argmax = [classes[t][k] for k in np.argmax(g, axis=1)] if len(g) else []
+            if picked != argmax:
+                ok = False
+                parts.append(f"{t}: the arg-max class differs")
+        else:
+            want = np.array([float(r[columns.index(t)]) for r in body], dtype=np.float64).reshape(-1, 1)
+        if g.shape != want.shape:
+            print(f"{a.model}: output {t} has shape {g.shape}, mtlc predict {want.shape}")
+            return 1
+        d = float(np.max(np.abs(g - want))) if g.size else 0.0
         if not (d <= a.tol):
             ok = False
         parts.append(f"{t} {d:.2e}")

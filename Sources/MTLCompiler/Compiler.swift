@@ -39,6 +39,8 @@ public enum Compiler {
     public var trace: [Passes.Trace] = []
     /// Embedding rows learned from the training data, when it was readable.
     public var vocabularyRows: [String: Int]?
+    /// Multiclass tasks' classes learned from the training data, when it was readable.
+    public var classes: [String: [String]] = [:]
     /// Why the vocabularies could not be learned, when they could not.
     public var dataNote: String?
     public var succeeded: Bool { graph != nil && !diagnostics.hasErrors }
@@ -46,7 +48,7 @@ public enum Compiler {
     /// The graph with embedding rows bound, when the data was readable.
     public var boundGraph: Graph? {
       guard let g = graph else { return nil }
-      return vocabularyRows.map { g.bound(vocabularyRows: $0) } ?? g
+      return vocabularyRows.map { g.bound(vocabularyRows: $0, classes: classes) } ?? g
     }
     /// Every diagnostic, rendered.
     public var rendered: String {
@@ -156,7 +158,9 @@ public enum Compiler {
       return r
     }
     r.graph = graph
-    if options.readData && options.fitVocabularies && graph.params.contains(where: { $0.rowsFrom != nil }) {
+    if options.readData && options.fitVocabularies
+      && graph.params.contains(where: { $0.rowsFrom != nil || $0.colsFrom != nil })
+    {
       do {
         var p = graph.pipeline
         p.train = options.located(p.train)
@@ -165,6 +169,7 @@ public enum Compiler {
         // editor) should not write the user's cache folder.
         let data = try LoadedData.load(p, cache: nil)
         r.vocabularyRows = data.fitted.vocabularySizes
+        r.classes = data.fitted.classLists
       } catch {
         r.dataNote = "\(error)"
       }

@@ -23,19 +23,20 @@ public struct Lowering {
 
   init(m: IRModule) { self.m = m }
 
-  mutating func value(_ name: String, experts: Int = 1, width: Int) -> ValueID {
-    values.append(Value(name: name, experts: experts, width: width))
+  mutating func value(_ name: String, experts: Int = 1, width: Int, widthFrom: String? = nil) -> ValueID {
+    values.append(Value(name: name, experts: experts, width: width, widthFrom: widthFrom))
     byName[name] = values.count - 1
     return values.count - 1
   }
 
   mutating func param(
     _ name: String, _ shape: [Int], _ kind: ParamKind, _ initializer: Initializer, block: String, l2: Double = 0,
-    rowsFrom: String? = nil
+    rowsFrom: String? = nil, colsFrom: String? = nil
   ) -> ParamID {
     params.append(
       Param(
-        name: name, shape: shape, kind: kind, initializer: initializer, l2: Float(l2), rowsFrom: rowsFrom, block: block)
+        name: name, shape: shape, kind: kind, initializer: initializer, l2: Float(l2), rowsFrom: rowsFrom,
+        colsFrom: colsFrom, block: block)
     )
     return params.count - 1
   }
@@ -61,16 +62,18 @@ public struct Lowering {
   }
 
   /// A dense layer: w [I,O] Glorot, b [O] zeros (optional), then the activation.
+  /// With `widthFrom` (a multiclass task whose classes are learned), `out` is 0 until bound.
   mutating func linear(
-    _ x: ValueID, out: Int, act: Activation, bias: Bool, name: String, valueName: String? = nil, block: String,
-    loc: String
+    _ x: ValueID, out: Int, act: Activation, bias: Bool, name: String, valueName: String? = nil,
+    widthFrom: String? = nil, block: String, loc: String
   ) -> ValueID {
     let i = values[x].width
     let w = param(
-      "\(name).w", [i, out], .weight, .glorotUniform(fanIn: i, fanOut: out), block: block, l2: m.training.l2Weights)
+      "\(name).w", [i, out], .weight, .glorotUniform(fanIn: i, fanOut: max(out, 1)), block: block,
+      l2: m.training.l2Weights, colsFrom: widthFrom)
     var ps = [w]
-    if bias { ps.append(param("\(name).b", [out], .bias, .zeros, block: block)) }
-    let y = value(valueName ?? name, width: out)
+    if bias { ps.append(param("\(name).b", [out], .bias, .zeros, block: block, colsFrom: widthFrom)) }
+    let y = value(valueName ?? name, width: out, widthFrom: widthFrom)
     op(.linear, [x], y, params: ps, act: act, block: block, loc: loc)
     return y
   }
@@ -132,7 +135,7 @@ public struct Lowering {
       case .tower(let n):
         logit = byName["towers.\(n)"]!
         if let kind = type.predictionOp {
-          pred = value(block, width: t.outputWidth)
+          pred = value(block, width: t.outputWidth, widthFrom: t.outputWidth == 0 ? t.name : nil)
           op(kind, [logit!], pred, block: block, loc: tl)
         } else {
           pred = logit!
@@ -148,6 +151,7 @@ public struct Lowering {
         labelIndex = labels.count
         let rule = Lowering.rule(l.rule)
         if case .classes(let cs) = l.rule { classes = cs }
+        if case .learnedClasses = l.rule { classes = [] }
         let o = t.labelOptions
         labels.append(
           LabelColumn(
@@ -202,6 +206,7 @@ public struct Lowering {
     case .threshold(let x): return .threshold(x)
     case .value: return .value
     case .classes(let cs): return .classes(cs)
+    case .learnedClasses: return .learnedClasses
     }
   }
 
@@ -262,7 +267,9 @@ public struct Lowering {
         x = linear(x, out: u, act: Lowering.act(a), bias: true, name: "\(name).layer\(i)", block: name, loc: loc)
       }
       // One logit, or K for a multiclass task's tower.
-      let logit = linear(x, out: b.outWidth, act: .none, bias: true, name: "\(name).logit", block: name, loc: loc)
+      let logit = linear(
+        x, out: b.outWidth, act: .none, bias: true, name: "\(name).logit", widthFrom: b.outWidthFrom, block: name,
+        loc: loc)
       byName[name] = logit
     }
   }

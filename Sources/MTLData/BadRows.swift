@@ -138,7 +138,9 @@ extension RawTable {
       missing.append(m)
     }
     let labelReaders = p.labels.indices.map {
-      LabelReader(p.labels[$0], column: columns.labels[$0], spaceColumn: columns.spaces[$0], missing: missing)
+      // Classes are not known before the fit; a bad row's problems do not depend on them.
+      LabelReader(
+        p.labels[$0], column: columns.labels[$0], spaceColumn: columns.spaces[$0], missing: missing, classes: nil)
     }
     var report = skipped
     var keep: [Bool] = []

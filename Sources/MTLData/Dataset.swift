@@ -193,8 +193,11 @@ extension FittedPipeline {
   func labelReaders(_ p: Pipeline, _ columns: (sparse: [Int], dense: [Int], labels: [Int], spaces: [Int?]))
     -> [LabelReader]
   {
-    p.labels.indices.map {
-      LabelReader(p.labels[$0], column: columns.labels[$0], spaceColumn: columns.spaces[$0], missing: labelMissingMarkers)
+    let lists = classLists
+    return p.labels.indices.map {
+      LabelReader(
+        p.labels[$0], column: columns.labels[$0], spaceColumn: columns.spaces[$0], missing: labelMissingMarkers,
+        classes: lists[p.labels[$0].task])
     }
   }
 }

@@ -91,8 +91,21 @@ public struct FittedPipeline: Codable, Equatable, Sendable {
   /// absent from checkpoints and cache entries, which stay as they were).
   public var labels: [FittedLabel]?
 
+  /// The classes of every multiclass label, in label order (nil when there is none, and then
+  /// absent from checkpoints and cache entries).
+  public var classes: [FittedClasses]?
+
   /// The statistics of task `task`'s label when it is standardised.
   public func labelScale(_ task: String) -> FittedLabel? { labels?.first { $0.task == task } }
+
+  /// Task name -> its classes, for every multiclass task.
+  public var classLists: [String: [String]] {
+    Dictionary((classes ?? []).map { ($0.task, $0.values) }, uniquingKeysWith: { a, _ in a })
+  }
+
+  /// `graph` with its learned shapes bound: embedding rows from the vocabularies, multiclass
+  /// widths from the classes.
+  public func bind(_ graph: Graph) -> Graph { graph.bound(vocabularyRows: vocabularySizes, classes: classLists) }
 
   /// Feature name -> embedding table rows (vocabulary size + 1).
   public var vocabularySizes: [String: Int] {
@@ -134,6 +147,18 @@ public struct FittedPipeline: Codable, Equatable, Sendable {
     }
     for l in labels ?? [] where !(l.count >= 0 && l.mean.isFinite && l.std.isFinite && l.std > 0) {
       return "the statistics of the label of task `\(l.task)` are not finite"
+    }
+    let multiclass = pipeline.labels.filter(\.isMulticlass)
+    guard (classes ?? []).map(\.task) == multiclass.map(\.task) else {
+      return "its classes are not those of the pipeline's multiclass labels"
+    }
+    for (c, l) in zip(classes ?? [], multiclass) {
+      guard (2...GraphLimits.maxClasses).contains(c.values.count), Set(c.values).count == c.values.count else {
+        return "task `\(c.task)` has \(c.values.count) classes (2...\(GraphLimits.maxClasses) distinct ones allowed)"
+      }
+      if case .classes(let fixed) = l.rule, fixed != c.values {
+        return "task `\(c.task)` has classes other than its fixed list"
+      }
     }
     for (f, d) in zip(dense, pipeline.dense) {
       guard f.name == d.name, f.column == d.column, f.normalize == d.normalize else {
@@ -239,6 +264,7 @@ public struct FittedPipeline: Codable, Equatable, Sendable {
     table: RawTable, rows: [Int], columns: (sparse: [Int], dense: [Int], labels: [Int], spaces: [Int?])
   ) throws {
     let p = pipeline
+    try fitClasses(table: table, rows: rows, columns: columns)
     let normalized = p.labels.indices.filter { p.labels[$0].normalize != nil }
     guard !normalized.isEmpty else { return }
     let readers = labelReaders(p, columns)
@@ -266,6 +292,52 @@ public struct FittedPipeline: Codable, Equatable, Sendable {
       out.append(FittedLabel(task: p.labels[j].task, count: ys.count, mean: mean, std: std > 0 ? std : 1))
     }
     labels = out
+  }
+
+  /// The classes of every multiclass label: the fixed list, or the distinct label values of the
+  /// training rows scored for the task (in its space, not missing), sorted by UTF-8 bytes.
+  mutating func fitClasses(
+    table: RawTable, rows: [Int], columns: (sparse: [Int], dense: [Int], labels: [Int], spaces: [Int?])
+  ) throws {
+    let p = pipeline
+    var out: [FittedClasses] = []
+    for (j, l) in p.labels.enumerated() where l.isMulticlass {
+      if case .classes(let fixed) = l.rule {
+        out.append(FittedClasses(task: l.task, values: fixed))
+        continue
+      }
+      // Unknown classes read as unseen: count the cells of exactly those (scored) rows.
+      let reader = LabelReader(
+        l, column: columns.labels[j], spaceColumn: columns.spaces[j], missing: labelMissingMarkers, classes: nil)
+      var counter = ValueCounter(missing: labelMissingMarkers)
+      try table.storage.withUnsafeBufferPointer { storage in
+        for r in rows {
+          let o = reader.read { table.cellBytes(storage, row: r, column: $0) }
+          if o == .unseenClass {
+            counter.add(table.cellBytes(storage, row: r, column: columns.labels[j]))
+          } else {
+            _ = try table.label(o, row: r, task: l.task, column: columns.labels[j])
+          }
+        }
+      }
+      let values = counter.vocabulary(minCount: 1)
+      guard values.count >= 2 else {
+        throw DataError(
+          path: table.path, column: l.column,
+          message:
+            "multiclass task `\(l.task)` has \(values.count) class\(values.count == 1 ? "" : "es") on the training rows\(values.first.map { " (`\($0)`)" } ?? ""); it needs at least two"
+        )
+      }
+      guard values.count <= GraphLimits.maxClasses else {
+        throw DataError(
+          path: table.path, column: l.column,
+          message:
+            "multiclass task `\(l.task)` has \(values.count) classes on the training rows, over the limit of \(GraphLimits.maxClasses)"
+        )
+      }
+      out.append(FittedClasses(task: l.task, values: values))
+    }
+    classes = out.isEmpty ? nil : out
   }
 
   /// Checks the parts of a pipeline the data stage relies on (the compiler checks them too).

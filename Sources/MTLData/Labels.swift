@@ -11,6 +11,13 @@
 
 import MTLGraph
 
+/// The classes of a multiclass task: `label.classes`, or the distinct values of its label on the
+/// scored training rows, sorted by UTF-8 bytes.
+public struct FittedClasses: Codable, Equatable, Sendable {
+  public var task: String
+  public var values: [String]
+}
+
 /// The fitted statistics of a standardised regression label (`label.normalize: standard`).
 public struct FittedLabel: Codable, Equatable, Sendable {
   public var task: String
@@ -54,7 +61,9 @@ struct LabelReader {
   var spaceKeys: ByteSet
   let spaceMarkers: Int
 
-  init(_ label: LabelColumn, column: Int, spaceColumn: Int?, missing: [String]) {
+  /// `classes`: a multiclass label's classes, in order (the fitted ones); nil before they are
+  /// known, when every present class cell reads as `unseenClass`.
+  init(_ label: LabelColumn, column: Int, spaceColumn: Int?, missing: [String], classes: [String]?) {
     self.label = label
     self.column = column
     self.spaceColumn = spaceColumn
@@ -62,8 +71,8 @@ struct LabelReader {
     markers = keys.count
     switch label.rule {
     case .positive(let set): for v in set { keys.insert(Array(v.utf8)) }
-    case .classes(let list):
-      for (i, v) in list.enumerated() where keys.insert(Array(v.utf8)).inserted { classOf.append(i) }
+    case .classes, .learnedClasses:
+      for (i, v) in (classes ?? []).enumerated() where keys.insert(Array(v.utf8)).inserted { classOf.append(i) }
     case .threshold, .value: break
     }
     spaceKeys = markerSet(missing, withEmpty: true)
@@ -83,7 +92,7 @@ struct LabelReader {
         let n = parseNumber(s)
         guard case .number(let v) = n else { return .notANumber(column: sc, n) }
         if !(v > t) { return .absent }
-      case .value, .classes: break
+      case .value, .classes, .learnedClasses: break
       }
     }
     let c = cell(column)
@@ -99,7 +108,7 @@ struct LabelReader {
       let n = parseNumber(c)
       guard case .number(let v) = n else { return .notANumber(column: column, n) }
       return .value(v)
-    case .classes:
+    case .classes, .learnedClasses:
       guard let key else { return .unseenClass }
       return .value(Double(classOf[key - markers]))
     }

@@ -58,13 +58,20 @@ public struct Value: Codable, Equatable, Sendable {
   /// For stacked experts: each expert's name in the spec (`shared[2]`), so diagnostics can name
   /// experts of merged groups. nil otherwise.
   public var expertNames: [String]?
-  public init(name: String, experts: Int = 1, width: Int, expertNames: [String]? = nil) {
+  /// A multiclass task's logits or probabilities whose classes are learned from the training
+  /// rows: `width` is 0 until bound to that task's class count (`Graph.bound`).
+  public var widthFrom: String?
+  public init(name: String, experts: Int = 1, width: Int, expertNames: [String]? = nil, widthFrom: String? = nil) {
     self.name = name
     self.experts = experts
     self.width = width
     self.expertNames = expertNames
+    self.widthFrom = widthFrom
   }
-  public var shapeText: String { experts == 1 ? "[B,\(width)]" : "[B,\(experts),\(width)]" }
+  public var shapeText: String {
+    let w = widthFrom != nil && width == 0 ? "K(\(widthFrom!))" : "\(width)"
+    return experts == 1 ? "[B,\(w)]" : "[B,\(experts),\(w)]"
+  }
   /// Floats in one row: experts × width.
   public var rowWidth: Int { experts * width }
 }
@@ -90,12 +97,15 @@ public struct Param: Codable, Equatable, Sendable {
   public var l2: Float
   /// Name of the sparse feature whose vocabulary size sets shape[0].
   public var rowsFrom: String?
+  /// Name of the multiclass task whose class count sets the last dimension (a tower's last layer
+  /// when the classes are learned from the training rows).
+  public var colsFrom: String?
   /// The spec block that owns it (for summaries).
   public var block: String
 
   public init(
     name: String, shape: [Int], kind: ParamKind, initializer: Initializer, l2: Float = 0,
-    rowsFrom: String? = nil, block: String
+    rowsFrom: String? = nil, colsFrom: String? = nil, block: String
   ) {
     self.name = name
     self.shape = shape
@@ -103,6 +113,7 @@ public struct Param: Codable, Equatable, Sendable {
     self.initializer = initializer
     self.l2 = l2
     self.rowsFrom = rowsFrom
+    self.colsFrom = colsFrom
     self.block = block
   }
 
@@ -110,6 +121,7 @@ public struct Param: Codable, Equatable, Sendable {
   public var shapeText: String {
     var dims = shape.map(String.init)
     if let f = rowsFrom, shape.first == 0 { dims[0] = "V(\(f))" }
+    if let t = colsFrom, shape.last == 0 { dims[dims.count - 1] = "K(\(t))" }
     return "[" + dims.joined(separator: ",") + "]"
   }
 }
@@ -201,7 +213,7 @@ public struct TaskOutput: Codable, Equatable, Sendable {
   /// Index into the pipeline's labels, when the task has a label.
   public var label: Int?
   /// Multiclass tasks: the class names, in output order (nil for other types, and absent from
-  /// the file).
+  /// the file). Classes learned from the training rows are empty until bound (`Graph.bound`).
   public var classes: [String]?
   public init(
     name: String, type: TaskType, prediction: ValueID, logit: ValueID?, label: Int?, classes: [String]? = nil

@@ -131,14 +131,29 @@ public enum GraphFile {
 }
 
 extension Graph {
-  /// Binds embedding row counts from vocabulary sizes (feature name -> rows).
-  public func bound(vocabularyRows: [String: Int]) -> Graph {
+  /// Binds embedding row counts from vocabulary sizes (feature name -> rows), and the width of
+  /// each multiclass task whose classes are learned from its class list (task name -> classes).
+  public func bound(vocabularyRows: [String: Int], classes: [String: [String]] = [:]) -> Graph {
     var g = self
     for i in g.params.indices {
       if let f = g.params[i].rowsFrom, let n = vocabularyRows[f] { g.params[i].shape[0] = n }
+      if let t = g.params[i].colsFrom, let cs = classes[t] {
+        g.params[i].shape[g.params[i].shape.count - 1] = cs.count
+        if case .glorotUniform(let fanIn, _) = g.params[i].initializer {
+          g.params[i].initializer = .glorotUniform(fanIn: fanIn, fanOut: cs.count)
+        }
+      }
+    }
+    for i in g.values.indices {
+      if let t = g.values[i].widthFrom, let cs = classes[t] { g.values[i].width = cs.count }
+    }
+    for i in g.tasks.indices where g.tasks[i].type == .multiclass && g.tasks[i].classes?.isEmpty != false {
+      if let cs = classes[g.tasks[i].name] { g.tasks[i].classes = cs }
     }
     return g
   }
 
-  public var isBound: Bool { params.allSatisfy { $0.shape.allSatisfy { $0 > 0 } } }
+  public var isBound: Bool {
+    params.allSatisfy { $0.shape.allSatisfy { $0 > 0 } } && values.allSatisfy { $0.width > 0 }
+  }
 }

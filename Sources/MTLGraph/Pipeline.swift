@@ -54,9 +54,12 @@ public enum LabelRule: Codable, Equatable, Sendable {
   case threshold(Double)
   /// The number itself (regression).
   case value
-  /// The index of the cell in this list (multiclass); a value not in it is an unseen class: the
-  /// row is not scored for the task.
+  /// The index of the cell in this list (multiclass, `label.classes`); a value not in it is an
+  /// unseen class: the row is not scored for the task.
   case classes([String])
+  /// Multiclass with the classes learned from the training rows: the distinct values of the scored
+  /// rows' label cells, sorted by UTF-8 bytes (the fitted pipeline holds them).
+  case learnedClasses
 }
 
 /// The rows a task is supervised and scored on (`tasks.<t>.where`): those whose `column` passes
@@ -105,9 +108,13 @@ public struct LabelColumn: Codable, Equatable, Sendable {
   /// Whether some rows may have no label for the task (a sample space, masked missing cells, or
   /// classes a row may not hold): such a label is NaN in the encoded data, and the task's loss is
   /// the mean over the rows that have one.
-  public var maskable: Bool {
-    if case .classes = rule { return true }
-    return space != nil || missing == .mask
+  public var maskable: Bool { isMulticlass || space != nil || missing == .mask }
+
+  public var isMulticlass: Bool {
+    switch rule {
+    case .classes, .learnedClasses: return true
+    case .positive, .threshold, .value: return false
+    }
   }
 }
 

@@ -76,8 +76,13 @@ extension Graph {
   }
 
   private func checkValues() throws {
+    let learned = Set(tasks.filter { $0.type == .multiclass && $0.classes?.isEmpty != false }.map(\.name))
     for (i, v) in values.enumerated() {
-      guard (1...GraphLimits.maxExperts).contains(v.experts), v.width >= 1, v.width <= GraphLimits.maxRowWidth,
+      if let t = v.widthFrom, !learned.contains(t) && !tasks.contains(where: { $0.name == t && $0.type == .multiclass }) {
+        throw GraphProblem("values[\(i)].widthFrom", "names no multiclass task (`\(t)`)")
+      }
+      let unbound = v.width == 0 && v.widthFrom != nil && learned.contains(v.widthFrom!)
+      guard (1...GraphLimits.maxExperts).contains(v.experts), v.width >= 1 || unbound, v.width <= GraphLimits.maxRowWidth,
         v.experts * v.width <= GraphLimits.maxRowWidth
       else {
         throw GraphProblem(
@@ -96,8 +101,12 @@ extension Graph {
         throw GraphProblem(at + ".shape", "parameter `\(p.name)` has \(p.shape.count) dimensions (1 to 3 allowed)")
       }
       var count = 1
+      if let t = p.colsFrom, !tasks.contains(where: { $0.name == t && $0.type == .multiclass }) {
+        throw GraphProblem(at + ".colsFrom", "names no multiclass task (`\(t)`)")
+      }
       for (k, d) in p.shape.enumerated() {
-        let unbound = k == 0 && d == 0 && p.rowsFrom != nil
+        let unbound =
+          (k == 0 && d == 0 && p.rowsFrom != nil) || (k == p.shape.count - 1 && d == 0 && p.colsFrom != nil)
         guard d >= 1 || unbound, d <= GraphLimits.maxParamCount else {
           throw GraphProblem(at + ".shape", "parameter `\(p.name)` has dimension \(d)")
         }
@@ -211,6 +220,10 @@ extension Graph {
         try plain(ins[0], "input")
         try shape(0, [ins[0].width, out.rowWidth])
         if ps.count == 2 { try shape(1, [out.rowWidth]) }
+        // A width bound from a task's classes is bound in the weights and the output together.
+        guard ins[0].widthFrom == nil, ps.allSatisfy({ $0.colsFrom == out.widthFrom }) else {
+          throw fail("binds its width from classes in some of its tensors only")
+        }
       case .expertLinear:
         try arity(1...1, 2...2)
         guard ins[0].experts == out.experts else { throw fail("changes the expert count") }
@@ -219,7 +232,9 @@ extension Graph {
       case .softmax:
         try arity(1...1, 0...0)
         try plain(ins[0], "input")
-        guard ins[0].width == out.width, out.experts == 1 else { throw fail("changes the shape") }
+        guard ins[0].width == out.width, out.experts == 1, ins[0].widthFrom == out.widthFrom else {
+          throw fail("changes the shape")
+        }
       case .mix:
         try arity(2...Int.max, 0...0)
         guard let refs = op.mix, !refs.isEmpty else { throw fail("names no experts") }
@@ -254,7 +269,8 @@ extension Graph {
       let at = "tasks[\(i)]"
       let k = t.classes?.count ?? 0
       if t.type == .multiclass {
-        guard (2...GraphLimits.maxClasses).contains(k), Set(t.classes!).count == k else {
+        // Learned classes are empty until bound.
+        guard k == 0 || ((2...GraphLimits.maxClasses).contains(k) && Set(t.classes!).count == k) else {
           throw GraphProblem(
             at + ".classes", "multiclass task `\(t.name)` needs 2...\(GraphLimits.maxClasses) distinct classes")
         }
@@ -272,9 +288,14 @@ extension Graph {
         guard (0..<pipeline.labels.count).contains(l) else {
           throw GraphProblem(at + ".label", "task `\(t.name)` reads label \(l) of \(pipeline.labels.count)")
         }
-        let isClasses: Bool
-        if case .classes(let cs) = pipeline.labels[l].rule { isClasses = cs == t.classes } else { isClasses = false }
-        guard isClasses == (t.type == .multiclass) else {
+        let fits: Bool
+        switch pipeline.labels[l].rule {
+        case .classes(let cs): fits = t.type == .multiclass && cs == t.classes
+        case .learnedClasses: fits = t.type == .multiclass
+        case .positive, .threshold: fits = t.type == .binary
+        case .value: fits = t.type == .regression
+        }
+        guard fits else {
           throw GraphProblem(at + ".label", "task `\(t.name)` reads a label whose rule does not fit its type")
         }
       }
@@ -283,23 +304,19 @@ extension Graph {
       }
     }
     for (i, l) in losses.enumerated() {
-      let width: Int
-      if l.kind == .softmaxCrossEntropy, case .classes(let cs)? = pipeline.labels[safe: l.label]?.rule {
-        width = cs.count
-      } else {
-        width = 1
-      }
+      // A softmax loss reads its task's K logits; the others one value.
+      let width =
+        l.kind == .softmaxCrossEntropy ? (tasks.first { $0.name == l.task && $0.type == .multiclass }?.width ?? -1) : 1
       guard defined.contains(l.input), values[l.input].rowWidth == width, (0..<pipeline.labels.count).contains(l.label)
       else { throw GraphProblem("losses[\(i)]", "loss of `\(l.task)` is malformed") }
+      guard (l.kind == .softmaxCrossEntropy) == pipeline.labels[l.label].isMulticlass else {
+        throw GraphProblem("losses[\(i)].kind", "a softmax cross-entropy loss reads a class label, and only it does")
+      }
       guard l.weight.isFinite && l.weight >= 0 else {
         throw GraphProblem("losses[\(i)].weight", "loss weight must be a non-negative number")
       }
     }
   }
-}
-
-extension Array {
-  subscript(safe i: Int) -> Element? { indices.contains(i) ? self[i] : nil }
 }
 
 extension Pipeline {
@@ -344,7 +361,8 @@ extension Pipeline {
       if case .threshold(let x) = l.rule, !x.isFinite {
         throw GraphProblem(at + ".rule", "the threshold must be a finite number")
       }
-      if case .classes(let cs) = l.rule, !(2...GraphLimits.maxClasses).contains(cs.count) || Set(cs).count != cs.count {
+      if case .classes(let cs) = l.rule, !(2...GraphLimits.maxClasses).contains(cs.count) || Set(cs).count != cs.count
+      {
         throw GraphProblem(at + ".rule", "a multiclass label needs 2...\(GraphLimits.maxClasses) distinct classes")
       }
       if let space = l.space {
@@ -352,7 +370,8 @@ extension Pipeline {
         case .threshold(let x) where !x.isFinite:
           throw GraphProblem(at + ".space.rule", "the threshold must be a finite number")
         case .threshold, .positive: break
-        case .value, .classes: throw GraphProblem(at + ".space.rule", "a sample space takes `positive` or `threshold`")
+        case .value, .classes, .learnedClasses:
+          throw GraphProblem(at + ".space.rule", "a sample space takes `positive` or `threshold`")
         }
       }
       if l.normalize != nil, l.rule != .value {

@@ -97,6 +97,9 @@ public struct Block: Sendable {
   /// For an expert group: the spec's groups its experts come from, in order (one entry, itself,
   /// until `merge-parallel-experts` merges groups).
   public var origin: [ExpertOrigin] = []
+  /// For the tower of a multiclass task whose classes are learned: that task (`outWidth` is 0
+  /// until the classes are fitted, at run time).
+  public var outWidthFrom: String?
 
   public var ref: BlockRef {
     switch kind {
@@ -128,9 +131,10 @@ public enum LabelRuleIR: Sendable {
   case positive([String])
   case threshold(Double)
   case value
-  /// Multiclass: the class index in this list (fixed by `label.classes`, or the training file's
-  /// distinct values, sorted).
+  /// Multiclass: the class index in this list (`label.classes`).
   case classes([String])
+  /// Multiclass with the classes learned from the training rows (bound at run time).
+  case learnedClasses
 }
 
 /// What a task is supervised on beyond its label column.
@@ -155,9 +159,13 @@ public struct TaskIR: Sendable {
   public var source: Source
   public var span: Span
   /// Floats per row of the task's output: the class count for a multiclass task, else 1.
+  /// 0 for a multiclass task whose classes are learned (bound at run time).
   public var outputWidth: Int {
-    if case .classes(let cs)? = label?.rule { return cs.count }
-    return 1
+    switch label?.rule {
+    case .classes(let cs)?: return cs.count
+    case .learnedClasses?: return 0
+    default: return 1
+    }
   }
 }
 

@@ -52,7 +52,7 @@ public enum IRPrinter {
       case .tower(let units, let act):
         lines.append(
           (
-            "%\(b.qualifiedName) = tower units=\(ints(units)) act=\(act.rawValue) (\(ins)) : [B,\(b.inputWidth)] -> [B,\(b.outWidth)]",
+            "%\(b.qualifiedName) = tower units=\(ints(units)) act=\(act.rawValue) (\(ins)) : [B,\(b.inputWidth)] -> [B,\(b.outWidthFrom.map { "K(\($0))" } ?? "\(b.outWidth)")]",
             b.span
           ))
       }
@@ -74,13 +74,14 @@ public enum IRPrinter {
         case .threshold(let x): line += " threshold=\(num(x))"
         case .value: line += " value"
         case .classes(let cs): line += " classes=\(list(cs))"
+        case .learnedClasses: line += " classes=learned"
         }
         if let (c, rule) = t.labelOptions.space {
           line += " where=\(quote(c))"
           switch rule {
           case .positive(let p): line += " positive=\(list(p))"
           case .threshold(let x): line += " threshold=\(num(x))"
-          case .value, .classes: break
+          case .value, .classes, .learnedClasses: break
           }
         }
         if t.labelOptions.missing == .mask { line += " missing=mask" }
@@ -89,7 +90,7 @@ public enum IRPrinter {
       } else {
         line += " unlabelled"
       }
-      lines.append((line + " : [B,\(t.outputWidth)]", t.span))
+      lines.append((line + " : [B,\(t.outputWidth == 0 ? "K(\(t.name))" : "\(t.outputWidth)")]", t.span))
     }
     let tr = m.training
     var opt = "optimizer=\(tr.optimizer.rawValue) lr=\(num(tr.learningRate))"
@@ -157,7 +158,9 @@ public enum IRVerifier {
       for i in b.inputs where !seen.contains(i) {
         problems.append("\(b.qualifiedName) reads \(i) before it is defined")
       }
-      if b.outWidth <= 0 || b.outExperts <= 0 { problems.append("\(b.qualifiedName) has an empty output") }
+      if (b.outWidth <= 0 && b.outWidthFrom == nil) || b.outExperts <= 0 {
+        problems.append("\(b.qualifiedName) has an empty output")
+      }
       let w = b.inputs.reduce(0) { $0 + m.shape(of: $1).1 }
       if w != b.inputWidth { problems.append("\(b.qualifiedName) input width \(b.inputWidth) != \(w)") }
       for i in b.inputs where m.shape(of: i).0 != 1 { problems.append("\(b.qualifiedName) reads stacked \(i)") }

@@ -401,7 +401,7 @@ public struct Validator {
             "regression task `\(name)` learns the number itself; `positive` and `threshold` make binary labels",
             at: l.span, help: "remove the rule, or make the task `type: binary`")
         case (.multiclass, nil, nil):
-          label = (l.column.value, .classes(l.classes?.value.map(\.value) ?? []))
+          label = (l.column.value, l.classes.map { .classes($0.value.map(\.value)) } ?? .learnedClasses)
         case (.multiclass, _, _):
           diags.error(
             .labelRule,
@@ -611,51 +611,43 @@ public struct Validator {
     }
   }
 
-  /// Sets each multiclass task's classes (`label.classes`, else the training file's values) and
-  /// its tower's output width; a task whose classes are unknown (the data was not read) or fewer
-  /// than two is an error at its label.
+  /// Sets each multiclass task's tower width: K for `label.classes`, else bound at run time from
+  /// the classes fitted on the training rows. When the data was read, a label column with fewer
+  /// than two classes (or an id-like number of them) is an error at the label.
   mutating func bindClasses(_ tasks: inout [TaskIR], _ blocks: inout [Block]) {
     for i in tasks.indices where tasks[i].type == .multiclass {
-      guard let (column, rule) = tasks[i].label, case .classes(var classes) = rule,
+      guard let (column, rule) = tasks[i].label,
         let decl = spec.tasks.first(where: { $0.name.value == tasks[i].name }), let l = decl.label
       else { continue }
-      if classes.isEmpty {
-        guard let found = dataClasses[tasks[i].name] else {
-          diags.error(
-            .labelRule,
-            "the classes of multiclass task `\(tasks[i].name)` are unknown: the training data was not read",
-            at: l.span, help: "list them with `classes: [...]`, or compile without `--no-data`")
-          continue
-        }
-        classes = found
-      }
+      let name = tasks[i].name
       let markers = Set(spec.features.flatMap(\.missing))
       if let bad = l.classes?.value.first(where: { markers.contains($0.value) }) {
         diags.error(
-          .labelRule, "class `\(bad.value)` of task `\(tasks[i].name)` is also a missing marker", at: bad.span,
+          .labelRule, "class `\(bad.value)` of task `\(name)` is also a missing marker", at: bad.span,
           help: "a cell with a missing marker has no class; remove it from `classes`")
       }
-      guard classes.count >= 2 && classes.count <= 10_000 else {
-        if classes.count > 10_000 {
-          diags.error(
-            .outOfRange,
-            "multiclass task `\(tasks[i].name)` has \(classes.count) classes in `\(column)`, over 10000", at: l.span,
-            help: "a column with that many values is an id: predict it with a binary or hashed setup instead")
-        }
-        if classes.isEmpty {
-          diags.error(
-            .labelRule, "label column `\(column)` of multiclass task `\(tasks[i].name)` holds no class", at: l.span)
-        } else if classes.count == 1 {
+      if case .learnedClasses = rule, let found = dataClasses[name] {
+        if found.count < 2 {
           diags.error(
             .labelRule,
-            "multiclass task `\(tasks[i].name)` needs at least two classes; `\(column)` holds only `\(classes[0])`",
+            found.isEmpty
+              ? "label column `\(column)` of multiclass task `\(name)` holds no class"
+              : "multiclass task `\(name)` needs at least two classes; `\(column)` holds only `\(found[0])`",
             at: l.span, help: "list the classes with `classes: [...]`, or make the task binary")
+        } else if found.count > 10_000 {
+          diags.error(
+            .outOfRange, "multiclass task `\(name)` has \(found.count) classes in `\(column)`, over 10000",
+            at: l.span, help: "a column with that many values is an id, not a class")
         }
+      }
+      guard case .tower(let n) = tasks[i].source, let b = blocks.firstIndex(where: { $0.ref == .tower(n) }) else {
         continue
       }
-      tasks[i].label = (column, .classes(classes))
-      if case .tower(let n) = tasks[i].source, let b = blocks.firstIndex(where: { $0.ref == .tower(n) }) {
-        blocks[b].outWidth = classes.count
+      if case .classes(let cs) = rule {
+        blocks[b].outWidth = cs.count
+      } else {
+        blocks[b].outWidth = 0
+        blocks[b].outWidthFrom = name
       }
     }
   }

@@ -47,7 +47,7 @@ public enum ONNXExport {
   )
     throws -> Result
   {
-    let graph = unbound.bound(vocabularyRows: fitted.vocabularySizes)
+    let graph = fitted.bind(unbound)
     guard graph.isBound else { throw ONNXExportError(message: "the graph has unbound parameter shapes") }
     guard params.count == graph.params.count else {
       throw ONNXExportError(message: "\(params.count) weight tensors for \(graph.params.count) parameters")

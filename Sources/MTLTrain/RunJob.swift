@@ -207,7 +207,7 @@ public func metricsTable(_ ms: [TaskMetrics]) -> String {
     if !m.labelled { notes.append("(no label)") }
     if let a = m.accuracy { notes.append("accuracy \(fixed(a, 4))") }
     if let n = m.scored, n != m.count { notes.append("scored on \(n) rows") }
-    if let u = m.unseenClasses, u > 0 { notes.append("\(u) rows of unseen classes") }
+    if let u = m.unseenClasses, u > 0 { notes.append("\(u) row\(u == 1 ? "" : "s") of unseen classes") }
     out += line + (notes.isEmpty ? "" : "   " + notes.joined(separator: ", ")) + "\n"
   }
   return out

@@ -91,7 +91,7 @@ public final class Session {
   /// be sound (a vocabulary can push a table past the limits) and its memory plan within
   /// `MemoryPlan.limit`. Throws `GraphProblem` or `MemoryPlan.TooLarge`.
   public static func preflight(graph: Graph, fitted: FittedPipeline, threads: Int) throws {
-    let bound = graph.bound(vocabularyRows: fitted.vocabularySizes)
+    let bound = fitted.bind(graph)
     if let p = bound.check() { throw p }
     if let i = bound.params.firstIndex(where: { p in p.shape.contains { $0 <= 0 } }) {
       throw GraphProblem(
@@ -99,12 +99,16 @@ public final class Session {
         "the fitted pipeline has no vocabulary for `\(bound.params[i].rowsFrom ?? bound.params[i].name)`; it belongs to another model"
       )
     }
+    if let v = bound.values.first(where: { $0.width <= 0 }) {
+      throw GraphProblem(
+        "values", "the fitted pipeline has no classes for task `\(v.widthFrom ?? v.name)`; it belongs to another model")
+    }
     try MemoryPlan.check(graph: bound, maxBatch: graph.training.batchSize, threads: threads)
   }
 
   /// Binds the graph to the fitted vocabularies and draws the initial parameters from `seed`.
   public init(graph: Graph, fitted: FittedPipeline, seed: UInt64, threads: Int = Session.defaultThreads) {
-    self.graph = graph.bound(vocabularyRows: fitted.vocabularySizes)
+    self.graph = fitted.bind(graph)
     self.fitted = fitted
     self.seed = seed
     // mtlc splits each batch across its own threads; OpenBLAS runs single-threaded inside each

@@ -40,7 +40,7 @@ struct Bench: ParsableCommand {
     for name in specs {
       let graph = try compile(name)
       let data = try LoadedData.load(graph.pipeline)
-      let bound = graph.bound(vocabularyRows: data.fitted.vocabularySizes)
+      let bound = data.fitted.bind(graph)
       let flops = Flops.perSample(bound)
       for t in threads {
         let m = try Measure.training(graph: graph, data: data, threads: t, epochs: epochs)

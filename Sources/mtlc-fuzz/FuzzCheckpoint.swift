@@ -118,7 +118,7 @@ enum CheckpointTarget {
     } catch {
       finding("Session.preflight threw \(type(of: error)): \(error)")
     }
-    let bound = graph.bound(vocabularyRows: c.fitted.vocabularySizes)
+    let bound = c.fitted.bind(graph)
     if MemoryPlan.bytes(graph: bound, maxBatch: graph.training.batchSize, threads: 1) > ModelTarget.memoryBudget {
       return
     }
