@@ -69,11 +69,17 @@ let package = Package(
 
     // libFuzzer harness for the front end (scripts/fuzz builds it with -sanitize=fuzzer,address).
     .executableTarget(
-      name: "mtlc-fuzz", dependencies: ["MTLCompiler", "MTLIR", "MTLGraph", "MTLDiagnostics", "MTLData", "MTLRuntime", "MTLTrain", "MTLSupport"]),
+      name: "mtlc-fuzz",
+      dependencies: [
+        "MTLCompiler", "MTLIR", "MTLGraph", "MTLDiagnostics", "MTLData", "MTLRuntime", "MTLTrain", "MTLSupport",
+      ]),
 
     .testTarget(
       name: "MTLFrontEndTests",
-      dependencies: ["MTLYAML", "MTLSpec", "MTLIR", "MTLCompiler", "MTLDiagnostics", "MTLGraph", "MTLData", "MTLRuntime", "MTLTrain", "MTLSupport"],
+      dependencies: [
+        "MTLYAML", "MTLSpec", "MTLIR", "MTLCompiler", "MTLDiagnostics", "MTLGraph", "MTLData", "MTLRuntime", "MTLTrain",
+        "MTLSupport",
+      ],
       exclude: ["Fixtures"]),
     .testTarget(name: "MTLKernelsTests", dependencies: ["MTLKernels"]),
     .testTarget(name: "MTLDataTests", dependencies: ["MTLData", "MTLGraph"]),

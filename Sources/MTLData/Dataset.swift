@@ -177,7 +177,9 @@ extension FittedPipeline {
             let c = columns.labels[j]
             throw DataError(
               path: table.path, row: table.line(ofRow: r), column: table.header[c],
-              message: "\(quoted(String(decoding: table.cellBytes(storage, row: r, column: c), as: UTF8.self))) does not fit in a Float")
+              message:
+                "\(quoted(String(decoding: table.cellBytes(storage, row: r, column: c), as: UTF8.self))) does not fit in a Float"
+            )
           }
           labelsOut[k * l + j] = yf
         }

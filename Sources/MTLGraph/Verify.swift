@@ -78,11 +78,13 @@ extension Graph {
   private func checkValues() throws {
     let learned = Set(tasks.filter { $0.type == .multiclass && $0.classes?.isEmpty != false }.map(\.name))
     for (i, v) in values.enumerated() {
-      if let t = v.widthFrom, !learned.contains(t) && !tasks.contains(where: { $0.name == t && $0.type == .multiclass }) {
+      if let t = v.widthFrom, !learned.contains(t) && !tasks.contains(where: { $0.name == t && $0.type == .multiclass })
+      {
         throw GraphProblem("values[\(i)].widthFrom", "names no multiclass task (`\(t)`)")
       }
       let unbound = v.width == 0 && v.widthFrom != nil && learned.contains(v.widthFrom!)
-      guard (1...GraphLimits.maxExperts).contains(v.experts), v.width >= 1 || unbound, v.width <= GraphLimits.maxRowWidth,
+      guard (1...GraphLimits.maxExperts).contains(v.experts), v.width >= 1 || unbound,
+        v.width <= GraphLimits.maxRowWidth,
         v.experts * v.width <= GraphLimits.maxRowWidth
       else {
         throw GraphProblem(
@@ -361,8 +363,7 @@ extension Pipeline {
       if case .threshold(let x) = l.rule, !x.isFinite {
         throw GraphProblem(at + ".rule", "the threshold must be a finite number")
       }
-      if case .classes(let cs) = l.rule, !(2...GraphLimits.maxClasses).contains(cs.count) || Set(cs).count != cs.count
-      {
+      if case .classes(let cs) = l.rule, !(2...GraphLimits.maxClasses).contains(cs.count) || Set(cs).count != cs.count {
         throw GraphProblem(at + ".rule", "a multiclass label needs 2...\(GraphLimits.maxClasses) distinct classes")
       }
       if let space = l.space {

@@ -605,7 +605,9 @@ public struct Validator {
       if values.counts.count == 1 { constant("`\(seen[0])`") }
     case (.multiclass, nil, nil):
       let markers = Set([""] + spec.features.flatMap(\.missing))
-      let classes = values.counts.keys.filter { !markers.contains($0) }.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+      let classes = values.counts.keys.filter { !markers.contains($0) }.sorted {
+        $0.utf8.lexicographicallyPrecedes($1.utf8)
+      }
       if l.classes == nil { dataClasses[name] = classes }
     default: break
     }

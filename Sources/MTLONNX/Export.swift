@@ -255,7 +255,10 @@ public enum ONNXExport {
         let z = b.node("Cast", [p], attributes: [.int("to", Int64(DType.double.rawValue))])
         let y = b.node(
           "Add",
-          [b.node("Mul", [z, b.double(st.std, hint: "\(t.name).label.std")]), b.double(st.mean, hint: "\(t.name).label.mean")])
+          [
+            b.node("Mul", [z, b.double(st.std, hint: "\(t.name).label.std")]),
+            b.double(st.mean, hint: "\(t.name).label.mean"),
+          ])
         p = b.node("Cast", [y], attributes: [.int("to", Int64(DType.float.rawValue))])
       }
       b.graph.node.append(Builder.nodeProto("Identity", [p], [t.name], name: "output.\(t.name)"))

@@ -81,7 +81,9 @@ import Testing
     let sum = Kernels.softmaxCrossEntropy(dz: dz.p, z: z.c, y: y.c + 1, yStride: 2, B: B, K: K, scale: scale)
     checkGradient(
       "softmax CE", param: z, analytic: dz.array,
-      objective: { Double(scale) * Kernels.softmaxCrossEntropy(dz: nil, z: z.c, y: y.c + 1, yStride: 2, B: B, K: K, scale: 0) })
+      objective: {
+        Double(scale) * Kernels.softmaxCrossEntropy(dz: nil, z: z.c, y: y.c + 1, yStride: 2, B: B, K: K, scale: 0)
+      })
     #expect(dz.array[(2 * K)..<(3 * K)].allSatisfy { $0 == 0 })
     let naive = Buf(B * K, fill: .nan)
     let naiveSum = NaiveKernels.softmaxCrossEntropy(

@@ -7,7 +7,8 @@ import MTLTrain
 import Testing
 
 /// The whole model's gradient, for every reference spec, against central finite differences of
-/// the loss, on a batch of 16 rows.
+/// the loss, on a batch of 16 rows (`mixed_mmoe`: multiclass, a standardised regression and learned
+/// uncertainty weights; `masked_esmm`: a sample space and masked missing labels).
 ///
 /// Tolerance: |analytic - numeric| <= 5e-4 + 5e-2 * |numeric| per entry, eps = 3e-3 on Float32
 /// weights (the loss is summed in Double; relu kinks make a few entries disagree, so up to 5% of the
@@ -16,7 +17,7 @@ import Testing
 struct ModelGradientTests {
   @Test(
     "whole-model gradient matches finite differences",
-    arguments: ["shared_bottom", "mmoe", "cgc", "ple", "esmm"], [1, 2])
+    arguments: ["shared_bottom", "mmoe", "cgc", "ple", "esmm", "mixed_mmoe", "bench/specs/masked_esmm"], [1, 2])
   func gradient(_ name: String, threads: Int) throws {
     try check(try Repo.graph(name, batch: 16), threads: threads)
   }
