@@ -73,7 +73,9 @@ public final class GradNormWeights: LossBalancer {
 
   public func finish(losses: UnsafeBufferPointer<Double>) -> Double {
     let T = fixed.count
-    if initial[0] == 0 { for i in 0..<T { initial[i] = Float(losses[i]) } }
+    // Each task's L(0) is its loss at the first step where it has one: a task supervised on a
+    // sample space may have no row in the first batches (its loss is 0 there).
+    for i in 0..<T where initial[i] == 0 { initial[i] = Float(losses[i]) }
     lastLoss = GradNormWeights.objective(
       norms: UnsafeBufferPointer(norms), weights: UnsafeBufferPointer(w), losses: losses,
       initial: UnsafeBufferPointer(initial), alpha: alpha, gradient: grad)
@@ -89,13 +91,15 @@ public final class GradNormWeights: LossBalancer {
     let T = gradient.count
     var meanG = 0.0
     var meanRatio = 0.0
+    // A task without L(0) yet (no row of its space seen) counts as on schedule: ratio 1.
+    func ratio(_ i: Int) -> Double { L0[i] > 0 ? L[i] / max(Double(L0[i]), 1e-12) : 1 }
     for i in 0..<T {
       meanG += G[i] / Double(T)
-      meanRatio += L[i] / max(Double(L0[i]), 1e-12) / Double(T)
+      meanRatio += ratio(i) / Double(T)
     }
     var total = 0.0
     for i in 0..<T {
-      let r = L[i] / max(Double(L0[i]), 1e-12) / meanRatio
+      let r = ratio(i) / meanRatio
       let target = meanG * pow(r, alpha)
       let d = G[i] - target
       total += abs(d)
