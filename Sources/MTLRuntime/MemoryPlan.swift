@@ -40,14 +40,27 @@ public enum MemoryPlan {
       2 * rowWidths.reduce(0, +) + (rowWidths.max() ?? 0) + Double(max(g.pipeline.dense.count, 1))
       + Double(max(g.pipeline.labels.count, 1)) + Double(g.pipeline.sparse.count)
     floats += t * capacity * perRow + (t - 1) * padded.reduce(0, +)
-    // Per-task gradients (gradient surgery): a copy of every gradient per loss, and the shared
-    // ones twice more, flattened (bounded by the same).
-    if g.training.lossBalancing == .pcgrad || g.training.lossBalancing == .gradnorm {
-      floats += 3 * Double(g.losses.count) * total
-    }
     // Row sets: a byte of marks and an Int32 per table row, once shared and once per worker.
     let tableRows = g.params.filter { $0.kind == .embedding }.map { Double($0.shape.first ?? 0) }.reduce(0, +)
-    return 4 * floats + 5 * tableRows * (t + 1)
+    var sets = t + 1
+    // Per-task gradients (`TaskGradients`, for gradnorm and pcgrad): a copy of every gradient and a
+    // row set per table for each loss; PCGrad also flattens each loss's gradient of the shared
+    // parameters twice (original and projected: a table contributes at most a batch of rows).
+    if g.training.lossBalancing == .pcgrad || g.training.lossBalancing == .gradnorm {
+      let T = Double(g.losses.count)
+      floats += T * counts.map { max($0, 1) }.reduce(0, +)
+      sets += T
+      if g.training.lossBalancing == .pcgrad {
+        let shared = g.sharedParams()
+        var flat = 0.0
+        for (i, p) in g.params.enumerated() where shared[i] {
+          let width = Double(p.kind == .embedding ? (p.shape.last ?? 0) : p.count)
+          flat += p.kind == .embedding ? min(Double(p.count), Double(maxBatch) * width) : Double(p.count)
+        }
+        floats += 2 * T * max(flat, 1)
+      }
+    }
+    return 4 * floats + 5 * tableRows * sets
   }
 
   /// The limit: `MTLC_MEMORY_LIMIT` (bytes, or with a K, M, G or T suffix) when set, else three

@@ -63,6 +63,15 @@ enum Architecture {
         for f in from { for t in nodesOf[b]! { add(f, t) } }
       }
     }
+    // A task whose prediction is its tower's output (regression) has no op of its own: its node.
+    for t in g.tasks where nodesOf["tasks.\(t.name)"] == nil {
+      guard let p = producer[t.prediction], let from = nodesOf[p] else { continue }
+      let n = nodes.count
+      nodes.append(
+        Node(id: "tasks.\(t.name)", label: "tasks.\(t.name)\n\(g.values[t.prediction].shapeText)", kind: "tasks"))
+      nodesOf["tasks.\(t.name)"] = [n]
+      for f in from { add(f, n) }
+    }
     return (nodes, edges)
   }
 

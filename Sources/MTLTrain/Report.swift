@@ -71,10 +71,12 @@ public enum RunReport {
       body += "</div>\n<div class=charts>"
       let offset = r.history.count - r.epochMetrics.count
       let mx = Array(epochs.dropFirst(max(0, offset)))
-      let aucs: [(String, [Double])] = g.tasks.filter { $0.type == .binary && $0.label != nil }.map { t in
+      let aucs: [(String, [Double])] = g.tasks.filter { $0.type != .regression && $0.label != nil }.map { t in
         (t.name, r.epochMetrics.map { ms in ms.first { $0.task == t.name }?.auc ?? .nan })
       }
-      if !aucs.isEmpty && !mx.isEmpty { body += Chart.lines(title: "test AUC after each epoch", x: mx, series: aucs) }
+      if !aucs.isEmpty && !mx.isEmpty {
+        body += Chart.lines(title: "test AUC after each epoch (multiclass: macro)", x: mx, series: aucs)
+      }
       let mses: [(String, [Double])] = g.tasks.filter { $0.type == .regression && $0.label != nil }.map { t in
         (t.name, r.epochMetrics.map { ms in ms.first { $0.task == t.name }?.mse ?? .nan })
       }
@@ -190,15 +192,27 @@ public enum RunReport {
 
   static func metricsTable(_ ms: [TaskMetrics]) -> String {
     func f(_ x: Double?) -> String { x.map { fixed($0, 4) } ?? "–" }
-    var t = "<table><tr><th class=l>task</th><th class=l>type</th><th>rows</th><th>AUC</th><th>logloss</th>"
-    t += "<th>positive rate</th><th>mean prediction</th><th>MSE</th><th>MAE</th></tr>\n"
+    var t = "<table><tr><th class=l>task</th><th class=l>type</th><th>rows</th><th>scored</th><th>AUC</th>"
+    t +=
+      "<th>logloss</th><th>accuracy</th><th>positive rate</th><th>mean prediction</th><th>MSE</th><th>MAE</th></tr>\n"
     for m in ms {
       t +=
         "<tr><td class=l>\(esc(m.task))\(m.labelled ? "" : " (no label)")</td><td class=l>\(m.type)</td><td>\(m.count)</td>"
-      t += "<td>\(f(m.auc))</td><td>\(f(m.logloss))</td><td>\(f(m.positiveRate))</td><td>\(f(m.meanPrediction))</td>"
-      t += "<td>\(f(m.mse))</td><td>\(f(m.mae))</td></tr>\n"
+      t += "<td>\(m.scored.map(String.init) ?? "–")</td>"
+      t += "<td>\(f(m.auc))</td><td>\(f(m.logloss))</td><td>\(f(m.accuracy))</td><td>\(f(m.positiveRate))</td>"
+      t += "<td>\(f(m.meanPrediction))</td><td>\(f(m.mse))</td><td>\(f(m.mae))</td></tr>\n"
     }
-    return t + "</table>\n"
+    t += "</table>\n"
+    // Per-class figures of multiclass tasks.
+    for m in ms {
+      guard let classes = m.perClass else { continue }
+      t += "<p class=sub>\(esc(m.task)): one-vs-rest AUC and support per class"
+      if let u = m.unseenClasses, u > 0 { t += "; \(u) row\(u == 1 ? "" : "s") of classes the model does not know" }
+      t += "</p>\n<table><tr><th class=l>class</th><th>AUC</th><th>support</th></tr>\n"
+      for c in classes { t += "<tr><td class=l>\(esc(c.name))</td><td>\(f(c.auc))</td><td>\(c.support)</td></tr>\n" }
+      t += "</table>\n"
+    }
+    return t
   }
 
   /// One table: a row per gate, a column per expert any gate mixes (grouped by spec group, in

@@ -5,10 +5,10 @@ import MTLGraph
 import MTLIR
 import Testing
 
-/// The five reference specs validate, compile, and print exactly their golden IR.
+/// The reference specs validate, compile, and print exactly their golden IR.
 /// To update a golden file after an intended change: `UPDATE_GOLDEN=1 swift test`.
 struct ReferenceSpecTests {
-  static let specs = ["shared_bottom", "mmoe", "cgc", "ple", "esmm"]
+  static let specs = ["shared_bottom", "mmoe", "cgc", "ple", "esmm", "mixed_mmoe"]
 
   /// Compiles with the repo root as the working directory, as the README does.
   static func compile(_ name: String) -> Compiler.Result {
@@ -45,6 +45,28 @@ struct ReferenceSpecTests {
     let g = try #require(r.boundGraph)
     #expect(g.isBound)
     #expect(g.params.reduce(0) { $0 + $1.count } == deepctr + 16)
+  }
+
+  /// A multiclass task's classes are learned from the training rows: the model file leaves K open
+  /// in the task's tower and values, and binding to the fitted classes closes it.
+  @Test("mixed_mmoe leaves the class count open until the classes are fitted")
+  func learnedClasses() throws {
+    let r = Self.compile("mixed_mmoe")
+    let g = try #require(r.graph)
+    let w = try #require(g.params.first { $0.name == "towers.relationship.logit.w" })
+    #expect(w.shape == [8, 0] && w.colsFrom == "relationship" && w.shapeText == "[8,K(relationship)]")
+    let task = try #require(g.tasks.first { $0.name == "relationship" })
+    #expect(task.type == .multiclass && task.classes == [] && g.values[task.prediction].width == 0)
+    #expect(!g.isBound && g.verify() == nil)
+    let bound = try #require(r.boundGraph)
+    #expect(bound.isBound && bound.check() == nil)
+    let bt = try #require(bound.tasks.first { $0.name == "relationship" })
+    #expect(bt.classes == ["Husband", "Not-in-family", "Other-relative", "Own-child", "Unmarried", "Wife"])
+    #expect(bound.params.first { $0.name == "towers.relationship.logit.w" }?.shape == [8, 6])
+    #expect(bound.values[bt.prediction].width == 6 && bound.values[bt.logit!].width == 6)
+    // The loss kinds follow the task types.
+    #expect(g.losses.map(\.kind) == [.bceLogits, .softmaxCrossEntropy, .mse])
+    #expect(g.pipeline.labels.map(\.normalize) == [nil, nil, .standard])
   }
 
   @Test("compiled graph files round-trip and are byte-for-byte deterministic", arguments: specs)
