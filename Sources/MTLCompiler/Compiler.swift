@@ -165,6 +165,7 @@ public enum Compiler {
         var p = graph.pipeline
         p.train = options.located(p.train)
         p.test = p.test.map(options.located)
+        p.validation = p.validation.map(options.located)
         // Without the data cache: compiling is not the hot path, and a library call (a test, an
         // editor) should not write the user's cache folder.
         let data = try LoadedData.load(p, cache: nil)

@@ -168,7 +168,7 @@ public struct Lowering {
         TaskOutput(name: t.name, type: type, prediction: pred, logit: logit, label: labelIndex, classes: classes))
     }
 
-    let pipeline = Pipeline(
+    var pipeline = Pipeline(
       train: m.data.train, test: m.data.test, testFraction: m.data.testFraction, splitSeed: UInt64(m.data.splitSeed),
       delimiter: m.data.delimiter,
       sparse: m.sparse.map { s in
@@ -186,8 +186,10 @@ public struct Lowering {
           missing: $0.missing)
       },
       labels: labels, onBadRow: BadRowPolicy(rawValue: m.data.onBadRow.rawValue)!)
+    pipeline.validation = m.data.validation
+    pipeline.validationFraction = m.data.validation == nil ? m.data.validationFraction : 0
     let tr = m.training
-    let training = Training(
+    var training = Training(
       optimizer: OptimizerKind(rawValue: tr.optimizer.rawValue)!, learningRate: Float(tr.learningRate),
       beta1: Float(tr.beta1),
       beta2: Float(tr.beta2), epsilon: Float(tr.epsilon), momentum: Float(tr.momentum),
@@ -195,6 +197,9 @@ public struct Lowering {
       seed: UInt64(tr.seed),
       clipNorm: Float(tr.clipNorm), lossBalancing: LossBalancingKind(rawValue: tr.lossBalancing.rawValue),
       gradnormAlpha: tr.lossBalancing == .gradnorm ? Float(tr.gradnormAlpha) : nil)
+    training.earlyStopping = tr.earlyStopping.map {
+      EarlyStopping(monitor: $0.monitor.value, patience: $0.patience, minDelta: $0.minDelta)
+    }
     return Graph(
       name: m.name, source: m.specPath, pipeline: pipeline, params: params, values: values, ops: ops, tasks: tasks,
       losses: losses, training: training)

@@ -98,7 +98,7 @@ public struct DataCache: Equatable, Sendable {
 
   /// The key of a load: `pipeline` as given (its data paths are ignored), the train file's bytes,
   /// and the test file's bytes, nil when the test set is held out of the train file.
-  public static func key(pipeline: Pipeline, train: [UInt8], test: [UInt8]?) -> UInt64 {
+  public static func key(pipeline: Pipeline, train: [UInt8], test: [UInt8]?, validation: [UInt8]? = nil) -> UInt64 {
     var h = FNV1a64()
     h.add(Array("mtlc-data-cache".utf8))
     h.add(UInt64(formatVersion))
@@ -110,6 +110,12 @@ public struct DataCache: Equatable, Sendable {
       h.add(test.withUnsafeBytes(contentHash))
     } else {
       h.add(UInt64(0))
+    }
+    // Only with a validation file, so the keys of entries without one are unchanged.
+    if let validation {
+      h.add(UInt64(2))
+      h.add(UInt64(validation.count))
+      h.add(validation.withUnsafeBytes(contentHash))
     }
     let json = pipelineJSON(keyed(pipeline))
     h.add(UInt64(json.count))
@@ -210,6 +216,10 @@ public struct DataCache: Equatable, Sendable {
     /// so those entries are unchanged).
     var trainSkipped: SkipReport?
     var testSkipped: SkipReport?
+    /// The validation set, after the test set's arrays (absent without one, so entries without
+    /// it are unchanged).
+    var validation: SetHeader?
+    var validationSkipped: SkipReport?
   }
 
   static func decode(_ bytes: [UInt8], key: UInt64, pipeline: Pipeline) throws -> LoadedData {
@@ -237,14 +247,16 @@ public struct DataCache: Equatable, Sendable {
       guard header.key == hex(key) else { throw fail("the entry is for key \(header.key)") }
       guard header.fitted.pipeline == pipeline else { throw fail("the entry is for another pipeline") }
       let f = header.fitted
-      for s in [header.train, header.test] {
+      for s in [header.train, header.test] + (header.validation.map { [$0] } ?? []) {
         guard s.sparseWidth == f.sparse.count, s.denseWidth == f.dense.count,
           s.labelWidth == f.pipeline.labels.count, s.missingCounts.count == s.sparseWidth,
           s.unseenCounts.count == s.sparseWidth, (s.unseenClassCounts?.count ?? s.labelWidth) == s.labelWidth
         else { throw fail("the header's widths do not match its pipeline") }
       }
+      let validationBytes = header.validation.map { $0.byteCount } ?? 0
       guard let trainBytes = header.train.byteCount, let testBytes = header.test.byteCount,
-        trainBytes <= n, testBytes <= n, 16 + headerLength + trainBytes + testBytes + 4 == n
+        let validationBytes, trainBytes <= n, testBytes <= n, validationBytes <= n,
+        16 + headerLength + trainBytes + testBytes + validationBytes + 4 == n
       else { throw fail("the sizes in the header do not add up to the file's size") }
 
       var offset = 16 + headerLength
@@ -272,9 +284,11 @@ public struct DataCache: Equatable, Sendable {
       }
       let train = dataset(header.train)
       let test = dataset(header.test)
+      let validation = header.validation.map(dataset)
       return LoadedData(
         fitted: f, train: train, test: test, trainRows: train.rows, testRows: test.rows,
-        trainSkipped: header.trainSkipped, testSkipped: header.testSkipped)
+        trainSkipped: header.trainSkipped, testSkipped: header.testSkipped, validation: validation,
+        validationRows: validation?.rows, validationSkipped: header.validationSkipped)
     }
   }
 
@@ -282,7 +296,9 @@ public struct DataCache: Equatable, Sendable {
 
   /// Writes `data` (loaded with `pipeline`, data paths blanked) as entry `key`; the reason when not.
   func store(_ data: LoadedData, key: UInt64, path: String, pipeline: Pipeline) -> String? {
-    guard data.trainRows == data.train.rows && data.testRows == data.test.rows else {
+    guard data.trainRows == data.train.rows && data.testRows == data.test.rows,
+      data.validationRows == data.validation?.rows
+    else {
       return "the row lists differ from the data sets' rows"
     }
     var fitted = data.fitted
@@ -294,7 +310,8 @@ public struct DataCache: Equatable, Sendable {
     }
     let header = Header(
       key: DataCache.hex(key), fitted: fitted, train: SetHeader(data.train), test: SetHeader(data.test),
-      trainSkipped: blanked(data.trainSkipped), testSkipped: blanked(data.testSkipped))
+      trainSkipped: blanked(data.trainSkipped), testSkipped: blanked(data.testSkipped),
+      validation: data.validation.map(SetHeader.init), validationSkipped: blanked(data.validationSkipped))
     let json: Data
     do {
       let enc = JSONEncoder()
@@ -304,9 +321,9 @@ public struct DataCache: Equatable, Sendable {
       return "cannot encode the header: \(error)"
     }
     guard let trainBytes = header.train.byteCount, let testBytes = header.test.byteCount,
-      json.count <= Int(UInt32.max)
+      let validationBytes = header.validation.map({ $0.byteCount }) ?? 0, json.count <= Int(UInt32.max)
     else { return "too large" }
-    let total = 16 + json.count + trainBytes + testBytes + 4
+    let total = 16 + json.count + trainBytes + testBytes + validationBytes + 4
     guard total <= maxBytes else { return "larger than the cache's limit of \(maxBytes) bytes" }
 
     var out: [UInt8] = []
@@ -315,7 +332,7 @@ public struct DataCache: Equatable, Sendable {
     appendLittleEndian(DataCache.formatVersion, to: &out)
     appendLittleEndian(UInt32(json.count), to: &out)
     out.append(contentsOf: json)
-    for d in [data.train, data.test] {
+    for d in [data.train, data.test] + (data.validation.map { [$0] } ?? []) {
       d.sparse.withUnsafeBytes { out.append(contentsOf: $0) }
       d.dense.withUnsafeBytes { out.append(contentsOf: $0) }
       d.labels.withUnsafeBytes { out.append(contentsOf: $0) }
@@ -344,6 +361,7 @@ public struct DataCache: Equatable, Sendable {
     var p = p
     p.train = ""
     p.test = nil
+    p.validation = p.validation.map { _ in "" }
     return p
   }
 

@@ -117,6 +117,9 @@ public struct FittedPipeline: Codable, Equatable, Sendable {
     var a = self
     var b = other
     (a.pipeline.train, a.pipeline.test, b.pipeline.train, b.pipeline.test) = ("", nil, "", nil)
+    (a.pipeline.validation, b.pipeline.validation) = (
+      a.pipeline.validation.map { _ in "" }, b.pipeline.validation.map { _ in "" }
+    )
     return a == b
   }
 

@@ -17,13 +17,19 @@ public struct LoadedData: Equatable, Sendable {
   public var trainSkipped: SkipReport?
   /// What `onBadRow: .skip` dropped from the test file; nil when nothing or no test file.
   public var testSkipped: SkipReport?
+  /// The validation set (a file, or a fraction of the train file's rows), when the pipeline has
+  /// one; its rows, of the validation file or of the train file; what `skip` dropped from its file.
+  public var validation: Dataset?
+  public var validationRows: [Int]?
+  public var validationSkipped: SkipReport?
 
   /// A report per file that lost rows, train first (empty under `.error`). For the run's log.
-  public var skipped: [SkipReport] { [trainSkipped, testSkipped].compactMap { $0 } }
+  public var skipped: [SkipReport] { [trainSkipped, testSkipped, validationSkipped].compactMap { $0 } }
 
   public init(
     fitted: FittedPipeline, train: Dataset, test: Dataset, trainRows: [Int], testRows: [Int],
-    trainSkipped: SkipReport? = nil, testSkipped: SkipReport? = nil
+    trainSkipped: SkipReport? = nil, testSkipped: SkipReport? = nil, validation: Dataset? = nil,
+    validationRows: [Int]? = nil, validationSkipped: SkipReport? = nil
   ) {
     self.fitted = fitted
     self.train = train
@@ -32,6 +38,9 @@ public struct LoadedData: Equatable, Sendable {
     self.testRows = testRows
     self.trainSkipped = trainSkipped
     self.testSkipped = testSkipped
+    self.validation = validation
+    self.validationRows = validationRows
+    self.validationSkipped = validationSkipped
   }
 
   /// Reads `trainPath ?? p.train`. With a test file (`testPath ?? p.test`), every train row trains
@@ -40,29 +49,40 @@ public struct LoadedData: Equatable, Sendable {
   /// Under `p.onBadRow == .skip`, bad rows are dropped from each file right after parsing, before
   /// the split (see BadRows.swift), and reported in `skipped`.
   ///
+  /// With a validation file (`validationPath ?? p.validation`) its rows validate; otherwise
+  /// `p.validationFraction` of the train file's rows are held out of the training rows
+  /// (`DataSplit.validation`). The pipeline is fitted on the rows that train.
+  ///
   /// With a `cache` (by default the one the environment names, see Cache.swift), a load of the
   /// same file contents with the same pipeline returns the stored result instead of parsing again.
   public static func load(
-    _ p: Pipeline, trainPath: String? = nil, testPath: String? = nil,
+    _ p: Pipeline, trainPath: String? = nil, testPath: String? = nil, validationPath: String? = nil,
     cache: DataCache? = DataCache.default
   ) throws -> LoadedData {
-    try loadReporting(p, trainPath: trainPath, testPath: testPath, cache: cache).data
+    try loadReporting(p, trainPath: trainPath, testPath: testPath, validationPath: validationPath, cache: cache)
+      .data
   }
 
   /// `load`, also telling what happened with the cache (for logs and tests).
   public static func loadReporting(
-    _ p: Pipeline, trainPath: String? = nil, testPath: String? = nil,
+    _ p: Pipeline, trainPath: String? = nil, testPath: String? = nil, validationPath: String? = nil,
     cache: DataCache? = DataCache.default
   ) throws -> (data: LoadedData, cache: DataCache.Report) {
     let trainFile = trainPath ?? p.train
     let testFile = testPath ?? p.test
+    var p = p
+    if let validationPath { p.validation = validationPath }
+    let validationFile = p.validation
     let trainBytes = try readDataFile(trainFile)
     var testBytes: [UInt8]? = nil
-    if let testFile {
+    var validationBytes: [UInt8]? = nil
+    for (file, isTest) in [(testFile, true), (validationFile, false)] {
+      guard let file else { continue }
       do {
-        testBytes = try readDataFile(testFile)
+        let b = try readDataFile(file)
+        if isTest { testBytes = b } else { validationBytes = b }
       } catch {
-        // As without a cache: a syntax error in the train file is reported before the test file's.
+        // As without a cache: a syntax error in the train file is reported before the others'.
         _ = try RawTable.parse(
           trainBytes, path: trainFile, delimiter: p.delimiter, onBadRow: p.onBadRow)
         throw error
@@ -71,10 +91,10 @@ public struct LoadedData: Equatable, Sendable {
     guard let cache, DataCache.supported else {
       let data = try build(
         p, trainFile: trainFile, trainBytes: consume trainBytes, testFile: testFile,
-        testBytes: consume testBytes)
+        testBytes: consume testBytes, validationBytes: consume validationBytes)
       return (data, DataCache.Report(path: nil))
     }
-    let key = DataCache.key(pipeline: p, train: trainBytes, test: testBytes)
+    let key = DataCache.key(pipeline: p, train: trainBytes, test: testBytes, validation: validationBytes)
     let path = cache.path(forKey: key)
     let keyed = DataCache.keyed(p)
     var report = DataCache.Report(path: path)
@@ -83,6 +103,7 @@ public struct LoadedData: Equatable, Sendable {
       data.fitted.pipeline = p
       data.trainSkipped?.path = trainFile
       data.testSkipped?.path = testFile ?? ""
+      data.validationSkipped?.path = validationFile ?? ""
       report.hit = true
       return (data, report)
     case .rejected(let reason): report.rejected = reason
@@ -91,7 +112,7 @@ public struct LoadedData: Equatable, Sendable {
     // Moved, not copied: parsing unescapes quoted fields in place.
     let data = try build(
       p, trainFile: trainFile, trainBytes: consume trainBytes, testFile: testFile,
-      testBytes: consume testBytes)
+      testBytes: consume testBytes, validationBytes: consume validationBytes)
     report.notStored = cache.store(data, key: key, path: path, pipeline: keyed)
     return (data, report)
   }
@@ -112,7 +133,7 @@ public struct LoadedData: Equatable, Sendable {
   /// Parses, splits, fits and encodes.
   static func build(
     _ p: Pipeline, trainFile: String, trainBytes: consuming [UInt8], testFile: String?,
-    testBytes: consuming [UInt8]?
+    testBytes: consuming [UInt8]?, validationBytes: consuming [UInt8]? = nil
   ) throws -> LoadedData {
     /// Parsed, and under `skip` without its bad rows.
     func table(_ bytes: consuming [UInt8], _ path: String) throws -> RawTable {
@@ -121,26 +142,52 @@ public struct LoadedData: Equatable, Sendable {
     }
     func report(_ t: RawTable) -> SkipReport? { t.skipped.isEmpty ? nil : t.skipped }
     let trainTable = try table(trainBytes, trainFile)
+    var trainRows: [Int]
+    var testTable = trainTable
+    var testRows: [Int]
+    var testSkipped: SkipReport?
     if let testFile, let testBytes {
-      let testTable = try table(testBytes, testFile)
-      let trainRows = Array(0..<trainTable.rowCount)
-      let testRows = Array(0..<testTable.rowCount)
-      let fitted = try FittedPipeline.fit(p, table: trainTable, rows: trainRows)
-      return LoadedData(
-        fitted: fitted, train: try fitted.encode(table: trainTable, rows: trainRows),
-        test: try fitted.encode(table: testTable, rows: testRows), trainRows: trainRows,
-        testRows: testRows, trainSkipped: report(trainTable), testSkipped: report(testTable))
+      testTable = try table(testBytes, testFile)
+      trainRows = Array(0..<trainTable.rowCount)
+      testRows = Array(0..<testTable.rowCount)
+      testSkipped = report(testTable)
+    } else {
+      guard p.testFraction >= 0 && p.testFraction < 1 else {
+        throw DataError(
+          path: trainFile, message: "the test fraction must be in [0, 1), not \(p.testFraction)")
+      }
+      (trainRows, testRows) = DataSplit.holdout(
+        count: trainTable.rowCount, testFraction: p.testFraction, seed: p.splitSeed)
     }
-    guard p.testFraction >= 0 && p.testFraction < 1 else {
-      throw DataError(
-        path: trainFile, message: "the test fraction must be in [0, 1), not \(p.testFraction)")
+    // The validation rows: a file, or a fraction of the train file's rows out of the training rows.
+    var validationTable: RawTable?
+    var validationRows: [Int]?
+    if let file = p.validation, let validationBytes {
+      let t = try table(validationBytes, file)
+      validationTable = t
+      validationRows = Array(0..<t.rowCount)
+    } else if p.validationFraction > 0 {
+      guard p.validationFraction < 1 && p.testFraction + p.validationFraction < 1 else {
+        throw DataError(
+          path: trainFile,
+          message: "the validation fraction must be in [0, 1) and leave training rows, not \(p.validationFraction)")
+      }
+      let split = DataSplit.validation(
+        rows: trainRows, total: trainTable.rowCount, fraction: p.validationFraction, seed: p.splitSeed)
+      trainRows = split.train
+      validationRows = split.validation
+      validationTable = trainTable
     }
-    let (trainRows, testRows) = DataSplit.holdout(
-      count: trainTable.rowCount, testFraction: p.testFraction, seed: p.splitSeed)
     let fitted = try FittedPipeline.fit(p, table: trainTable, rows: trainRows)
-    return LoadedData(
+    var data = LoadedData(
       fitted: fitted, train: try fitted.encode(table: trainTable, rows: trainRows),
-      test: try fitted.encode(table: trainTable, rows: testRows), trainRows: trainRows,
-      testRows: testRows, trainSkipped: report(trainTable))
+      test: try fitted.encode(table: testTable, rows: testRows), trainRows: trainRows,
+      testRows: testRows, trainSkipped: report(trainTable), testSkipped: testSkipped)
+    if let validationTable, let validationRows {
+      data.validation = try fitted.encode(table: validationTable, rows: validationRows)
+      data.validationRows = validationRows
+      if p.validation != nil { data.validationSkipped = report(validationTable) }
+    }
+    return data
   }
 }

@@ -16,6 +16,20 @@ public enum DataSplit {
     let k = Int((Double(count) * testFraction).rounded())
     return (Array(order[k...]).sorted(), Array(order[..<k]).sorted())
   }
+
+  /// Holds out round(total * fraction) of `rows` (the training rows left by the test holdout, in
+  /// a file of `total` rows) for validation: the first ones of a Fisher–Yates permutation of
+  /// `rows` drawn from `SeededRNG(seed: seed, stream: "validation")`. Both lists sorted ascending.
+  public static func validation(rows: [Int], total: Int, fraction: Double, seed: UInt64) -> (
+    train: [Int], validation: [Int]
+  ) {
+    precondition(fraction >= 0 && fraction < 1, "bad validation fraction")
+    var order = rows
+    var rng = SeededRNG(seed: seed, stream: "validation")
+    rng.shuffle(&order)
+    let k = min(rows.count, Int((Double(total) * fraction).rounded()))
+    return (Array(order[k...]).sorted(), Array(order[..<k]).sorted())
+  }
 }
 
 public enum EpochOrder {

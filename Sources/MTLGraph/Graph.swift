@@ -269,6 +269,38 @@ public enum LossBalancingKind: String, Codable, Sendable {
   case gradnorm
 }
 
+/// `training.early_stopping`: what is watched on the validation set after each epoch.
+public struct EarlyStopping: Codable, Equatable, Sendable {
+  /// `loss` (Σ loss_weight × each task's mean validation loss) or `TASK.METRIC`.
+  public var monitor: String
+  /// Epochs without an improvement of more than `minDelta` before training stops.
+  public var patience: Int
+  public var minDelta: Double
+  public init(monitor: String, patience: Int, minDelta: Double) {
+    self.monitor = monitor
+    self.patience = patience
+    self.minDelta = minDelta
+  }
+
+  /// The monitored metric: its task (nil for `loss`) and name.
+  public var parts: (task: String?, metric: String) {
+    guard let dot = monitor.lastIndex(of: ".") else { return (nil, monitor) }
+    return (String(monitor[..<dot]), String(monitor[monitor.index(after: dot)...]))
+  }
+
+  /// Whether larger values are better (AUC, accuracy) rather than smaller (losses, errors).
+  public var maximizes: Bool { ["auc", "accuracy"].contains(parts.metric) }
+
+  /// The metrics a task type can be monitored on.
+  public static func metrics(for type: TaskType) -> [String] {
+    switch type {
+    case .binary: return ["auc", "logloss", "loss"]
+    case .regression: return ["mse", "mae", "loss"]
+    case .multiclass: return ["accuracy", "auc", "logloss", "loss"]
+    }
+  }
+}
+
 public struct Training: Codable, Equatable, Sendable {
   public var optimizer: OptimizerKind
   public var learningRate: Float
@@ -287,6 +319,9 @@ public struct Training: Codable, Equatable, Sendable {
   public var lossBalancing: LossBalancingKind?
   /// GradNorm's α (with `lossBalancing == .gradnorm`).
   public var gradnormAlpha: Float?
+  /// Stop when the validation monitor has not improved for `patience` epochs, and end with the
+  /// best epoch's parameters. nil: train every epoch, keep the last.
+  public var earlyStopping: EarlyStopping? = nil
   public init(
     optimizer: OptimizerKind, learningRate: Float, beta1: Float = 0.9, beta2: Float = 0.999,
     epsilon: Float = 1e-7, momentum: Float = 0, initialAccumulator: Float = 0.1, batchSize: Int,

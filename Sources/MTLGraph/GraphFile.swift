@@ -28,6 +28,7 @@ public enum GraphFile {
     var g = g
     g.pipeline.train = Paths.relative(g.pipeline.train, from: dir)
     g.pipeline.test = g.pipeline.test.map { Paths.relative($0, from: dir) }
+    g.pipeline.validation = g.pipeline.validation.map { Paths.relative($0, from: dir) }
     return encode(g)
   }
 
@@ -126,6 +127,7 @@ public enum GraphFile {
     let dir = Paths.directory(of: path)
     g.pipeline.train = Paths.resolve(g.pipeline.train, against: dir)
     g.pipeline.test = g.pipeline.test.map { Paths.resolve($0, against: dir) }
+    g.pipeline.validation = g.pipeline.validation.map { Paths.resolve($0, against: dir) }
     return g
   }
 }

@@ -7,9 +7,10 @@ import MTLSupport
 // The identity is the graph's ops, values, parameters, tasks, losses, feature pipeline (features,
 // vocabulary kinds, missing markers, labels) and training settings. It is never where the files
 // were or how they were named: the spec path (`source`), the data paths, the split of the data
-// (`test_fraction`, `split_seed`), the CSV dialect and bad-row policy (how files are read), the
+// (`test_fraction`, `split_seed`, the validation set), the CSV dialect and bad-row policy (how files are read), the
 // spec locations of ops (a comment added above a block moves them), the model's display name and
-// the epoch count (a run resumed with more `--epochs` is the same model). The learned vocabularies
+// the epoch count and early stopping (a run resumed with more `--epochs` or another patience is
+// the same model). The learned vocabularies
 // and statistics are checked beside it (the fitted pipeline travels in the checkpoint).
 
 extension Pipeline {
@@ -20,6 +21,8 @@ extension Pipeline {
     p.test = nil
     p.testFraction = 0
     p.splitSeed = 0
+    p.validation = nil
+    p.validationFraction = 0
     p.delimiter = ","
     p.onBadRow = .error
     return p
@@ -34,6 +37,7 @@ public enum ModelIdentity {
     g.source = ""
     g.pipeline = g.pipeline.identity
     g.training.epochs = 1
+    g.training.earlyStopping = nil
     for i in g.ops.indices { g.ops[i].loc = "" }
     return g
   }

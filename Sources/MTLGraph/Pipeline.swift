@@ -135,6 +135,11 @@ public struct Pipeline: Codable, Equatable, Sendable {
   public var test: String?
   public var testFraction: Double
   public var splitSeed: UInt64
+  /// Separate validation data (scored after every epoch, for early stopping); when nil,
+  /// `validationFraction` of the training rows left after the test holdout are held out (none
+  /// when 0). In the file only when set, so pipelines without them are unchanged.
+  public var validation: String? = nil
+  public var validationFraction: Double = 0
   public var delimiter: String
   public var sparse: [SparseFeature]
   public var dense: [DenseFeature]
@@ -160,7 +165,8 @@ public struct Pipeline: Codable, Equatable, Sendable {
   }
 
   enum CodingKeys: String, CodingKey {
-    case train, test, testFraction, splitSeed, delimiter, sparse, dense, labels, onBadRow
+    case train, test, testFraction, splitSeed, delimiter, sparse, dense, labels, onBadRow, validation,
+      validationFraction
   }
 
   public init(from decoder: any Decoder) throws {
@@ -174,6 +180,8 @@ public struct Pipeline: Codable, Equatable, Sendable {
     dense = try c.decode([DenseFeature].self, forKey: .dense)
     labels = try c.decode([LabelColumn].self, forKey: .labels)
     onBadRow = try c.decodeIfPresent(BadRowPolicy.self, forKey: .onBadRow) ?? .error
+    validation = try c.decodeIfPresent(String.self, forKey: .validation)
+    validationFraction = try c.decodeIfPresent(Double.self, forKey: .validationFraction) ?? 0
   }
 
   public func encode(to encoder: any Encoder) throws {
@@ -187,5 +195,10 @@ public struct Pipeline: Codable, Equatable, Sendable {
     try c.encode(dense, forKey: .dense)
     try c.encode(labels, forKey: .labels)
     if onBadRow != .error { try c.encode(onBadRow, forKey: .onBadRow) }
+    try c.encodeIfPresent(validation, forKey: .validation)
+    if validationFraction != 0 { try c.encode(validationFraction, forKey: .validationFraction) }
   }
+
+  /// Whether the data has a validation set (a file, or a fraction of the training rows).
+  public var hasValidation: Bool { validation != nil || validationFraction > 0 }
 }

@@ -73,6 +73,24 @@ extension Graph {
       t.initialAccumulator.isFinite && t.initialAccumulator >= 0, "initialAccumulator",
       "the initial accumulator must be a non-negative number")
     try need(t.clipNorm.isFinite && t.clipNorm >= 0, "clipNorm", "clip norm must be a non-negative number")
+    if let e = t.earlyStopping {
+      try need(
+        (0...GraphLimits.maxEpochs).contains(e.patience), "earlyStopping.patience",
+        "patience \(e.patience) is outside 0...\(GraphLimits.maxEpochs)")
+      try need(
+        e.minDelta.isFinite && e.minDelta >= 0, "earlyStopping.minDelta", "min delta must be a non-negative number")
+      let (task, metric) = e.parts
+      if let task {
+        guard let t = tasks.first(where: { $0.name == task && $0.label != nil }) else {
+          throw GraphProblem("training.earlyStopping.monitor", "`\(e.monitor)` names no labelled task")
+        }
+        try need(
+          EarlyStopping.metrics(for: t.type).contains(metric), "earlyStopping.monitor",
+          "`\(metric)` is not a metric of \(t.type.rawValue) task `\(task)`")
+      } else {
+        try need(metric == "loss", "earlyStopping.monitor", "`\(e.monitor)` is neither `loss` nor `TASK.METRIC`")
+      }
+    }
   }
 
   private func checkValues() throws {
@@ -338,6 +356,10 @@ extension Pipeline {
     let p = self
     if !(p.testFraction >= 0 && p.testFraction < 1) {
       throw GraphProblem("pipeline.testFraction", "the test fraction must lie in [0, 1)")
+    }
+    if !(p.validationFraction >= 0 && p.validationFraction < 1 && p.testFraction + p.validationFraction < 1) {
+      throw GraphProblem(
+        "pipeline.validationFraction", "the validation fraction must lie in [0, 1), with the test fraction below 1")
     }
     if p.delimiter.utf8.count != 1 {
       throw GraphProblem("pipeline.delimiter", "the delimiter must be one byte")

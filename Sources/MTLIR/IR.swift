@@ -47,6 +47,8 @@ public struct DataSource: Sendable {
   public var splitSeed: Int
   public var delimiter: String
   public var onBadRow: BadRowAction
+  public var validation: String? = nil
+  public var validationFraction: Double = 0
 }
 
 /// Experts `start..<start+count` of expert group `group`: what a gate mixes.

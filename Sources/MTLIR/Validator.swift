@@ -152,11 +152,14 @@ public struct Validator {
 
   func resolveData() -> DataSource {
     let d = spec.data
-    return DataSource(
+    var source = DataSource(
       train: Validator.resolve(d.train.value, relativeTo: spec.path),
       test: d.test.map { Validator.resolve($0.value, relativeTo: spec.path) },
       testFraction: d.testFraction, splitSeed: d.splitSeed ?? spec.training.seed, delimiter: d.delimiter,
       onBadRow: d.onBadRow)
+    source.validation = d.validation.map { Validator.resolve($0.value, relativeTo: spec.path) }
+    source.validationFraction = d.validationFraction
+    return source
   }
 
   /// `path` resolved against the folder of `specPath`, normalised lexically.
@@ -443,6 +446,7 @@ public struct Validator {
       }
     }
     checkProductCycles()
+    checkEarlyStopping(out)
     // A task with no label learns only through the labelled product tasks that use it.
     var trained = Set(spec.tasks.filter { $0.label != nil }.map(\.name.value))
     var changed = true
@@ -466,6 +470,43 @@ public struct Validator {
       }
     }
     return out
+  }
+
+  /// `training.early_stopping.monitor`: `loss`, or `TASK.METRIC` for a labelled task and a metric
+  /// of its type (the direction follows the metric).
+  mutating func checkEarlyStopping(_ tasks: [TaskIR]) {
+    guard let e = spec.training.earlyStopping else { return }
+    let text = e.monitor.value
+    guard text != "loss" else { return }
+    let labelled = tasks.filter { $0.label != nil }
+    guard let dot = text.lastIndex(of: ".") else {
+      diags.error(
+        .invalidValue, "`monitor` is `\(text)`; it is `loss` or `TASK.METRIC`", at: e.monitor.span,
+        help: labelled.first.map { "e.g. `loss`, or `\($0.name).\(metricNames($0.type)[0])`" })
+      return
+    }
+    let name = String(text[..<dot])
+    let metric = String(text[text.index(after: dot)...])
+    guard let task = labelled.first(where: { $0.name == name }) else {
+      diags.error(
+        .unknownReference, "`monitor` names task `\(name)`, which is not a labelled task", at: e.monitor.span,
+        help: Suggest.help(for: name, among: labelled.map(\.name), what: "labelled task"))
+      return
+    }
+    let allowed = metricNames(task.type)
+    if !allowed.contains(metric) {
+      diags.error(
+        .invalidValue, "`\(metric)` is not a metric of \(task.type.rawValue) task `\(name)`", at: e.monitor.span,
+        help: "monitor one of " + allowed.map { "`\(name).\($0)`" }.joined(separator: ", "))
+    }
+  }
+
+  func metricNames(_ type: TaskKind) -> [String] {
+    switch type {
+    case .binary: return ["auc", "logloss", "loss"]
+    case .regression: return ["mse", "mae", "loss"]
+    case .multiclass: return ["accuracy", "auc", "logloss", "loss"]
+    }
   }
 
   mutating func checkProductCycles() {
@@ -534,6 +575,7 @@ public struct Validator {
     // Messages name the path as written in the spec; the note gives what it resolved to.
     var files: [(String, Located<String>)] = [(data.train, spec.data.train)]
     if let test = data.test, let written = spec.data.test { files.append((test, written)) }
+    if let v = data.validation, let written = spec.data.validation { files.append((v, written)) }
     for (resolved, written) in files {
       let path = written.value
       let pathSpan = written.span

@@ -39,6 +39,9 @@ public struct DataDecl: Sendable {
   public var train: Located<String>
   public var test: Located<String>?
   public var testFraction: Double
+  /// A validation file, or a fraction of the train file's rows held out of training (0: none).
+  public var validation: Located<String>? = nil
+  public var validationFraction: Double = 0
   public var splitSeed: Int?
   public var delimiter: String
   public var missing: [String]
@@ -120,6 +123,13 @@ public struct TowerDecl: Sendable {
   public var span: Span
 }
 
+public struct EarlyStoppingDecl: Sendable {
+  public var monitor: Located<String>
+  public var patience: Int
+  public var minDelta: Double
+  public var span: Span
+}
+
 public struct TrainingDecl: Sendable {
   public var optimizer: OptimizerType = .adam
   public var learningRate: Double = 0.001
@@ -137,6 +147,9 @@ public struct TrainingDecl: Sendable {
   public var lossBalancing: LossBalancingMethod = .none
   /// GradNorm's asymmetry α.
   public var gradnormAlpha: Double = 1.5
+  /// `early_stopping`: the monitor (with its span, checked against the tasks by the validator),
+  /// patience and min_delta.
+  public var earlyStopping: EarlyStoppingDecl? = nil
   public init() {}
 }
 

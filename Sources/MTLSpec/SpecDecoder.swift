@@ -58,7 +58,10 @@ public enum SpecDecoder {
     guard
       let m = r.mapping(
         node, "`data`",
-        allowed: ["train", "test", "test_fraction", "split_seed", "delimiter", "missing", "on_bad_row"],
+        allowed: [
+          "train", "test", "test_fraction", "split_seed", "delimiter", "missing", "on_bad_row", "validation",
+          "validation_fraction",
+        ],
         required: ["train"])
     else { return nil }
     let train = m.value("train").flatMap { n in r.string(n, "`data.train`").map { Located($0, n.span) } }
@@ -87,10 +90,33 @@ public enum SpecDecoder {
     let missing =
       m.value("missing").flatMap { r.stringList($0, "`data.missing`", allowScalar: true) }?.map(\.value) ?? []
     let onBadRow = m.value("on_bad_row").flatMap { r.choice($0, "`data.on_bad_row` value", BadRowAction.self) }
+    let validation = m.value("validation").flatMap { n in
+      r.string(n, "`data.validation`").map { Located($0, n.span) }
+    }
+    var validationFraction = 0.0
+    if let n = m.value("validation_fraction") {
+      if validation != nil {
+        r.diags.error(
+          .conflictingKeys, "`validation_fraction` has no effect when `validation` is given",
+          at: m.pair("validation_fraction")!.key.span,
+          help: "remove `validation_fraction`, or remove `validation` to hold out a fraction of the training rows")
+      }
+      validationFraction = r.double(n, "`data.validation_fraction`", in: 0...0.9, openLow: true) ?? 0
+      let testShare = test == nil ? fraction : 0
+      if testShare + validationFraction >= 0.95 {
+        r.diags.error(
+          .outOfRange,
+          "`validation_fraction` \(validationFraction) and the test fraction \(testShare) leave under 5% of the rows to train on",
+          at: n.span, help: "hold out less")
+      }
+    }
     guard let train else { return nil }
-    return DataDecl(
+    var d = DataDecl(
       train: train, test: test, testFraction: fraction, splitSeed: seed, delimiter: delimiter, missing: missing,
       onBadRow: onBadRow ?? .error, span: r.keySpan(node))
+    d.validation = validation
+    d.validationFraction = validationFraction
+    return d
   }
 
   // MARK: features
@@ -403,7 +429,7 @@ public enum SpecDecoder {
     guard
       let m = r.mapping(
         node, "`training`",
-        allowed: ["optimizer", "batch_size", "epochs", "seed", "l2", "clip_norm", "loss_balancing"])
+        allowed: ["optimizer", "batch_size", "epochs", "seed", "l2", "clip_norm", "loss_balancing", "early_stopping"])
     else { return t }
     if let n = m.value("optimizer") { decodeOptimizer(n, &t, &r) }
     if let n = m.value("batch_size") { t.batchSize = r.int(n, "`batch_size`", in: 1...1_000_000) ?? t.batchSize }
@@ -423,6 +449,18 @@ public enum SpecDecoder {
             .conflictingKeys, "`alpha` does not apply to the `\(t.lossBalancing.rawValue)` method", at: a.key.span,
             help: "`alpha` is GradNorm's; remove it, or use `method: gradnorm`")
         }
+      }
+    }
+    if let n = m.value("early_stopping"),
+      let em = r.mapping(
+        n, "`training.early_stopping`", allowed: ["monitor", "patience", "min_delta"], required: ["monitor"])
+    {
+      let monitor = em.value("monitor").flatMap { mn in r.string(mn, "`monitor`").map { Located($0, mn.span) } }
+      let patience = em.value("patience").flatMap { r.int($0, "`patience`", in: 0...100_000) } ?? 10
+      let minDelta = em.value("min_delta").flatMap { r.double($0, "`min_delta`", in: 0...1e9) } ?? 0
+      if let monitor {
+        t.earlyStopping = EarlyStoppingDecl(
+          monitor: monitor, patience: patience, minDelta: minDelta, span: r.keySpan(n))
       }
     }
     if let n = m.value("l2"), let lm = r.mapping(n, "`training.l2`", allowed: ["embeddings", "weights"]) {

@@ -55,6 +55,11 @@ public struct Checkpoint: Equatable {
   public var state: [[Float]]
   /// The loss balancer's learned scalars and their optimiser state (`LossBalancer.state`).
   public var balancer: [Float] = []
+  /// Early stopping: the best epoch so far, its parameters (after the optimiser state in the
+  /// file; empty without early stopping), and whether training stopped.
+  public var best: Session.BestEpoch? = nil
+  public var bestParams: [[Float]] = []
+  public var stoppedEarly = false
 
   struct Header: Codable {
     var model: Graph?
@@ -72,6 +77,10 @@ public struct Checkpoint: Equatable {
     var stateCounts: [Int]
     /// In the header (a few floats): absent when the method has none.
     var balancer: [Float]?
+    /// Early stopping's state; absent without it (files stay as they were).
+    var best: Session.BestEpoch?
+    var bestCounts: [Int]?
+    var stoppedEarly: Bool?
   }
 
   /// Version 1's fingerprint: the whole graph but its epoch count, paths and spec locations
@@ -88,7 +97,9 @@ public struct Checkpoint: Equatable {
       fingerprint: String(fingerprint, radix: 16), epoch: epoch, steps: steps, seed: seed, threads: threads,
       batchesDone: batchesDone, partialLoss: partialLoss, partialTaskLoss: partialTaskLoss, fitted: fitted,
       history: history, paramCounts: params.map(\.count), stateCounts: state.map(\.count),
-      balancer: balancer.isEmpty ? nil : balancer)
+      balancer: balancer.isEmpty ? nil : balancer, best: best,
+      bestCounts: bestParams.isEmpty ? nil : bestParams.map(\.count),
+      stoppedEarly: stoppedEarly ? true : nil)
     let enc = JSONEncoder()
     enc.outputFormatting = [.sortedKeys]
     // Non-finite numbers (a loss sum that overflowed) as strings, so the header always encodes.
@@ -97,11 +108,12 @@ public struct Checkpoint: Equatable {
     let h = Array((try? enc.encode(header)) ?? Data())
     var out = Checkpoint.magic
     out.reserveCapacity(
-      out.count + 8 + h.count + 4 * (params.reduce(0) { $0 + $1.count } + state.reduce(0) { $0 + $1.count }) + 4)
+      out.count + 8 + h.count
+        + 4 * ((params + state + bestParams).reduce(0) { $0 + $1.count }) + 4)
     appendU32(&out, Checkpoint.version)
     appendU32(&out, UInt32(h.count))
     out += h
-    for a in params + state {
+    for a in params + state + bestParams {
       a.withUnsafeBytes { raw in
         // Floats are stored little-endian; this machine is little-endian (checked at decode).
         out.append(contentsOf: raw)
@@ -139,8 +151,11 @@ public struct Checkpoint: Equatable {
     // Every count against the bytes that are left, before anything is allocated.
     var offset = 16 + hlen
     let floatsLeft = (body - offset) / 4
-    let total = header.paramCounts.reduce(0) { $0 + $1 } + header.stateCounts.reduce(0) { $0 + $1 }
-    guard header.paramCounts.count + header.stateCounts.count <= floatsLeft + 1, total <= floatsLeft else {
+    let bestCounts = header.bestCounts ?? []
+    let total = (header.paramCounts + header.stateCounts + bestCounts).reduce(0) { $0 + $1 }
+    guard header.paramCounts.count + header.stateCounts.count + bestCounts.count <= floatsLeft + 1,
+      total <= floatsLeft
+    else {
       throw fail("checkpoint data is truncated")
     }
     func floats(_ n: Int) -> [Float] {
@@ -150,13 +165,15 @@ public struct Checkpoint: Equatable {
     }
     let params = header.paramCounts.map { floats($0) }
     let state = header.stateCounts.map { floats($0) }
+    let bestParams = bestCounts.map { floats($0) }
     guard offset == body else { throw fail("checkpoint has \(body - offset) unexpected trailing bytes") }
     guard let fp = UInt64(header.fingerprint, radix: 16) else { throw fail("checkpoint fingerprint is malformed") }
     return Checkpoint(
       model: header.model, fingerprint: fp, epoch: header.epoch, steps: header.steps, seed: header.seed,
       threads: header.threads, batchesDone: header.batchesDone, partialLoss: header.partialLoss,
       partialTaskLoss: header.partialTaskLoss, fitted: header.fitted, history: header.history, params: params,
-      state: state, balancer: header.balancer ?? [])
+      state: state, balancer: header.balancer ?? [], best: header.best, bestParams: bestParams,
+      stoppedEarly: header.stoppedEarly ?? false)
   }
 
   /// Writes `DIR/checkpoint.mtlc` atomically, creating DIR if needed.
@@ -189,7 +206,14 @@ extension Checkpoint.Header {
   func check() -> String? {
     let maxCount = Checkpoint.maxBytes / 4
     if paramCounts.count > maxCount || stateCounts.count > maxCount { return "too many tensors" }
-    for n in paramCounts + stateCounts where n < 0 || n > maxCount { return "a tensor has \(n) floats" }
+    if (bestCounts ?? []).count > maxCount { return "too many tensors" }
+    for n in paramCounts + stateCounts + (bestCounts ?? []) where n < 0 || n > maxCount {
+      return "a tensor has \(n) floats"
+    }
+    if let b = bestCounts, b != paramCounts { return "its best parameters are not shaped as its parameters" }
+    if let b = best, !(0...epoch).contains(b.epoch) || !(0...GraphLimits.maxEpochs).contains(b.wait) {
+      return "its best epoch \(b.epoch) (\(b.wait) epochs since) is not within its \(epoch) epochs"
+    }
     // Steps fit any run (10^5 epochs of 10^9 batches); so the counters can never overflow.
     guard epoch >= 0, epoch <= GraphLimits.maxEpochs, (0...(1 << 50)).contains(steps), batchesDone >= 0,
       batchesDone <= steps

@@ -10,6 +10,11 @@ public struct MetricsFile: Encodable {
     var epochs: Int
     var rows: Int
     var history: [EpochReport]
+    /// With a validation set: its rows; with early stopping: the epoch whose parameters the run
+    /// ended with, and whether it stopped before its last epoch.
+    var validation_rows: Int? = nil
+    var best_epoch: Int? = nil
+    var stopped_early: Bool? = nil
   }
 
   var model: String

@@ -6,12 +6,14 @@ import MTLSupport
 /// `mtlc predict` and `mtlc evaluate` as library calls: a compiled graph plus a checkpoint
 /// (weights and the fitted feature pipeline) applied to a CSV file.
 public enum Inference {
-  /// A session restored from the checkpoint in `dir`.
-  public static func restore(_ graph: Graph, checkpointDir dir: String) throws -> Session {
+  /// A session restored from the checkpoint in `dir`, with the best epoch's parameters when
+  /// early stopping kept them (what the run ended with), unless `last`: the last epoch's.
+  public static func restore(_ graph: Graph, checkpointDir dir: String, last: Bool = false) throws -> Session {
     let c = try Checkpoint.read(fromDirectory: dir)
     try Session.preflight(graph: graph, fitted: c.fitted, threads: c.threads)
     let s = Session(graph: graph, fitted: c.fitted, seed: c.seed, threads: c.threads)
     try s.restore(c)
+    if !last { s.useBestParameters() }
     return s
   }
 

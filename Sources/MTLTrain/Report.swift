@@ -12,8 +12,10 @@ public enum RunReport {
     public var graph: Graph
     public var metrics: [TaskMetrics]
     public var history: [EpochReport]
-    /// Test metrics after each epoch (same order as `history`; may be shorter after a resume).
-    public var epochMetrics: [[TaskMetrics]]
+    /// Validation rows, when the run had a validation set (its scores are in `history`).
+    public var validationRows: Int? = nil
+    /// With early stopping: the epoch whose parameters the run ended with.
+    public var bestEpoch: Int? = nil
     public var experts: ExpertReport
     public var command: String
     /// The seed of initialisation and shuffling (the spec's or `--seed`).
@@ -25,14 +27,13 @@ public enum RunReport {
     /// When the run finished (shown in UTC).
     public var finished: Date
     public init(
-      graph: Graph, metrics: [TaskMetrics], history: [EpochReport], epochMetrics: [[TaskMetrics]],
-      experts: ExpertReport, command: String, seed: UInt64, threads: Int, trainRows: Int, testRows: Int,
+      graph: Graph, metrics: [TaskMetrics], history: [EpochReport], experts: ExpertReport, command: String,
+      seed: UInt64, threads: Int, trainRows: Int, testRows: Int,
       finished: Date = Date()
     ) {
       self.graph = graph
       self.metrics = metrics
       self.history = history
-      self.epochMetrics = epochMetrics
       self.experts = experts
       self.command = command
       self.seed = seed
@@ -59,29 +60,33 @@ public enum RunReport {
     body += "<h2>Architecture</h2>\n<div class=arch>\(Architecture.svg(g))</div>\n"
     body += "<h2>Test metrics</h2>\n" + metricsTable(r.metrics)
     if !r.history.isEmpty {
-      body += "<h2>Training</h2>\n<p class=sub>Training loss of each labelled task, mean over the epoch's batches "
-      body += "(one axis per task: losses of different kinds are not comparable).</p>\n<div class=charts>"
+      let validated = r.history.contains { $0.validationTaskLoss != nil }
+      body += "<h2>Training</h2>\n<p class=sub>Loss of each labelled task, mean over the epoch's batches"
+      body += validated ? ", and on the validation rows after the epoch" : ""
+      body += " (one axis per task: losses of different kinds are not comparable).</p>\n<div class=charts>"
       let epochs = r.history.map { Double($0.epoch) }
       for l in g.losses {
         let title = "\(l.task): \(lossName(l.kind))" + (l.weight == 1 ? "" : ", weight \(l.weight)")
-        body += Chart.lines(
-          title: title, x: epochs, series: [(l.task, r.history.map { $0.taskLoss[l.task] ?? .nan })],
-          width: 340, height: 220, cls: "loss")
+        var series = [("training", r.history.map { $0.taskLoss[l.task] ?? .nan })]
+        if validated { series.append(("validation", r.history.map { $0.validationTaskLoss?[l.task] ?? .nan })) }
+        body += Chart.lines(title: title, x: epochs, series: series, width: 340, height: 220, cls: "loss")
       }
-      body += "</div>\n<div class=charts>"
-      let offset = r.history.count - r.epochMetrics.count
-      let mx = Array(epochs.dropFirst(max(0, offset)))
-      let aucs: [(String, [Double])] = g.tasks.filter { $0.type != .regression && $0.label != nil }.map { t in
-        (t.name, r.epochMetrics.map { ms in ms.first { $0.task == t.name }?.auc ?? .nan })
-      }
-      if !aucs.isEmpty && !mx.isEmpty {
-        body += Chart.lines(title: "test AUC after each epoch (multiclass: macro)", x: mx, series: aucs)
-      }
-      let mses: [(String, [Double])] = g.tasks.filter { $0.type == .regression && $0.label != nil }.map { t in
-        (t.name, r.epochMetrics.map { ms in ms.first { $0.task == t.name }?.mse ?? .nan })
-      }
-      if !mses.isEmpty && !mx.isEmpty { body += Chart.lines(title: "test MSE after each epoch", x: mx, series: mses) }
       body += "</div>\n"
+      if validated {
+        // Validation curves; the test rows appear only in the final table above, scored once.
+        body += "<div class=charts>"
+        func curve(_ t: TaskOutput, _ f: (TaskMetrics) -> Double?) -> (String, [Double]) {
+          (t.name, r.history.map { h in h.validation?.first { $0.task == t.name }.flatMap(f) ?? .nan })
+        }
+        let labelled = g.tasks.filter { $0.label != nil }
+        let aucs = labelled.filter { $0.type != .regression }.map { curve($0) { $0.auc } }
+        if !aucs.isEmpty {
+          body += Chart.lines(title: "validation AUC after each epoch (multiclass: macro)", x: epochs, series: aucs)
+        }
+        let mses = labelled.filter { $0.type == .regression }.map { curve($0) { $0.mse } }
+        if !mses.isEmpty { body += Chart.lines(title: "validation MSE after each epoch", x: epochs, series: mses) }
+        body += "</div>\n"
+      }
       body += balancingCharts(r, epochs: epochs)
     }
     if !r.experts.gates.isEmpty {
@@ -128,11 +133,28 @@ public enum RunReport {
       : "\(r.testRows) (\(fixed(g.pipeline.testFraction * 100, 0))% held out, split seed \(g.pipeline.splitSeed))"
     let finished = ISO8601DateFormatter()
     finished.timeZone = TimeZone(identifier: "UTC")
-    let rows: [(String, String)] = [
+    var rows: [(String, String)] = [
       ("model", g.name), ("spec", g.source),
       ("optimiser", optimiser), ("batch size", "\(t.batchSize)"),
       ("epochs", "\(t.epochs)"), ("seed", "\(r.seed)"),
       ("training rows", "\(r.trainRows)"), ("test rows", testRows),
+    ]
+    if let v = r.validationRows {
+      rows.append(
+        (
+          "validation rows",
+          g.pipeline.validation.map { "\(v) (from \($0))" }
+            ?? "\(v) (\(fixed(g.pipeline.validationFraction * 100, 0))% held out)"
+        ))
+    }
+    if let e = t.earlyStopping {
+      rows.append(
+        (
+          "early stopping",
+          "`\(e.monitor)`, patience \(e.patience)" + (r.bestEpoch.map { "; kept epoch \($0)" } ?? "")
+        ))
+    }
+    rows += [
       ("threads", "\(r.threads)"), ("mtlc version", MTLVersion.string),
       ("finished (UTC)", finished.string(from: r.finished)),
     ]

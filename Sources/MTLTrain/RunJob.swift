@@ -9,6 +9,8 @@ public struct RunJob {
   public var graph: Graph
   public var trainPath: String?
   public var testPath: String?
+  /// Validation CSV (instead of the spec's `data.validation` or `validation_fraction`).
+  public var validationPath: String?
   public var epochs: Int?
   public var seed: UInt64?
   /// Threads that share each batch (default `Session.defaultThreads`).
@@ -47,7 +49,14 @@ public struct RunJob {
   public func run() throws -> Result {
     var g = graph
     if let splitSeed { g.pipeline.splitSeed = splitSeed }
-    let data = try LoadedData.load(g.pipeline, trainPath: trainPath, testPath: testPath)
+    if g.training.earlyStopping != nil && !g.pipeline.hasValidation && validationPath == nil {
+      throw SetupError(
+        reason:
+          "`training.early_stopping` watches a validation set: give `data.validation`, `data.validation_fraction` or --validation FILE"
+      )
+    }
+    let data = try LoadedData.load(
+      g.pipeline, trainPath: trainPath, testPath: testPath, validationPath: validationPath)
     for s in data.skipped { log(s.description) }
     if let epochs { g.training.epochs = epochs }
     try Session.preflight(graph: g, fitted: data.fitted, threads: threads ?? Session.defaultThreads)
@@ -98,16 +107,15 @@ public struct RunJob {
         log("no checkpoint in \(dir); starting afresh")
       }
     }
+    let validating = data.validation.map { ", validating on \($0.count)" } ?? ""
     log(
-      "training `\(g.name)` on \(data.train.count) rows, testing on \(data.test.count); \(g.training.epochs) epochs, batch \(g.training.batchSize), seed \(session.seed), \(session.executor.threads) threads"
+      "training `\(g.name)` on \(data.train.count) rows\(validating), testing on \(data.test.count); \(g.training.epochs) epochs, batch \(g.training.batchSize), seed \(session.seed), \(session.executor.threads) threads"
     )
     var trained: [EpochReport] = []
     var expertHistory: [ExpertReport] = []
-    var epochMetrics: [[TaskMetrics]] = []
     do {
       try train(session, data, g, &trained) {
-        if metricsOut != nil { expertHistory.append(session.expertReport(data.test)) }
-        if reportDir != nil { epochMetrics.append(session.evaluate(data.test)) }
+        if metricsOut != nil { expertHistory.append(session.expertReport(data.validation ?? data.test)) }
       }
     } catch let e as Interrupted {
       // Save where we are (mid-epoch) so `--resume` continues at the next batch.
@@ -118,6 +126,19 @@ public struct RunJob {
         log("\(e); no --checkpoint-dir, so nothing was saved")
       }
       throw e
+    }
+    // The run ends with the best epoch's parameters when early stopping kept them; the test rows
+    // are scored once, on those.
+    if let rule = g.training.earlyStopping, let b = session.best {
+      if session.stoppedEarly {
+        log(
+          "early stopping after epoch \(session.epochsDone): `\(rule.monitor)` has not improved for \(b.wait) epoch\(b.wait == 1 ? "" : "s")"
+        )
+      }
+      if session.useBestParameters() {
+        log(
+          "keeping the parameters of epoch \(b.epoch) (`\(rule.monitor)` \(fixed(b.value, 6)) on the validation rows)")
+      }
     }
     let metrics = session.evaluate(data.test)
     let experts = session.expertReport(data.test)
@@ -133,15 +154,20 @@ public struct RunJob {
           model: graph.name, seed: session.seed, testRows: data.test.count, metrics: metrics,
           train: MetricsFile.TrainInfo(
             samples_per_second: result.samplesPerSecond, seconds: result.trainSeconds, epochs: session.epochsDone,
-            rows: data.train.count, history: session.history), experts: experts, expertHistory: expertHistory
+            rows: data.train.count, history: session.history, validation_rows: data.validation?.count,
+            best_epoch: session.best.flatMap { $0.epoch > 0 ? $0.epoch : nil },
+            stopped_early: g.training.earlyStopping != nil ? session.stoppedEarly : nil), experts: experts,
+          expertHistory: expertHistory
         ).encoded())
     }
     if let dir = reportDir {
-      let path = try RunReport.write(
-        RunReport.Input(
-          graph: session.graph, metrics: metrics, history: session.history, epochMetrics: epochMetrics,
-          experts: experts, command: command, seed: session.seed, threads: session.executor.threads,
-          trainRows: data.train.count, testRows: data.test.count), to: dir)
+      var input = RunReport.Input(
+        graph: session.graph, metrics: metrics, history: session.history, experts: experts, command: command,
+        seed: session.seed, threads: session.executor.threads, trainRows: data.train.count,
+        testRows: data.test.count)
+      input.validationRows = data.validation?.count
+      input.bestEpoch = g.training.earlyStopping != nil ? session.best.flatMap { $0.epoch > 0 ? $0.epoch : nil } : nil
+      let path = try RunReport.write(input, to: dir)
       log("report: \(path)")
     }
     return result
@@ -153,7 +179,7 @@ public struct RunJob {
     var epochs: [EpochReport] = []
     defer { trained = epochs }
     try session.train(
-      data.train, epochs: g.training.epochs,
+      data.train, epochs: g.training.epochs, validation: data.validation,
       afterEpoch: { r in
         epochs.append(r)
         let tasks = r.taskLoss.sorted { $0.key < $1.key }.map { "\($0.key) \(fixed($0.value, 4))" }.joined(
@@ -164,14 +190,32 @@ public struct RunJob {
         let cosines = r.gradientCosine.map { ps in
           "; gradient cosine " + ps.map { "\($0.a)/\($0.b) \(fixed($0.cosine, 3))" }.joined(separator: ", ")
         }
+        var validation = ""
+        if let v = r.validationLoss, let per = r.validationTaskLoss {
+          validation =
+            "; validation loss \(fixed(v, 4)) ("
+            + per.sorted { $0.key < $1.key }.map { "\($0.key) \(fixed($0.value, 4))" }.joined(separator: ", ") + ")"
+          if let rule = g.training.earlyStopping, rule.monitor != "loss",
+            let m = Session.monitored(r, rule)
+          {
+            validation += ", \(rule.monitor) \(fixed(m, 4))"
+          }
+        }
         log(
-          "epoch \(r.epoch)/\(g.training.epochs): loss \(fixed(r.loss, 4)) (\(tasks)\(weights ?? "")\(cosines ?? "")), \(fixed(r.seconds, 2)) s, \(Int(r.samplesPerSecond)) samples/s"
+          "epoch \(r.epoch)/\(g.training.epochs): loss \(fixed(r.loss, 4)) (\(tasks)\(weights ?? "")\(cosines ?? ""))\(validation), \(fixed(r.seconds, 2)) s, \(Int(r.samplesPerSecond)) samples/s"
         )
         if let dir = checkpointDir { try session.checkpoint().write(toDirectory: dir) }
         afterEach()
       },
       onBatch: onBatch.map { cb in { b, n, l in cb(session.epochsDone + 1, b, n, l) } })
   }
+}
+
+/// The run cannot start with these settings (a usage error): early stopping without a
+/// validation set.
+public struct SetupError: Error, CustomStringConvertible {
+  public var reason: String
+  public var description: String { reason }
 }
 
 /// `--resume` cannot continue from the checkpoint with these settings (a usage error: the

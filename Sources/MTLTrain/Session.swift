@@ -49,6 +49,11 @@ public struct EpochReport: Codable, Equatable, Sendable {
   /// With a method that keeps each task's gradient: the epoch's mean cosine between each pair
   /// of tasks' gradients on the shared parameters (negative: the tasks pull apart).
   public var gradientCosine: [TaskPair]? = nil
+  /// With a validation set: Σ loss_weight × each task's mean loss on it (the spec's fixed weights,
+  /// also under loss balancing), each task's mean loss, and each task's metrics.
+  public var validationLoss: Double? = nil
+  public var validationTaskLoss: [String: Double]? = nil
+  public var validation: [TaskMetrics]? = nil
 
   public struct TaskPair: Codable, Equatable, Sendable {
     public var a: String
@@ -62,6 +67,9 @@ public struct EpochReport: Codable, Equatable, Sendable {
     case gradientCosine = "gradient_cosine"
     case taskLoss = "task_loss"
     case samplesPerSecond = "samples_per_second"
+    case validationLoss = "validation_loss"
+    case validationTaskLoss = "validation_task_loss"
+    case validation
   }
 }
 
@@ -82,6 +90,40 @@ public final class Session {
   public private(set) var batchInEpoch = 0
   private var partialTotal = 0.0
   private var partialPerLoss: [Double] = []
+  /// Early stopping (`training.earlyStopping`, with a validation set): the best epoch so far and
+  /// its monitored value and parameters, the epochs since, and whether training stopped.
+  public private(set) var best: BestEpoch?
+  public private(set) var bestParams: [[Float]]?
+  public private(set) var stoppedEarly = false
+
+  /// The best epoch so far under early stopping (epoch 0, value NaN: none yet).
+  public struct BestEpoch: Codable, Equatable, Sendable {
+    public var epoch: Int
+    public var value: Double
+    /// Epochs trained since it without an improvement.
+    public var wait: Int
+
+    public init(epoch: Int, value: Double, wait: Int) {
+      self.epoch = epoch
+      self.value = value
+      self.wait = wait
+    }
+
+    /// The rule after epoch `epoch` scored `value`: a value better than the best by more than
+    /// `minDelta` (in the metric's direction) becomes the best; otherwise one more epoch without
+    /// improvement, and training stops once there have been `patience` of them (at the first for
+    /// patience 0). A value that is not a number never improves.
+    public mutating func observe(epoch e: Int, value v: Double, rule: EarlyStopping) -> (improved: Bool, stop: Bool) {
+      let improved =
+        value.isNaN ? !v.isNaN : (rule.maximizes ? v > value + rule.minDelta : v < value - rule.minDelta)
+      if improved {
+        self = BestEpoch(epoch: e, value: v, wait: 0)
+        return (true, false)
+      }
+      wait += 1
+      return (false, wait >= max(rule.patience, 1))
+    }
+  }
 
   /// The default thread count: 2 on every machine (not the machine's core count), so that the
   /// same spec, data and seed give the same bits everywhere; `--threads` changes it.
@@ -126,10 +168,13 @@ public final class Session {
     }
   }
 
-  /// Trains until `epochs` epochs are done in all. `afterEpoch` runs after each (checkpoints,
-  /// progress); `onBatch` after each step with (batch index, batches, running mean loss).
+  /// Trains until `epochs` epochs are done in all, or early stopping ends it. With `validation`,
+  /// each epoch is scored on it (`EpochReport.validation...`) and, with `training.earlyStopping`,
+  /// the best epoch's parameters are kept (`bestParams`; `useBestParameters()` puts them in).
+  /// `afterEpoch` runs after each (checkpoints, progress); `onBatch` after each step with (batch
+  /// index, batches, running mean loss).
   public func train(
-    _ data: Dataset, epochs: Int, afterEpoch: (EpochReport) throws -> Void = { _ in },
+    _ data: Dataset, epochs: Int, validation: Dataset? = nil, afterEpoch: (EpochReport) throws -> Void = { _ in },
     onBatch: ((Int, Int, Double) -> Void)? = nil
   ) throws {
     let B = graph.training.batchSize
@@ -137,7 +182,7 @@ public final class Session {
     guard n > 0 else { return }
     let batches = (n + B - 1) / B
     if partialPerLoss.count != graph.losses.count { partialPerLoss = Array(repeating: 0, count: graph.losses.count) }
-    while epochsDone < epochs {
+    while epochsDone < epochs && !stoppedEarly {
       let epoch = epochsDone + 1
       let order = EpochOrder.permutation(count: n, seed: seed, epoch: epoch)
       let start = monotonicSeconds()
@@ -180,6 +225,13 @@ public final class Session {
           }
         }
         report.gradientCosine = pairs
+      }
+      if let validation, validation.count > 0 {
+        let (total, perTask) = validationLosses(validation)
+        report.validationLoss = total
+        report.validationTaskLoss = perTask
+        report.validation = evaluate(validation)
+        if let rule = graph.training.earlyStopping { watch(report, epoch: epoch, rule: rule) }
       }
       epochsDone = epoch
       batchInEpoch = 0
@@ -234,6 +286,70 @@ public final class Session {
     return out
   }
 
+  /// Each labelled task's mean loss over `data` (over the rows it is scored on), and Σ of them
+  /// times the losses' fixed weights. The same losses as training, without updating anything.
+  public func validationLosses(_ data: Dataset) -> (total: Double, perTask: [String: Double]) {
+    let B = executor.maxBatch
+    var sums = [Double](repeating: 0, count: graph.losses.count)
+    var counts = [Double](repeating: 0, count: graph.losses.count)
+    let all = Array(0..<data.count)
+    var lo = 0
+    while lo < data.count {
+      let hi = min(lo + B, data.count)
+      load(data, all[lo..<hi])
+      executor.forward()
+      executor.computeLosses(gradients: false)
+      for (i, l) in graph.losses.enumerated() {
+        let rows = Double(graph.pipeline.labels[l.label].maskable ? executor.inSpace[i] : hi - lo)
+        sums[i] += executor.lossValues[i] * rows
+        counts[i] += rows
+      }
+      lo = hi
+    }
+    var perTask: [String: Double] = [:]
+    var total = 0.0
+    for (i, l) in graph.losses.enumerated() {
+      let mean = counts[i] > 0 ? sums[i] / counts[i] : 0
+      perTask[l.task] = mean
+      total += Double(l.weight) * mean
+    }
+    return (total, perTask)
+  }
+
+  /// The monitored value of an epoch's validation scores: `loss`, `TASK.loss` or `TASK.METRIC`.
+  public static func monitored(_ r: EpochReport, _ rule: EarlyStopping) -> Double? {
+    let (task, metric) = rule.parts
+    guard let task else { return r.validationLoss }
+    if metric == "loss" { return r.validationTaskLoss?[task] }
+    guard let m = r.validation?.first(where: { $0.task == task }) else { return nil }
+    switch metric {
+    case "auc": return m.auc
+    case "logloss": return m.logloss
+    case "mse": return m.mse
+    case "mae": return m.mae
+    case "accuracy": return m.accuracy
+    default: return nil
+    }
+  }
+
+  /// Early stopping after epoch `epoch` (`BestEpoch.observe`); an improvement keeps the parameters.
+  func watch(_ r: EpochReport, epoch: Int, rule: EarlyStopping) {
+    var b = best ?? BestEpoch(epoch: 0, value: .nan, wait: 0)
+    let (improved, stop) = b.observe(epoch: epoch, value: Session.monitored(r, rule) ?? .nan, rule: rule)
+    best = b
+    if improved { bestParams = executor.parameterArrays() }
+    if stop { stoppedEarly = true }
+  }
+
+  /// Puts the best epoch's parameters in the executor (after training: what the run ends with).
+  /// False when there are none (no early stopping, or no epoch improved).
+  @discardableResult
+  public func useBestParameters() -> Bool {
+    guard let p = bestParams, best.map({ $0.epoch > 0 }) ?? false else { return false }
+    executor.setParameters(p)
+    return true
+  }
+
   /// Metrics of every task on `data` (which must carry the labels).
   public func evaluate(_ data: Dataset) -> [TaskMetrics] {
     let preds = predict(data)
@@ -257,7 +373,7 @@ public final class Session {
       steps: executor.optimizer.steps, seed: seed,
       threads: executor.threads, batchesDone: batchInEpoch, partialLoss: partialTotal, partialTaskLoss: partialPerLoss,
       fitted: fitted, history: history, params: executor.parameterArrays(), state: executor.optimizer.stateArrays(),
-      balancer: executor.balancer.state)
+      balancer: executor.balancer.state, best: best, bestParams: bestParams ?? [], stoppedEarly: stoppedEarly)
   }
 
   /// Restores weights, optimiser state and progress. The checkpoint must come from this model
@@ -287,7 +403,15 @@ public final class Session {
     guard c.balancer.count == LossBalancing.stateCount(graph) else {
       throw refuse("the checkpoint's loss-balancing state does not match the model's method")
     }
+    if !c.bestParams.isEmpty {
+      guard c.bestParams.map(\.count) == graph.params.map(\.count) else {
+        throw refuse("the checkpoint's best parameters do not match the model")
+      }
+    }
     executor.setParameters(c.params)
+    best = c.best
+    bestParams = c.bestParams.isEmpty ? nil : c.bestParams
+    stoppedEarly = c.stoppedEarly
     executor.balancer.state = c.balancer
     executor.optimizer.setState(c.state, steps: c.steps)
     epochsDone = c.epoch

@@ -11,6 +11,7 @@ struct Export: ParsableCommand {
 
   @Argument(help: "A compiled model file or its YAML spec.") var model: String
   @Option(help: "The checkpoint directory written by `mtlc run --checkpoint-dir`.") var checkpoint: String
+  @Flag(help: "Use the last epoch's parameters, not the best one's that early stopping kept.") var last = false
   @Option(name: .shortAndLong, help: "Where to write the ONNX model (e.g. model.onnx).") var output: String
   @Flag(help: "Overwrite the output file if it exists.") var force = false
 
@@ -23,7 +24,7 @@ struct Export: ParsableCommand {
     try refuseOverwrites([.file(output)], force: force)
     let graph = try loadModel(model)
     do {
-      let s = try Inference.restore(graph, checkpointDir: checkpoint)
+      let s = try Inference.restore(graph, checkpointDir: checkpoint, last: last)
       let r = try ONNXExport.export(
         graph: s.graph, fitted: s.fitted, params: s.checkpoint().params, producerVersion: MTLC.configuration.version)
       // The vocabulary file is written only for hashed features: checked once that is known,

@@ -70,6 +70,9 @@ func exitFor(_ error: Error) -> ExitCode {
   case let e as ResumeError:
     eprint("error: \(e)")
     return ExitCode(Exit.usage)
+  case let e as SetupError:
+    eprint("error: \(e)")
+    return ExitCode(Exit.usage)
   case let e as CheckpointError:
     eprint("error: \(e)")
     return ExitCode(Exit.ioError)
@@ -89,6 +92,8 @@ struct Run: ParsableCommand {
   @Argument(help: "A YAML spec (compiled first) or a compiled model file.") var model: String
   @Option(help: "Training CSV (instead of the spec's).") var train: String?
   @Option(help: "Test CSV (instead of a held-out fraction of the training rows).") var test: String?
+  @Option(help: "Validation CSV, scored after every epoch (instead of the spec's `data.validation`).")
+  var validation: String?
   @Option(help: "Number of epochs (instead of the spec's).") var epochs: Int?
   @Option(help: "Random seed for initialisation and shuffling (instead of the spec's).") var seed: UInt64?
   @Option(help: "Threads that share each batch (default 2; results are bit-identical for a given count).")
@@ -135,10 +140,12 @@ struct Run: ParsableCommand {
     Interrupt.install()
     // The spec's own data is checked as `validate` checks it (a `positive:` value that never
     // occurs is an error, not a silent run); other data given on the command line is not.
-    let graph = try loadModel(model, checkData: train == nil && test == nil, overrides: overrides)
+    let graph = try loadModel(
+      model, checkData: train == nil && test == nil && validation == nil, overrides: overrides)
     var job = RunJob(graph: graph)
     job.trainPath = train
     job.testPath = test
+    job.validationPath = validation
     job.epochs = epochs
     job.seed = seed
     job.splitSeed = splitSeed
@@ -184,6 +191,7 @@ struct Predict: ParsableCommand {
 
   @Argument(help: "A compiled model file or its YAML spec.") var model: String
   @Option(help: "The checkpoint directory written by `mtlc run --checkpoint-dir`.") var checkpoint: String
+  @Flag(help: "Use the last epoch's parameters, not the best one's that early stopping kept.") var last = false
   @Option(help: "The CSV to predict (label columns are not needed).") var data: String
   @Option(name: .shortAndLong, help: "Where to write the predictions (CSV; `-`: standard output).") var output: String
   @Option(
@@ -199,7 +207,7 @@ struct Predict: ParsableCommand {
     let graph = try loadModel(model)
     let kept = keep.map { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } } ?? []
     do {
-      let s = try Inference.restore(graph, checkpointDir: checkpoint)
+      let s = try Inference.restore(graph, checkpointDir: checkpoint, last: last)
       if let clash = kept.first(where: { k in s.graph.tasks.contains { $0.name == k } }) {
         eprint("error: --keep column `\(clash)` has the name of a task's prediction column")
         throw ExitCode(Exit.usage)
@@ -217,6 +225,7 @@ struct Evaluate: ParsableCommand {
 
   @Argument(help: "A compiled model file or its YAML spec.") var model: String
   @Option(help: "The checkpoint directory written by `mtlc run --checkpoint-dir`.") var checkpoint: String
+  @Flag(help: "Use the last epoch's parameters, not the best one's that early stopping kept.") var last = false
   @Option(help: "A labelled CSV.") var data: String
   @Option(
     name: .customLong("metrics-out"),
@@ -229,7 +238,7 @@ struct Evaluate: ParsableCommand {
     try refuseOverwrites([out], force: force)
     let graph = try loadModel(model)
     do {
-      let s = try Inference.restore(graph, checkpointDir: checkpoint)
+      let s = try Inference.restore(graph, checkpointDir: checkpoint, last: last)
       let (metrics, skipped) = try Inference.evaluate(s, dataPath: data)
       if let skipped { eprint(skipped.description) }
       if let out {

@@ -232,13 +232,15 @@ struct ReportTests {
     ] {
       let out = dir.appendingPathComponent(name.replacingOccurrences(of: " ", with: "-")).path
       let r = try BinaryTests.shell(
-        "PATH='\(path)' '\(BinaryTests.repo.path)/.build/debug/mtlc' run specs/mmoe.yaml --epochs 2 --seed 77 -q --report '\(out)'"
+        "PATH='\(path)' '\(BinaryTests.repo.path)/.build/debug/mtlc' run specs/mmoe.yaml --epochs 2 --seed 77 --set data.validation_fraction=0.1 -q --report '\(out)'"
       )
       #expect(r.status == 0, "\(name): \(r.stderr)")
       let html = try String(contentsOfFile: out + "/report.html", encoding: .utf8)
       #expect(html.hasPrefix("<!DOCTYPE html>"))
+      // Test figures appear once, in the final table: no per-epoch test curves to pick an epoch on.
+      #expect(!html.contains("test AUC after each epoch"))
       for needle in [
-        "<svg", "experts.shared", "gates.income", "towers.marital", "Test metrics", "test AUC after each epoch",
+        "<svg", "experts.shared", "gates.income", "towers.marital", "Test metrics", "validation AUC after each epoch",
         "Gate utilisation", "shared[3]", "mtlc version", "</html>",
       ] {
         #expect(html.contains(needle), "\(name): no \(needle)")
@@ -247,6 +249,7 @@ struct ReportTests {
       for setting in [
         "<th>model</th><td>mmoe-adult</td>", "<th>seed</th><td>77</td>", "<th>batch size</th><td>256</td>",
         "<th>epochs</th><td>2</td>", "<th>optimiser</th><td>adam, learning rate 0.001</td>",
+        "<th>validation rows</th><td>3256 (10% held out)</td>",
       ] {
         #expect(html.contains(setting), "\(name): no \(setting)")
       }

@@ -168,4 +168,51 @@ struct CommandLineTests {
     #expect(forced.status == 0, "\(forced.stderr)")
     #expect(try String(contentsOfFile: target, encoding: .utf8) != "precious")
   }
+
+  @Test(
+    "--validation scores every epoch; early stopping without a validation set exits 64; the metrics JSON records the best epoch"
+  )
+  func validationAndEarlyStopping() throws {
+    let dir = try B.tempDir()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let p = try spec("mmoe", in: dir)
+    let refused = try B.mtlc([
+      "run", p, "--set", "training.early_stopping={monitor: loss}", "--epochs", "1", "-q",
+    ])
+    #expect(refused.status == 64, "\(refused.stderr)")
+    #expect(refused.stderr.contains("`training.early_stopping` watches a validation set"), "\(refused.stderr)")
+
+    // A validation file: the first 3000 data rows of the adult file.
+    let all = try String(contentsOfFile: B.repo.appendingPathComponent("data/adult.csv").path, encoding: .utf8)
+    let lines = all.split(separator: "\n", omittingEmptySubsequences: false)
+    let validation = dir.appendingPathComponent("validation.csv").path
+    try (lines.prefix(3001).joined(separator: "\n") + "\n").write(toFile: validation, atomically: true, encoding: .utf8)
+    let metrics = dir.appendingPathComponent("m.json").path
+    let r = try B.mtlc([
+      "run", p, "--validation", validation, "--set", "training.early_stopping={monitor: marital.auc, patience: 1}",
+      "--epochs", "6", "--metrics-out", metrics, "--checkpoint-dir", dir.appendingPathComponent("ck").path,
+    ])
+    #expect(r.status == 0, "\(r.stderr)")
+    #expect(r.stderr.contains("validating on 3000"), "\(r.stderr)")
+    #expect(r.stderr.contains("keeping the parameters of epoch"), "\(r.stderr)")
+    let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: metrics))) as! [String: Any]
+    let train = json["train"] as! [String: Any]
+    let history = train["history"] as! [[String: Any]]
+    #expect(train["validation_rows"] as? Int == 3000)
+    let best = try #require(train["best_epoch"] as? Int)
+    let aucs = history.map {
+      (($0["validation"] as! [[String: Any]]).first { $0["task"] as? String == "marital" }!["auc"]) as! Double
+    }
+    #expect(aucs[best - 1] == aucs.max())
+    #expect(history.allSatisfy { $0["validation_loss"] is Double && $0["validation_task_loss"] is [String: Double] })
+    // predict uses the best epoch; --last the last one.
+    let a = try B.mtlc([
+      "predict", p, "--checkpoint", dir.appendingPathComponent("ck").path, "--data", validation, "-o", "-",
+    ])
+    let b = try B.mtlc([
+      "predict", p, "--checkpoint", dir.appendingPathComponent("ck").path, "--data", validation, "-o", "-", "--last",
+    ])
+    #expect(a.status == 0 && b.status == 0)
+    #expect((a.stdout != b.stdout) == (best != history.count), "best \(best) of \(history.count)")
+  }
 }

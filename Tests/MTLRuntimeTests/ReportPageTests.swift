@@ -22,7 +22,7 @@ struct ReportPageTests {
         seconds: 1, samplesPerSecond: 1)
     }
     let input = RunReport.Input(
-      graph: s.graph, metrics: s.evaluate(test), history: history, epochMetrics: [], experts: s.expertReport(test),
+      graph: s.graph, metrics: s.evaluate(test), history: history, experts: s.expertReport(test),
       command: "mtlc run specs/\(g.name).yaml", seed: seed, threads: 2, trainRows: data.train.count,
       testRows: data.test.count, finished: Date(timeIntervalSince1970: 86_400 * 365))
     return (RunReport.html(input), input)
