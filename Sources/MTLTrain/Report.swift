@@ -151,7 +151,7 @@ public enum RunReport {
       rows.append(
         (
           "early stopping",
-          "`\(e.monitor)`, patience \(e.patience)" + (r.bestEpoch.map { "; kept epoch \($0)" } ?? "")
+          "\(e.monitor), patience \(e.patience)" + (r.bestEpoch.map { "; kept epoch \($0)" } ?? "")
         ))
     }
     rows += [
