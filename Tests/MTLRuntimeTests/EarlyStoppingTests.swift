@@ -1,6 +1,7 @@
 // Validation sets, early stopping and the best epoch kept (issue 11): the rule on constructed
 // curves, the split, the parameters kept, and resumes that continue the rule exactly.
 import Foundation
+import MTLCompiler
 import MTLData
 import MTLGraph
 import MTLRuntime
@@ -151,5 +152,94 @@ struct EarlyStoppingTests {
     for (k, x) in perTask { #expect(abs(x - widePerTask[k]!) < 1e-6, "\(k)") }
     #expect(abs(total - wideTotal) < 1e-6)
     #expect(abs(total - (2 * perTask["income"]! + perTask["relationship"]! + perTask["hours"]!)) < 1e-9)
+  }
+
+  /// The MMoE paper's synthetic regression tasks (section 3.2; bench/mmoe_synthetic.py has the
+  /// benchmark's constants), smaller: d inputs, c = 10, m = 10 sines, correlation 0.5.
+  func synthetic(_ dir: URL, d: Int, rows: [(String, Int)]) throws {
+    var rng = SeededRNG(seed: 2018)
+    func unit(_ v: [Double]) -> [Double] {
+      let n = v.reduce(0) { $0 + $1 * $1 }.squareRoot()
+      return v.map { $0 / n }
+    }
+    let u1 = unit((0..<d).map { _ in rng.nextNormal() })
+    var u2 = (0..<d).map { _ in rng.nextNormal() }
+    let dot = zip(u1, u2).reduce(0) { $0 + $1.0 * $1.1 }
+    u2 = unit(zip(u2, u1).map { $0 - dot * $1 })
+    let w1 = u1.map { 10 * $0 }
+    let w2 = zip(u1, u2).map { 10 * (0.5 * $0 + 0.75.squareRoot() * $1) }
+    let alpha = (0..<10).map { _ in rng.nextNormal() }
+    let beta = (0..<10).map { _ in rng.nextNormal() }
+    for (name, n) in rows {
+      var text = ((0..<d).map { "x\($0)" } + ["y1", "y2"]).joined(separator: ",") + "\n"
+      for _ in 0..<n {
+        let x = (0..<d).map { _ in rng.nextNormal() }
+        var cells = x.map { String(format: "%.5f", $0) }
+        for w in [w1, w2] {
+          let wx = zip(w, x).reduce(0) { $0 + $1.0 * $1.1 }
+          let y = wx + zip(alpha, beta).reduce(0) { $0 + sin($1.0 * wx + $1.1) } + 0.1 * rng.nextNormal()
+          cells.append(String(format: "%.5f", y))
+        }
+        text += cells.joined(separator: ",") + "\n"
+      }
+      try text.write(to: dir.appendingPathComponent("\(name).csv"), atomically: true, encoding: .utf8)
+    }
+  }
+
+  @Test("on the MMoE paper's synthetic data, the kept epoch tests better than the last one")
+  func syntheticProtocol() throws {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mtlc-synthetic-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let d = 100
+    try synthetic(dir, d: d, rows: [("train", 3000), ("validation", 500), ("test", 1000)])
+    let features = (0..<d).map { "  - {name: x\($0), kind: dense, normalize: none}" }.joined(separator: "\n")
+    let spec = """
+      mtlc: 1
+      name: synthetic
+      data: {train: train.csv, validation: validation.csv, test: test.csv}
+      features:
+      \(features)
+      tasks:
+        y1: {type: regression, label: {column: y1}}
+        y2: {type: regression, label: {column: y2}}
+      experts:
+        shared: {count: 8, input: features, units: [16]}
+      gates:
+        y1: {input: features, experts: [shared]}
+        y2: {input: features, experts: [shared]}
+      towers:
+        y1: {input: gates.y1, units: [8]}
+        y2: {input: gates.y2, units: [8]}
+      training:
+        optimizer: {type: adam, learning_rate: 0.003}
+        batch_size: 64
+        epochs: 40
+        seed: 7
+        early_stopping: {monitor: loss, patience: 100}
+
+      """
+    let path = dir.appendingPathComponent("synthetic.yaml").path
+    try spec.write(toFile: path, atomically: true, encoding: .utf8)
+    var options = Compiler.Options()
+    options.fitVocabularies = false
+    let r = Compiler.compile(path: path, options: options)
+    let g = try #require(r.graph, "\(r.rendered)")
+    var job = RunJob(graph: g)
+    job.checkpointDir = dir.appendingPathComponent("ck").path
+    let result = try job.run()
+    let s = result.session
+    let best = try #require(s.best)
+    let losses = s.history.map { $0.validationLoss! }
+    // Patience 100 never stops a 40-epoch run; the model overfits well before its end.
+    #expect(!s.stoppedEarly && s.epochsDone == 40)
+    #expect(best.epoch < 30 && losses.last! > 1.1 * best.value, "\(losses)")
+    // The run ends with the best epoch: its test MSE is the kept parameters', below the last epoch's.
+    let kept = result.metrics.map { $0.mse! }
+    let last = try Inference.restore(g, checkpointDir: job.checkpointDir!, last: true)
+    let lastMSE = last.evaluate(result.data.test).map { $0.mse! }
+    #expect(zip(kept, lastMSE).allSatisfy { $0 < 0.95 * $1 }, "kept \(kept), last \(lastMSE)")
+    let restored = try Inference.restore(g, checkpointDir: job.checkpointDir!)
+    #expect(restored.evaluate(result.data.test).map { $0.mse! } == kept)
   }
 }
