@@ -159,10 +159,11 @@ public struct Lowering {
             space: o.space.map { SampleSpace(column: $0.column, rule: Lowering.rule($0.rule)) },
             missing: o.missing == .mask ? .mask : nil, normalize: o.normalize == .standard ? .standard : nil))
         let kind: LossKind = logit != nil ? type.towerLoss : .bceProb
-        losses.append(
-          Loss(
-            task: t.name, kind: kind, input: kind == .bceProb ? pred : logit!, label: labelIndex!,
-            weight: Float(t.lossWeight)))
+        var loss = Loss(
+          task: t.name, kind: kind, input: kind == .bceProb ? pred : logit!, label: labelIndex!,
+          weight: Float(t.lossWeight))
+        loss.positiveWeight = t.positiveWeight.map(Float.init)
+        losses.append(loss)
       }
       tasks.append(
         TaskOutput(name: t.name, type: type, prediction: pred, logit: logit, label: labelIndex, classes: classes))
@@ -197,6 +198,12 @@ public struct Lowering {
       seed: UInt64(tr.seed),
       clipNorm: Float(tr.clipNorm), lossBalancing: LossBalancingKind(rawValue: tr.lossBalancing.rawValue),
       gradnormAlpha: tr.lossBalancing == .gradnorm ? Float(tr.gradnormAlpha) : nil)
+    if tr.optimizer == .adamw { training.weightDecay = Float(tr.weightDecay) }
+    training.schedule = tr.schedule.map {
+      LearningRateSchedule(
+        warmupSteps: $0.warmupSteps, decay: LearningRateSchedule.Decay(rawValue: $0.decay.rawValue)!,
+        decaySteps: $0.decaySteps, decayRate: $0.decayRate, minRate: $0.minRate)
+    }
     training.earlyStopping = tr.earlyStopping.map {
       EarlyStopping(monitor: $0.monitor.value, patience: $0.patience, minDelta: $0.minDelta)
     }

@@ -1,3 +1,5 @@
+import Foundation
+
 // The executable graph: what `mtlc compile` writes and `mtlc run` executes.
 //
 // Plain Codable data, documented in docs/graph-format.md. It names no spec node and no IR type:
@@ -247,6 +249,9 @@ public struct Loss: Codable, Equatable, Sendable {
   public var input: ValueID
   public var label: Int
   public var weight: Float
+  /// Binary cross-entropy: the weight of a row whose label is 1 (nil: 1; absent from the file).
+  /// The loss is then −[pw·y·log p + (1 − y)·log(1 − p)], averaged over the rows.
+  public var positiveWeight: Float? = nil
   public init(task: String, kind: LossKind, input: ValueID, label: Int, weight: Float) {
     self.task = task
     self.kind = kind
@@ -256,7 +261,49 @@ public struct Loss: Codable, Equatable, Sendable {
   }
 }
 
-public enum OptimizerKind: String, Codable, Sendable { case adam, adagrad, sgd }
+public enum OptimizerKind: String, Codable, Sendable {
+  case adam, adagrad, sgd
+  /// Adam with decoupled weight decay (Loshchilov & Hutter 2019): each step first shrinks every
+  /// weight matrix by lr·weightDecay·w, then takes Adam's step.
+  case adamw
+}
+
+/// `training.schedule`: the learning rate of step s (1-based) is the optimiser's rate times a
+/// linear warm-up (s / W for the first W = `warmupSteps` steps) times the decay of the steps after
+/// it, counted from 0 (k = max(0, s − W − 1), so the first step after the warm-up has the full
+/// rate): `cosine` minRate + (1 − minRate)·½(1 + cos(π·min(k, D)/D)), `step` decayRate^⌊k/D⌋,
+/// `exponential` decayRate^(k/D), D = `decaySteps`; `none` 1.
+public struct LearningRateSchedule: Codable, Equatable, Sendable {
+  public enum Decay: String, Codable, Sendable, CaseIterable { case none, cosine, step, exponential }
+  public var warmupSteps: Int
+  public var decay: Decay
+  public var decaySteps: Int
+  public var decayRate: Double
+  /// `cosine`: the floor, as a fraction of the rate.
+  public var minRate: Double
+  public init(warmupSteps: Int, decay: Decay, decaySteps: Int, decayRate: Double, minRate: Double) {
+    self.warmupSteps = warmupSteps
+    self.decay = decay
+    self.decaySteps = decaySteps
+    self.decayRate = decayRate
+    self.minRate = minRate
+  }
+
+  /// The factor on the base rate at step `s` (1-based), in Double.
+  public func factor(step s: Int) -> Double {
+    var f = 1.0
+    if warmupSteps > 0 && s < warmupSteps { f = Double(s) / Double(warmupSteps) }
+    let k = Double(max(0, s - warmupSteps - 1))
+    let d = Double(max(decaySteps, 1))
+    switch decay {
+    case .none: break
+    case .cosine: f *= minRate + (1 - minRate) * 0.5 * (1 + cos(Double.pi * min(k, d) / d))
+    case .step: f *= pow(decayRate, (k / d).rounded(.down))
+    case .exponential: f *= pow(decayRate, k / d)
+    }
+    return f
+  }
+}
 
 /// How the task losses are weighted each step (`LossBalancer` in MTLRuntime).
 public enum LossBalancingKind: String, Codable, Sendable {
@@ -322,6 +369,10 @@ public struct Training: Codable, Equatable, Sendable {
   /// Stop when the validation monitor has not improved for `patience` epochs, and end with the
   /// best epoch's parameters. nil: train every epoch, keep the last.
   public var earlyStopping: EarlyStopping? = nil
+  /// `adamw`'s decoupled weight decay (nil otherwise).
+  public var weightDecay: Float? = nil
+  /// The learning-rate schedule; nil: the optimiser's rate on every step.
+  public var schedule: LearningRateSchedule? = nil
   public init(
     optimizer: OptimizerKind, learningRate: Float, beta1: Float = 0.9, beta2: Float = 0.999,
     epsilon: Float = 1e-7, momentum: Float = 0, initialAccumulator: Float = 0.1, batchSize: Int,

@@ -73,6 +73,20 @@ extension Graph {
       t.initialAccumulator.isFinite && t.initialAccumulator >= 0, "initialAccumulator",
       "the initial accumulator must be a non-negative number")
     try need(t.clipNorm.isFinite && t.clipNorm >= 0, "clipNorm", "clip norm must be a non-negative number")
+    if let wd = t.weightDecay {
+      try need(
+        wd.isFinite && (0...1).contains(wd) && t.optimizer == .adamw, "weightDecay",
+        "weight decay is adamw's, in [0, 1]")
+    }
+    if let s = t.schedule {
+      try need(
+        (0...1_000_000_000).contains(s.warmupSteps) && (1...1_000_000_000).contains(s.decaySteps), "schedule",
+        "warm-up steps must lie in 0...10^9 and decay steps in 1...10^9")
+      try need(
+        s.decayRate.isFinite && s.decayRate > 0 && s.decayRate <= 1 && s.minRate.isFinite
+          && (0...1).contains(s.minRate),
+        "schedule", "the decay rate must lie in (0, 1] and the minimum rate in [0, 1]")
+    }
     if let e = t.earlyStopping {
       try need(
         (0...GraphLimits.maxEpochs).contains(e.patience), "earlyStopping.patience",
@@ -334,6 +348,11 @@ extension Graph {
       }
       guard l.weight.isFinite && l.weight >= 0 else {
         throw GraphProblem("losses[\(i)].weight", "loss weight must be a non-negative number")
+      }
+      if let pw = l.positiveWeight {
+        guard pw.isFinite && pw > 0, l.kind == .bceLogits || l.kind == .bceProb else {
+          throw GraphProblem("losses[\(i)].positiveWeight", "a positive weight is a positive number on a binary loss")
+        }
       }
     }
   }

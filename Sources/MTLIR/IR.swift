@@ -158,6 +158,8 @@ public struct TaskIR: Sendable {
   public var label: (column: String, rule: LabelRuleIR)?
   public var labelOptions = LabelOptions()
   public var lossWeight: Double
+  /// Binary: the weight of a positive row's loss.
+  public var positiveWeight: Double? = nil
   public var source: Source
   public var span: Span
   /// Floats per row of the task's output: the class count for a multiclass task, else 1.

@@ -86,6 +86,7 @@ public enum IRPrinter {
         }
         if t.labelOptions.missing == .mask { line += " missing=mask" }
         if t.labelOptions.normalize == .standard { line += " normalize=standard" }
+        if let pw = t.positiveWeight { line += " positive_weight=\(num(pw))" }
         line += " weight=\(num(t.lossWeight))"
       } else {
         line += " unlabelled"
@@ -96,6 +97,9 @@ public enum IRPrinter {
     var opt = "optimizer=\(tr.optimizer.rawValue) lr=\(num(tr.learningRate))"
     switch tr.optimizer {
     case .adam: opt += " beta1=\(num(tr.beta1)) beta2=\(num(tr.beta2)) epsilon=\(num(tr.epsilon))"
+    case .adamw:
+      opt +=
+        " beta1=\(num(tr.beta1)) beta2=\(num(tr.beta2)) epsilon=\(num(tr.epsilon)) weight_decay=\(num(tr.weightDecay))"
     case .adagrad: opt += " initial_accumulator=\(num(tr.initialAccumulator)) epsilon=\(num(tr.epsilon))"
     case .sgd: opt += " momentum=\(num(tr.momentum))"
     }
@@ -104,7 +108,13 @@ public enum IRPrinter {
         "; train \(opt) batch=\(tr.batchSize) epochs=\(tr.epochs) seed=\(tr.seed) l2.embeddings=\(num(tr.l2Embeddings)) l2.weights=\(num(tr.l2Weights))"
           + (tr.clipNorm > 0 ? " clip_norm=\(num(tr.clipNorm))" : "")
           + (tr.lossBalancing != .none ? " loss_balancing=\(tr.lossBalancing.rawValue)" : "")
-          + (tr.lossBalancing == .gradnorm ? " alpha=\(num(tr.gradnormAlpha))" : ""), nil
+          + (tr.lossBalancing == .gradnorm ? " alpha=\(num(tr.gradnormAlpha))" : "")
+          + (tr.schedule.map {
+            " schedule=warmup:\($0.warmupSteps),\($0.decay.rawValue)"
+              + ($0.decay == .none ? "" : ":\($0.decaySteps)")
+              + ($0.decay == .cosine ? ",min:\(num($0.minRate))" : "")
+              + ($0.decay == .step || $0.decay == .exponential ? ",rate:\(num($0.decayRate))" : "")
+          } ?? ""), nil
       ))
 
     return lines.map { text, span in

@@ -442,6 +442,16 @@ public struct Validator {
           name: name, type: t.type.value, label: label.map { (column: $0.0, rule: $0.1) }, lossWeight: t.lossWeight,
           source: source, span: t.span)
         ir.labelOptions = options
+        if let pw = t.positiveWeight {
+          if t.type.value != .binary || t.label == nil {
+            diags.error(
+              .labelRule,
+              "`positive_weight` weighs the positive rows of a binary label; task `\(name)` is \(t.label == nil ? "unlabelled" : t.type.value.rawValue)",
+              at: pw.span, help: "remove `positive_weight`")
+          } else {
+            ir.positiveWeight = pw.value
+          }
+        }
         out.append(ir)
       }
     }

@@ -186,12 +186,14 @@ extension NaiveKernels {
 // n = 0 contributes nothing (the caller then passes scale = 0 and divides by nothing).
 
 extension Kernels {
-  /// Binary cross-entropy on logits over the rows whose label is not NaN.
+  /// Binary cross-entropy on logits over the rows whose label is not NaN. With a positive weight
+  /// pw (`tasks.<t>.positive_weight`): pw·y·softplus(−z) + (1 − y)·softplus(z), gradient
+  /// σ(z)·(pw·y + 1 − y) − pw·y (pw = 1 is the plain loss, bit for bit).
   public static func bceLogitsMasked(
     dz: UnsafeMutablePointer<Float>?,  // [B] out (overwritten)
     z: UnsafePointer<Float>,  // [B] logits
     y: UnsafePointer<Float>,  // [B] labels in [0,1] or NaN, stride yStride
-    yStride: Int, B: Int, scale: Float
+    yStride: Int, B: Int, scale: Float, positiveWeight pw: Float = 1
   ) -> Double {
     var sum = 0.0
     for r in 0..<B {
@@ -202,8 +204,15 @@ extension Kernels {
       }
       let zr = z[r]
       let zd = Double(zr)
-      sum += max(zd, 0) - zd * Double(yr) + log1p(exp(-abs(zd)))
-      dz?[r] = scale * (sigmoid(zr) - yr)
+      if pw == 1 {
+        sum += max(zd, 0) - zd * Double(yr) + log1p(exp(-abs(zd)))
+        dz?[r] = scale * (sigmoid(zr) - yr)
+      } else {
+        let softplusNeg = max(-zd, 0) + log1p(exp(-abs(zd)))  // −log σ(z)
+        let softplusPos = max(zd, 0) + log1p(exp(-abs(zd)))  // −log(1 − σ(z))
+        sum += Double(pw) * Double(yr) * softplusNeg + (1 - Double(yr)) * softplusPos
+        dz?[r] = scale * (sigmoid(zr) * (pw * yr + 1 - yr) - pw * yr)
+      }
     }
     return sum
   }
@@ -212,7 +221,7 @@ extension Kernels {
   /// not NaN.
   public static func bceProbMasked(
     dp: UnsafeMutablePointer<Float>?, p: UnsafePointer<Float>, y: UnsafePointer<Float>, yStride: Int, B: Int,
-    scale: Float
+    scale: Float, positiveWeight pw: Float = 1
   ) -> Double {
     let (lo, hi) = bceProbClip
     var sum = 0.0
@@ -224,9 +233,9 @@ extension Kernels {
         continue
       }
       let pc = Double(min(max(pr, lo), hi))
-      let yd = Double(yr)
-      sum -= yd * log(pc) + (1 - yd) * log(1 - pc)
-      dp?[r] = (pr < lo || pr > hi) ? 0 : Float(Double(scale) * (-yd / pc + (1 - yd) / (1 - pc)))
+      let yd = Double(yr) * Double(pw)  // the positive term's weight (pw = 1: the plain loss)
+      sum -= yd * log(pc) + (1 - Double(yr)) * log(1 - pc)
+      dp?[r] = (pr < lo || pr > hi) ? 0 : Float(Double(scale) * (-yd / pc + (1 - Double(yr)) / (1 - pc)))
     }
     return sum
   }
@@ -291,9 +300,10 @@ extension Kernels {
 extension NaiveKernels {
   public static func bceLogitsMasked(
     dz: UnsafeMutablePointer<Float>?, z: UnsafePointer<Float>, y: UnsafePointer<Float>, yStride: Int, B: Int,
-    scale: Float
+    scale: Float, positiveWeight pw: Float = 1
   ) -> Double {
     func softplus(_ t: Double) -> Double { max(t, 0) + log1p(exp(-abs(t))) }
+    let w = Double(pw)
     var sum = 0.0
     for r in 0..<B {
       let yd = Double(y[r * yStride])
@@ -302,8 +312,9 @@ extension NaiveKernels {
         continue
       }
       let zd = Double(z[r])
-      sum += yd * softplus(-zd) + (1 - yd) * softplus(zd)
-      dz?[r] = Float(Double(scale) * (1 / (1 + exp(-zd)) - yd))
+      sum += w * yd * softplus(-zd) + (1 - yd) * softplus(zd)
+      let s = 1 / (1 + exp(-zd))
+      dz?[r] = Float(Double(scale) * (s * (w * yd + 1 - yd) - w * yd))
     }
     return sum
   }

@@ -18,13 +18,15 @@ public final class Optimizer {
   private let state: [[UnsafeMutablePointer<Float>]]
   /// Steps taken (Adam's bias correction uses it).
   public var steps = 0
+  /// The learning rate of the current step (`training.schedule` applied; set by `prepare`).
+  public private(set) var rate: Float
   private let kinds: [ParamKind]
   private let rowWidth: [Int]
   private let touched: [RowSet?]
 
   public static func stateCount(_ k: OptimizerKind) -> Int {
     switch k {
-    case .adam: return 2
+    case .adam, .adamw: return 2
     case .adagrad, .sgd: return 1
     }
   }
@@ -34,6 +36,7 @@ public final class Optimizer {
     state: [UnsafeMutablePointer<Float>], kinds: [ParamKind], shapes: [[Int]], touched: [RowSet?]
   ) {
     self.kinds = kinds
+    self.rate = training.learningRate
     self.rowWidth = shapes.map { $0.count > 1 ? $0.dropFirst().reduce(1, *) : 1 }
     self.touched = touched
     self.training = training
@@ -97,6 +100,7 @@ public final class Optimizer {
   /// The serial part of a step: count it, and clip the gradients to the global norm.
   public func prepare() {
     steps += 1
+    rate = Optimizer.rate(training, step: steps)
     if training.clipNorm > 0 {
       let norm = gradientNorm()
       if norm > Double(training.clipNorm) {
@@ -111,6 +115,13 @@ public final class Optimizer {
         }
       }
     }
+  }
+
+  /// The learning rate of step `step` (1-based): the optimiser's, times the schedule's factor.
+  /// Without a schedule exactly the optimiser's rate.
+  public static func rate(_ t: Training, step: Int) -> Float {
+    guard let s = t.schedule else { return t.learningRate }
+    return Float(Double(t.learningRate) * s.factor(step: step))
   }
 
   /// Updates parameter tensors `tensors` (element-wise: any split across threads gives the same bits).
@@ -150,14 +161,14 @@ public final class Optimizer {
   ) {
     let t = training
     switch t.optimizer {
-    case .adam:
+    case .adam, .adamw:
+      // No weight decay on a balancer's scalars.
       Kernels.adamStep(
-        w: w, g: g, m: s[0], v: s[1], N: n, lr: t.learningRate, beta1: t.beta1, beta2: t.beta2, eps: t.epsilon,
-        t: steps)
+        w: w, g: g, m: s[0], v: s[1], N: n, lr: rate, beta1: t.beta1, beta2: t.beta2, eps: t.epsilon, t: steps)
     case .adagrad:
-      Kernels.adagradStep(w: w, g: g, acc: s[0], N: n, lr: t.learningRate, eps: t.epsilon)
+      Kernels.adagradStep(w: w, g: g, acc: s[0], N: n, lr: rate, eps: t.epsilon)
     case .sgd:
-      Kernels.sgdStep(w: w, g: g, velocity: t.momentum > 0 ? s[0] : nil, N: n, lr: t.learningRate, momentum: t.momentum)
+      Kernels.sgdStep(w: w, g: g, velocity: t.momentum > 0 ? s[0] : nil, N: n, lr: rate, momentum: t.momentum)
     }
   }
 
@@ -168,15 +179,22 @@ public final class Optimizer {
     switch t.optimizer {
     case .adam:
       Kernels.adamStep(
-        w: params[i] + o, g: grads[i] + o, m: state[0][i] + o, v: state[1][i] + o, N: n, lr: t.learningRate,
+        w: params[i] + o, g: grads[i] + o, m: state[0][i] + o, v: state[1][i] + o, N: n, lr: rate,
+        beta1: t.beta1, beta2: t.beta2, eps: t.epsilon, t: steps)
+    case .adamw:
+      // Decoupled decay of the weight matrices (not biases or embeddings), then Adam.
+      if kinds[i] == .weight, let wd = t.weightDecay, wd > 0 {
+        Kernels.scale(x: params[i] + o, N: n, factor: 1 - rate * wd)
+      }
+      Kernels.adamStep(
+        w: params[i] + o, g: grads[i] + o, m: state[0][i] + o, v: state[1][i] + o, N: n, lr: rate,
         beta1: t.beta1, beta2: t.beta2, eps: t.epsilon, t: steps)
     case .adagrad:
-      Kernels.adagradStep(
-        w: params[i] + o, g: grads[i] + o, acc: state[0][i] + o, N: n, lr: t.learningRate, eps: t.epsilon)
+      Kernels.adagradStep(w: params[i] + o, g: grads[i] + o, acc: state[0][i] + o, N: n, lr: rate, eps: t.epsilon)
     case .sgd:
       Kernels.sgdStep(
-        w: params[i] + o, g: grads[i] + o, velocity: t.momentum > 0 ? state[0][i] + o : nil, N: n,
-        lr: t.learningRate, momentum: t.momentum)
+        w: params[i] + o, g: grads[i] + o, velocity: t.momentum > 0 ? state[0][i] + o : nil, N: n, lr: rate,
+        momentum: t.momentum)
     }
   }
 }

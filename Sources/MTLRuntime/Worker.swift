@@ -143,7 +143,8 @@ final class Worker {
     self.capacity = capacity
     self.ownedGrads = ownsGrads
     lossValues = Array(repeating: 0, count: graph.losses.count)
-    maskable = graph.losses.map { graph.pipeline.labels[$0.label].maskable }
+    // A weighted loss goes the masked way too (its kernels take the positive weight).
+    maskable = graph.losses.map { graph.pipeline.labels[$0.label].maskable || $0.positiveWeight != nil }
     plan = GradientPlan(graph: graph)
     needsGrad = plan.needsGrad
     let ng = plan.needsGrad
@@ -293,8 +294,12 @@ final class Worker {
         let n = inSpace[i]
         let scale = n > 0 ? weights[i] / Float(n) : 0
         switch l.kind {
-        case .bceLogits: lossValues[i] = Kernels.bceLogitsMasked(dz: d, z: x, y: y, yStride: L, B: B, scale: scale)
-        case .bceProb: lossValues[i] = Kernels.bceProbMasked(dp: d, p: x, y: y, yStride: L, B: B, scale: scale)
+        case .bceLogits:
+          lossValues[i] = Kernels.bceLogitsMasked(
+            dz: d, z: x, y: y, yStride: L, B: B, scale: scale, positiveWeight: l.positiveWeight ?? 1)
+        case .bceProb:
+          lossValues[i] = Kernels.bceProbMasked(
+            dp: d, p: x, y: y, yStride: L, B: B, scale: scale, positiveWeight: l.positiveWeight ?? 1)
         case .mse: lossValues[i] = Kernels.mseMasked(dx: d, x: x, y: y, yStride: L, B: B, scale: scale)
         case .softmaxCrossEntropy:
           lossValues[i] = Kernels.softmaxCrossEntropy(

@@ -23,7 +23,19 @@ public enum ActivationKind: String, Sendable, CaseIterable {
   case relu, none, sigmoid, tanh
   case leakyRelu = "leaky_relu"
 }
-public enum OptimizerType: String, Sendable, CaseIterable { case adam, adagrad, sgd }
+public enum OptimizerType: String, Sendable, CaseIterable { case adam, adagrad, sgd, adamw }
+/// `training.schedule.decay`.
+public enum ScheduleDecay: String, Sendable, CaseIterable { case none, cosine, step, exponential }
+
+/// `training.schedule`: warm-up and decay of the learning rate.
+public struct ScheduleDecl: Sendable {
+  public var warmupSteps = 0
+  public var decay: ScheduleDecay = .none
+  public var decaySteps = 1000
+  public var decayRate = 0.96
+  public var minRate = 0.0
+  public init() {}
+}
 /// `training.loss_balancing.method`: how the task losses are weighted each step.
 public enum LossBalancingMethod: String, Sendable, CaseIterable { case none, uncertainty, gradnorm, pcgrad }
 /// `data.on_bad_row`: a bad data row is an error, or is skipped and counted.
@@ -88,6 +100,8 @@ public struct TaskDecl: Sendable {
   public var tower: Located<String>?
   public var product: Located<[Located<String>]>?
   public var `where`: WhereDecl?
+  /// Binary only: the weight of a positive row's loss (negatives weigh 1).
+  public var positiveWeight: Located<Double>? = nil
   public var span: Span
 }
 
@@ -138,6 +152,9 @@ public struct TrainingDecl: Sendable {
   public var epsilon: Double = 1e-7
   public var momentum: Double = 0
   public var initialAccumulator: Double = 0.1
+  /// `adamw` only.
+  public var weightDecay: Double = 0.01
+  public var schedule: ScheduleDecl? = nil
   public var batchSize: Int = 256
   public var epochs: Int = 10
   public var seed: Int = 0

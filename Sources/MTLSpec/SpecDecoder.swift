@@ -266,7 +266,8 @@ public enum SpecDecoder {
     let what = "task `\(name.value)`"
     guard
       let m = r.mapping(
-        node, what, allowed: ["type", "label", "loss_weight", "tower", "output", "where"], required: ["type"])
+        node, what, allowed: ["type", "label", "loss_weight", "tower", "output", "where", "positive_weight"],
+        required: ["type"])
     else { return nil }
     guard let typeNode = m.value("type"), let type = r.choice(typeNode, "task type", TaskKind.self) else {
       return nil
@@ -323,6 +324,9 @@ public enum SpecDecoder {
       if let column { space = WhereDecl(column: column, positive: positive, threshold: threshold, span: r.keySpan(n)) }
     }
     let weight = m.value("loss_weight").flatMap { r.double($0, "`loss_weight` of \(what)", in: 0...1e6) } ?? 1
+    let positiveWeight = m.value("positive_weight").flatMap { n in
+      r.double(n, "`positive_weight` of \(what)", in: 0...1e6, openLow: true).map { Located($0, n.span) }
+    }
     let tower = m.value("tower").flatMap { n in r.string(n, "`tower` of \(what)").map { Located($0, n.span) } }
     var product: Located<[Located<String>]>?
     if let n = m.value("output"),
@@ -338,7 +342,7 @@ public enum SpecDecoder {
     }
     return TaskDecl(
       name: name, type: Located(type, typeNode.span), label: label, lossWeight: weight, tower: tower,
-      product: product, where: space, span: name.span)
+      product: product, where: space, positiveWeight: positiveWeight, span: name.span)
   }
 
   /// `positive: [values]` or `threshold: number` of a label or a `where`.
@@ -429,7 +433,10 @@ public enum SpecDecoder {
     guard
       let m = r.mapping(
         node, "`training`",
-        allowed: ["optimizer", "batch_size", "epochs", "seed", "l2", "clip_norm", "loss_balancing", "early_stopping"])
+        allowed: [
+          "optimizer", "batch_size", "epochs", "seed", "l2", "clip_norm", "loss_balancing", "early_stopping",
+          "schedule",
+        ])
     else { return t }
     if let n = m.value("optimizer") { decodeOptimizer(n, &t, &r) }
     if let n = m.value("batch_size") { t.batchSize = r.int(n, "`batch_size`", in: 1...1_000_000) ?? t.batchSize }
@@ -463,6 +470,36 @@ public enum SpecDecoder {
           monitor: monitor, patience: patience, minDelta: minDelta, span: r.keySpan(n))
       }
     }
+    if let n = m.value("schedule"),
+      let sm = r.mapping(
+        n, "`training.schedule`", allowed: ["warmup_steps", "decay", "decay_steps", "decay_rate", "min_rate"])
+    {
+      var sc = ScheduleDecl()
+      if let v = sm.value("warmup_steps") { sc.warmupSteps = r.int(v, "`warmup_steps`", in: 0...1_000_000_000) ?? 0 }
+      if let v = sm.value("decay") { sc.decay = r.choice(v, "`schedule.decay`", ScheduleDecay.self) ?? .none }
+      if let v = sm.value("decay_steps") {
+        sc.decaySteps = r.int(v, "`decay_steps`", in: 1...1_000_000_000) ?? sc.decaySteps
+      }
+      if let v = sm.value("decay_rate") {
+        sc.decayRate = r.double(v, "`decay_rate`", in: 0...1, openLow: true) ?? sc.decayRate
+      }
+      if let v = sm.value("min_rate") { sc.minRate = r.double(v, "`min_rate`", in: 0...1) ?? sc.minRate }
+      // A key that the chosen decay does not read is a mistake, located.
+      let reads: [ScheduleDecay: [String]] = [
+        .none: [], .cosine: ["decay_steps", "min_rate"], .step: ["decay_steps", "decay_rate"],
+        .exponential: ["decay_steps", "decay_rate"],
+      ]
+      for p in sm.pairs where ["decay_steps", "decay_rate", "min_rate"].contains(p.name) {
+        if !(reads[sc.decay] ?? []).contains(p.name) {
+          r.diags.error(
+            .conflictingKeys, "`\(p.name)` does not apply to `decay: \(sc.decay.rawValue)`", at: p.key.span,
+            help:
+              "`cosine` reads `decay_steps` and `min_rate`; `step` and `exponential` read `decay_steps` and `decay_rate`"
+          )
+        }
+      }
+      t.schedule = sc
+    }
     if let n = m.value("l2"), let lm = r.mapping(n, "`training.l2`", allowed: ["embeddings", "weights"]) {
       if let v = lm.value("embeddings") { t.l2Embeddings = r.double(v, "`l2.embeddings`", in: 0...1) ?? 0 }
       if let v = lm.value("weights") { t.l2Weights = r.double(v, "`l2.weights`", in: 0...1) ?? 0 }
@@ -475,13 +512,14 @@ public enum SpecDecoder {
       if let k = r.choice(node, "optimizer", OptimizerType.self) { t.optimizer = k }
       return
     }
-    let all = ["type", "learning_rate", "beta1", "beta2", "epsilon", "momentum", "initial_accumulator"]
+    let all = ["type", "learning_rate", "beta1", "beta2", "epsilon", "momentum", "initial_accumulator", "weight_decay"]
     guard let m = r.mapping(node, "`training.optimizer`", allowed: all, required: ["type"]) else { return }
     guard let tn = m.value("type"), let kind = r.choice(tn, "optimizer", OptimizerType.self) else { return }
     t.optimizer = kind
     let own: [String]
     switch kind {
     case .adam: own = ["beta1", "beta2", "epsilon"]
+    case .adamw: own = ["beta1", "beta2", "epsilon", "weight_decay"]
     case .adagrad: own = ["initial_accumulator", "epsilon"]
     case .sgd: own = ["momentum"]
     }
@@ -501,5 +539,6 @@ public enum SpecDecoder {
     if let n = m.value("initial_accumulator") {
       t.initialAccumulator = r.double(n, "`initial_accumulator`", in: 0...1e6) ?? t.initialAccumulator
     }
+    if let n = m.value("weight_decay") { t.weightDecay = r.double(n, "`weight_decay`", in: 0...1) ?? t.weightDecay }
   }
 }

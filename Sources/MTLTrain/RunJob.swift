@@ -190,7 +190,7 @@ public struct RunJob {
         let cosines = r.gradientCosine.map { ps in
           "; gradient cosine " + ps.map { "\($0.a)/\($0.b) \(fixed($0.cosine, 3))" }.joined(separator: ", ")
         }
-        var validation = ""
+        var validation = r.learningRate?.last.map { "; learning rate \($0)" } ?? ""
         if let v = r.validationLoss, let per = r.validationTaskLoss {
           validation =
             "; validation loss \(fixed(v, 4)) ("

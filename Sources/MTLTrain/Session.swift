@@ -54,6 +54,8 @@ public struct EpochReport: Codable, Equatable, Sendable {
   public var validationLoss: Double? = nil
   public var validationTaskLoss: [String: Double]? = nil
   public var validation: [TaskMetrics]? = nil
+  /// With `training.schedule`: the learning rate of each of the epoch's steps, in order.
+  public var learningRate: [Float]? = nil
 
   public struct TaskPair: Codable, Equatable, Sendable {
     public var a: String
@@ -68,6 +70,7 @@ public struct EpochReport: Codable, Equatable, Sendable {
     case taskLoss = "task_loss"
     case samplesPerSecond = "samples_per_second"
     case validationLoss = "validation_loss"
+    case learningRate = "learning_rate"
     case validationTaskLoss = "validation_task_loss"
     case validation
   }
@@ -225,6 +228,11 @@ public final class Session {
           }
         }
         report.gradientCosine = pairs
+      }
+      if graph.training.schedule != nil {
+        // A pure function of the step number: the same after a resume.
+        let last = executor.optimizer.steps
+        report.learningRate = ((last - batches + 1)...last).map { Optimizer.rate(graph.training, step: $0) }
       }
       if let validation, validation.count > 0 {
         let (total, perTask) = validationLosses(validation)

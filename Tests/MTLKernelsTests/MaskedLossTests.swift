@@ -112,3 +112,45 @@ import Testing
     #expect(d.array == [0, 0, 0, 1, -1, 0])
   }
 }
+
+@Suite struct PositiveWeightTests {
+  @Test("a positive weight scales the positive rows' loss and gradient, checked by finite differences and by hand")
+  func weightedBCE() {
+    var rng = SplitMix64(seed: 21)
+    let B = 6
+    let z = Buf((0..<B).map { _ in 3 * rng.uniform() })
+    let y = Buf([1, 0, 1, .nan, 0, 1])
+    let pw: Float = 3
+    let scale: Float = 0.25
+    let dz = Buf(B, fill: .nan)
+    let sum = Kernels.bceLogitsMasked(dz: dz.p, z: z.c, y: y.c, yStride: 1, B: B, scale: scale, positiveWeight: pw)
+    checkGradient(
+      "weighted bce", param: z, analytic: dz.array,
+      objective: {
+        Double(scale) * Kernels.bceLogitsMasked(dz: nil, z: z.c, y: y.c, yStride: 1, B: B, scale: 0, positiveWeight: pw)
+      })
+    let naive = Buf(B, fill: .nan)
+    let naiveSum = NaiveKernels.bceLogitsMasked(
+      dz: naive.p, z: z.c, y: y.c, yStride: 1, B: B, scale: scale, positiveWeight: pw)
+    #expect(abs(sum - naiveSum) < 1e-6 * naiveSum)
+    expectClose(dz.array, naive.array, "weighted vs naive")
+    // By hand: a positive row counts pw times, a negative once.
+    let positives = Buf([1, .nan, 1, .nan, .nan, 1])
+    let negatives = Buf([.nan, 0, .nan, .nan, 0, .nan])
+    let plainPositive = Kernels.bceLogitsMasked(dz: nil, z: z.c, y: positives.c, yStride: 1, B: B, scale: 0)
+    let plainNegative = Kernels.bceLogitsMasked(dz: nil, z: z.c, y: negatives.c, yStride: 1, B: B, scale: 0)
+    #expect(abs(sum - (Double(pw) * plainPositive + plainNegative)) < 1e-9)
+    // Weight 1 is the plain loss, bit for bit.
+    let one = Kernels.bceLogitsMasked(dz: nil, z: z.c, y: y.c, yStride: 1, B: B, scale: 0, positiveWeight: 1)
+    #expect(one == Kernels.bceLogitsMasked(dz: nil, z: z.c, y: y.c, yStride: 1, B: B, scale: 0))
+    // On probabilities (a product task).
+    let p = Buf((0..<B).map { _ in rng.uniform(0.1, 0.9) })
+    let dp = Buf(B, fill: .nan)
+    _ = Kernels.bceProbMasked(dp: dp.p, p: p.c, y: y.c, yStride: 1, B: B, scale: scale, positiveWeight: pw)
+    checkGradient(
+      "weighted bce on p", param: p, analytic: dp.array,
+      objective: {
+        Double(scale) * Kernels.bceProbMasked(dp: nil, p: p.c, y: y.c, yStride: 1, B: B, scale: 0, positiveWeight: pw)
+      })
+  }
+}
