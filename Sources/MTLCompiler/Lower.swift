@@ -222,6 +222,20 @@ public struct Lowering {
     }
   }
 
+  /// Dropout after a hidden layer's output `x` (the identity when the block has none): a new
+  /// value of the same shape, named `name` (the block's output name for its last layer).
+  mutating func dropout(_ x: ValueID, _ b: Block, name: String, loc: String) -> ValueID {
+    guard b.dropout > 0 else { return x }
+    let v = values[x]
+    values[x].name = "\(name).pre_dropout"
+    let y = value(name, experts: v.experts, width: v.width)
+    values[y].expertNames = v.expertNames
+    var o = Op(kind: .dropout, inputs: [x], output: y, block: b.qualifiedName, loc: loc)
+    o.rate = Float(b.dropout)
+    ops.append(o)
+    return y
+  }
+
   mutating func lowerBlock(_ b: Block) {
     let name = b.qualifiedName
     let loc = b.span.location
@@ -235,6 +249,7 @@ public struct Lowering {
           x = linear(
             x, out: u, act: Lowering.act(a), bias: true, name: layer, valueName: last ? name : nil, block: name,
             loc: loc)
+          x = dropout(x, b, name: last ? name : layer, loc: loc)
           if last { byName[name] = x }
           continue
         }
@@ -255,11 +270,13 @@ public struct Lowering {
           let bias = param("\(layer).b", [count, u], .bias, .zeros, block: name)
           op(.expertLinear, [x], y, params: [w, bias], act: Lowering.act(a), block: name, loc: loc)
         }
-        x = y
+        x = dropout(y, b, name: last ? name : layer, loc: loc)
+        if last { byName[name] = x }
       }
     case .gate(let mixes, let units, let a):
       for (i, u) in units.enumerated() {
         x = linear(x, out: u, act: Lowering.act(a), bias: true, name: "\(name).layer\(i)", block: name, loc: loc)
+        x = dropout(x, b, name: "\(name).layer\(i)", loc: loc)
       }
       let logits = linear(x, out: b.mixed, act: .none, bias: false, name: "\(name).logits", block: name, loc: loc)
       let weights = value("\(name).weights", width: b.mixed)
@@ -277,6 +294,7 @@ public struct Lowering {
     case .tower(let units, let a):
       for (i, u) in units.enumerated() {
         x = linear(x, out: u, act: Lowering.act(a), bias: true, name: "\(name).layer\(i)", block: name, loc: loc)
+        x = dropout(x, b, name: "\(name).layer\(i)", loc: loc)
       }
       // One logit, or K for a multiclass task's tower.
       let logit = linear(

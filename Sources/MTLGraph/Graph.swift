@@ -155,6 +155,10 @@ public enum OpKind: String, Codable, Sendable {
   case sigmoid
   /// p1 [B, 1], p2 [B, 1], ... -> p1 * p2 * ... [B, 1].
   case product
+  /// x [B, E, W] -> x [B, E, W], each element kept with probability 1 − `rate` and scaled by
+  /// 1/(1 − rate) while training (inverted dropout), the identity otherwise. The mask is a hash
+  /// of (seed, op, step, batch row, element): the same whatever the thread count.
+  case dropout
 }
 
 public struct Op: Codable, Equatable, Sendable {
@@ -167,6 +171,8 @@ public struct Op: Codable, Equatable, Sendable {
   public var slot: Int?
   /// For `mix`: the K experts mixed, in gate order.
   public var mix: [MixRef]?
+  /// For `dropout`: the fraction of elements dropped while training.
+  public var rate: Float? = nil
   /// The spec block it implements, e.g. `experts.shared`.
   public var block: String
   /// Source location in the spec, `file:line:col`.

@@ -284,6 +284,10 @@ extension Graph {
       case .sigmoid:
         try arity(1...1, 0...0)
         guard ins[0].rowWidth == 1, out.rowWidth == 1 else { throw fail("needs width 1") }
+      case .dropout:
+        try arity(1...1, 0...0)
+        guard let r = op.rate, r.isFinite, r >= 0, r < 1 else { throw fail("needs a rate in [0, 1)") }
+        guard ins[0].experts == out.experts, ins[0].width == out.width else { throw fail("changes the shape") }
       case .product:
         try arity(1...Int.max, 0...0)
         guard ins.allSatisfy({ $0.rowWidth == 1 }), out.rowWidth == 1 else { throw fail("needs width 1") }

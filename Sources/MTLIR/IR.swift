@@ -102,6 +102,8 @@ public struct Block: Sendable {
   /// For the tower of a multiclass task whose classes are learned: that task (`outWidth` is 0
   /// until the classes are fitted, at run time).
   public var outWidthFrom: String?
+  /// Inverted dropout after each hidden layer while training (0: none).
+  public var dropout: Double = 0
 
   public var ref: BlockRef {
     switch kind {

@@ -36,23 +36,24 @@ public enum IRPrinter {
     for b in m.blocks {
       let ins = b.inputs.map { "%\($0)" }.joined(separator: ", ")
       let shape = b.outExperts == 1 ? "[B,\(b.outWidth)]" : "[B,\(b.outExperts),\(b.outWidth)]"
+      let drop = b.dropout > 0 ? " dropout=\(num(b.dropout))" : ""
       switch b.kind {
       case .experts(let count, let units, let act):
         lines.append(
           (
-            "%\(b.qualifiedName) = experts count=\(count) units=\(ints(units)) act=\(act.rawValue) (\(ins)) : [B,\(b.inputWidth)] -> \(shape)",
+            "%\(b.qualifiedName) = experts count=\(count) units=\(ints(units)) act=\(act.rawValue)\(drop) (\(ins)) : [B,\(b.inputWidth)] -> \(shape)",
             b.span
           ))
       case .gate(let mixes, let units, let act):
         let g = mixes.map(\.description).joined(separator: ", ")
         var attrs = "k=\(b.mixed)"
-        if !units.isEmpty { attrs += " units=\(ints(units)) act=\(act.rawValue)" }
+        if !units.isEmpty { attrs += " units=\(ints(units)) act=\(act.rawValue)\(drop)" }
         lines.append(
           ("%\(b.qualifiedName) = gate \(attrs) (\(ins)) mix(\(g)) : [B,\(b.inputWidth)] -> \(shape)", b.span))
       case .tower(let units, let act):
         lines.append(
           (
-            "%\(b.qualifiedName) = tower units=\(ints(units)) act=\(act.rawValue) (\(ins)) : [B,\(b.inputWidth)] -> [B,\(b.outWidthFrom.map { "K(\($0))" } ?? "\(b.outWidth)")]",
+            "%\(b.qualifiedName) = tower units=\(ints(units)) act=\(act.rawValue)\(drop) (\(ins)) : [B,\(b.inputWidth)] -> [B,\(b.outWidthFrom.map { "K(\($0))" } ?? "\(b.outWidth)")]",
             b.span
           ))
       }

@@ -288,6 +288,7 @@ public struct Validator {
         kind: .experts(count: e.count.value, units: e.units.value, activation: e.activation), name: name,
         inputs: d.inputs.map(\.0), inputWidth: width, outExperts: out.0, outWidth: out.1, mixed: 0, span: d.span)
       block.origin = [ExpertOrigin(group: name, count: e.count.value)]
+      block.dropout = e.dropout
       return block
     case .gate(let name):
       let g = spec.gates.first { $0.name.value == name }!
@@ -310,16 +311,20 @@ public struct Validator {
       shapes[d.ref] = (1, h)
       guard ok, !widths.isEmpty else { return nil }
       let mixes = d.groups.map { ExpertSlice(group: $0.0, start: 0, count: shapes[.experts($0.0)]!.0) }
-      return Block(
+      var block = Block(
         kind: .gate(mixes: mixes, units: g.units, activation: g.activation), name: name,
         inputs: d.inputs.map(\.0), inputWidth: width, outExperts: 1, outWidth: h, mixed: k, span: d.span)
+      block.dropout = g.dropout
+      return block
     case .tower(let name):
       let t = spec.towers.first { $0.name.value == name }!
       shapes[d.ref] = (1, 1)
       guard ok else { return nil }
-      return Block(
+      var block = Block(
         kind: .tower(units: t.units.value, activation: t.activation), name: name, inputs: d.inputs.map(\.0),
         inputWidth: width, outExperts: 1, outWidth: 1, mixed: 0, span: d.span)
+      block.dropout = t.dropout
+      return block
     case .features:
       return nil
     }

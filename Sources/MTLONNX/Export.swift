@@ -242,6 +242,9 @@ public enum ONNXExport {
         var acc = flat(op.inputs[0])
         for v in op.inputs.dropFirst() { acc = b.node("Mul", [acc, flat(v)]) }
         store(acc, op.output)
+      case .dropout:
+        // Off at inference: the same tensor under the value's name.
+        tensor[op.output] = b.node("Identity", [tensor[op.inputs[0]]!], name: valueName(op.output))
       }
     }
 

@@ -74,6 +74,7 @@ public final class Executor {
     self.maxBatch = maxBatch
     self.threads = max(1, min(threads, maxBatch))
     self.lossValues = Array(repeating: 0, count: graph.losses.count)
+    dropoutOps = graph.ops.indices.filter { graph.ops[$0].kind == .dropout }
     let balancer = balancer ?? LossBalancing.make(graph)
     self.balancer = balancer
     lossWeights = .allocate(capacity: graph.losses.count)
@@ -156,6 +157,7 @@ public final class Executor {
   /// Draws every parameter from its initializer, each from its own named stream of `seed`.
   public func initialize(seed: UInt64) {
     taskGradients?.seed = seed
+    self.seed = seed
     for (i, p) in graph.params.enumerated() {
       var rng = SeededRNG(seed: seed, stream: p.name)
       let w = params[i]
@@ -208,6 +210,7 @@ public final class Executor {
     for (t, w) in workers.enumerated() {
       let r = share(t, of: rows)
       w.rows = r.count
+      w.firstRow = r.lowerBound
       if r.count > 0 { load(r.lowerBound, r.count, w.sparseIDs, w.dense, w.labels) }
     }
     let L = graph.pipeline.labels.count
@@ -250,8 +253,28 @@ public final class Executor {
 
   // MARK: the step
 
-  public func forward() {
+  /// The forward pass: for prediction and evaluation (dropout off), or, with `training`, as the
+  /// next training step runs it (dropout's masks of step `optimizer.steps + 1`).
+  public func forward(training: Bool = false) {
+    setTraining(training)
     pool.run(Phase.forward.rawValue)
+  }
+
+  /// The run's seed, for dropout's masks (set by `initialize`).
+  private var seed: UInt64 = 0
+  private let dropoutOps: [Int]
+
+  /// Switches dropout on (with the keys of the next step's masks) or off in every worker.
+  private func setTraining(_ on: Bool) {
+    guard !dropoutOps.isEmpty else { return }
+    for w in workers {
+      w.training = on
+      if on {
+        for i in dropoutOps {
+          w.dropoutKeys[i] = Kernels.dropoutKey(seed: seed, op: i, step: optimizer.steps + 1)
+        }
+      }
+    }
   }
 
   /// Computes every loss (and the L2 penalty) for the current batch; returns the weighted total.
@@ -366,6 +389,8 @@ public final class Executor {
   @discardableResult
   public func step(reducer: GradientReducer? = nil) -> Double {
     balancer.weights(into: lossWeights)
+    setTraining(true)
+    defer { setTraining(false) }
     var loss: Double
     nonFiniteGradient = nil
     if let tg = taskGradients {

@@ -108,6 +108,11 @@ final class Worker {
   let capacity: Int
   /// Rows of the current batch this worker owns.
   var rows = 0
+  /// The batch row of this worker's first row (dropout's masks are per batch row).
+  var firstRow = 0
+  /// Whether the forward pass trains (dropout on) and, if so, the step's key of each dropout op.
+  var training = false
+  var dropoutKeys: [UInt64] = []
 
   let values: [UnsafeMutablePointer<Float>]
   let valueGrads: [UnsafeMutablePointer<Float>]
@@ -143,6 +148,7 @@ final class Worker {
     self.capacity = capacity
     self.ownedGrads = ownsGrads
     lossValues = Array(repeating: 0, count: graph.losses.count)
+    dropoutKeys = Array(repeating: 0, count: graph.ops.count)
     // A weighted loss goes the masked way too (its kernels take the positive weight).
     maskable = graph.losses.map { graph.pipeline.labels[$0.label].maskable || $0.positiveWeight != nil }
     plan = GradientPlan(graph: graph)
@@ -265,6 +271,15 @@ final class Worker {
         Kernels.activationForward(act: .sigmoid, y: y, x: values[op.inputs[0]], N: B)
       case .product:
         Kernels.productForward(y: y, xs: products[i], B: B)
+      case .dropout:
+        let n = B * out.rowWidth
+        if training {
+          Kernels.dropoutForward(
+            y: y, x: values[op.inputs[0]], B: B, W: out.rowWidth, rate: op.rate ?? 0, key: dropoutKeys[i],
+            firstRow: firstRow)
+        } else {
+          y.update(from: values[op.inputs[0]], count: n)
+        }
       }
     }
   }
@@ -386,6 +401,18 @@ final class Worker {
         }
       case .product:
         Kernels.productBackward(dxs: productGrads[i], dy: dy, xs: products[i], B: B)
+      case .dropout:
+        let xID = op.inputs[0]
+        if needsGrad[xID] {
+          if training {
+            Kernels.dropoutBackward(
+              dx: valueGrads[xID], dy: dy, B: B, W: out.rowWidth, rate: op.rate ?? 0, key: dropoutKeys[i],
+              firstRow: firstRow)
+          } else {
+            let dx = valueGrads[xID]
+            for k in 0..<(B * out.rowWidth) { dx[k] += dy[k] }
+          }
+        }
       }
     }
   }

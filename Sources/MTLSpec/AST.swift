@@ -112,6 +112,8 @@ public struct Reference: Sendable {
 }
 
 public struct ExpertDecl: Sendable {
+  /// Inverted dropout after each hidden layer (0: none).
+  public var dropout: Double = 0
   public var name: Located<String>
   public var count: Located<Int>
   public var input: [Reference]
@@ -121,6 +123,8 @@ public struct ExpertDecl: Sendable {
 }
 
 public struct GateDecl: Sendable {
+  /// Inverted dropout after each hidden layer (0: none).
+  public var dropout: Double = 0
   public var name: Located<String>
   public var input: [Reference]
   public var experts: [Located<String>]
@@ -130,6 +134,8 @@ public struct GateDecl: Sendable {
 }
 
 public struct TowerDecl: Sendable {
+  /// Inverted dropout after each hidden layer (0: none).
+  public var dropout: Double = 0
   public var name: Located<String>
   public var input: [Reference]
   public var units: Located<[Int]>

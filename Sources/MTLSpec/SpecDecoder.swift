@@ -370,7 +370,8 @@ public enum SpecDecoder {
     let what = "expert group `\(name.value)`"
     guard
       let m = r.mapping(
-        node, what, allowed: ["count", "input", "units", "activation"], required: ["count", "input", "units"])
+        node, what, allowed: ["count", "input", "units", "activation", "dropout"],
+        required: ["count", "input", "units"])
     else { return nil }
     let countNode = m.value("count")
     let count = countNode.flatMap { r.int($0, "`count` of \(what)", in: 1...1024) }
@@ -378,8 +379,23 @@ public enum SpecDecoder {
     let units = m.value("units").flatMap { n in decodeUnits(n, what, &r).map { Located($0, n.span) } }
     let act = m.value("activation").flatMap { r.choice($0, "activation", ActivationKind.self) } ?? .relu
     guard let count, let countNode, let input, let units else { return nil }
-    return ExpertDecl(
+    var e = ExpertDecl(
       name: name, count: Located(count, countNode.span), input: input, units: units, activation: act, span: name.span)
+    e.dropout = decodeDropout(m, what, &r)
+    return e
+  }
+
+  /// `dropout: P` of an MLP block: P in [0, 1).
+  static func decodeDropout(_ m: Reader.Mapping, _ what: String, _ r: inout Reader) -> Double {
+    guard let n = m.value("dropout") else { return 0 }
+    guard let p = r.double(n, "`dropout` of \(what)", in: 0...1) else { return 0 }
+    if p >= 1 {
+      r.diags.error(
+        .outOfRange, "`dropout` of \(what) must be below 1, found \(p)", at: n.span,
+        help: "the fraction of units dropped while training, e.g. `0.1`")
+      return 0
+    }
+    return p
   }
 
   static func decodeUnits(_ n: YAMLNode, _ what: String, _ r: inout Reader) -> [Int]? {
@@ -396,7 +412,7 @@ public enum SpecDecoder {
     let what = "gate `\(name.value)`"
     guard
       let m = r.mapping(
-        node, what, allowed: ["input", "experts", "units", "activation"], required: ["input", "experts"])
+        node, what, allowed: ["input", "experts", "units", "activation", "dropout"], required: ["input", "experts"])
     else { return nil }
     let input = m.value("input").flatMap { references($0, "`input` of \(what)", &r) }
     var experts: [Located<String>]?
@@ -411,19 +427,31 @@ public enum SpecDecoder {
     if let n = m.value("units") { hidden = r.intList(n, "`units` of \(what)", in: 1...65536) ?? [] }
     let act = m.value("activation").flatMap { r.choice($0, "activation", ActivationKind.self) } ?? .relu
     guard let input, let experts else { return nil }
-    return GateDecl(name: name, input: input, experts: experts, units: hidden, activation: act, span: name.span)
+    var g = GateDecl(name: name, input: input, experts: experts, units: hidden, activation: act, span: name.span)
+    g.dropout = decodeDropout(m, what, &r)
+    if g.dropout > 0 && hidden.isEmpty {
+      r.diags.error(
+        .conflictingKeys, "`dropout` of \(what) has no hidden layer to act on", at: m.pair("dropout")!.key.span,
+        help: "dropout follows a gate's hidden layers (`units`); this gate is one linear layer")
+    }
+    return g
   }
 
   static func decodeTower(_ name: Located<String>, _ node: YAMLNode, _ r: inout Reader) -> TowerDecl? {
     let what = "tower `\(name.value)`"
-    guard let m = r.mapping(node, what, allowed: ["input", "units", "activation"], required: ["input", "units"]) else {
+    guard
+      let m = r.mapping(
+        node, what, allowed: ["input", "units", "activation", "dropout"], required: ["input", "units"])
+    else {
       return nil
     }
     let input = m.value("input").flatMap { references($0, "`input` of \(what)", &r) }
     let units = m.value("units").flatMap { n in decodeUnits(n, what, &r).map { Located($0, n.span) } }
     let act = m.value("activation").flatMap { r.choice($0, "activation", ActivationKind.self) } ?? .relu
     guard let input, let units else { return nil }
-    return TowerDecl(name: name, input: input, units: units, activation: act, span: name.span)
+    var t = TowerDecl(name: name, input: input, units: units, activation: act, span: name.span)
+    t.dropout = decodeDropout(m, what, &r)
+    return t
   }
 
   // MARK: training

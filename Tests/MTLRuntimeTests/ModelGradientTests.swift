@@ -1,4 +1,5 @@
 import Foundation
+import MTLCompiler
 import MTLData
 import MTLGraph
 import MTLRuntime
@@ -75,7 +76,24 @@ struct ModelGradientTests {
     #expect(nonzero > 100)
   }
 
-  func check(_ graph: Graph, threads: Int) throws {
+  /// Dropout in training mode, with the masks of one step held fixed (they are a function of the
+  /// step, not of the parameters), on experts, gate hidden layers and towers.
+  @Test("whole-model gradient with dropout matches finite differences (fixed masks)", arguments: [1, 2])
+  func gradientWithDropout(threads: Int) throws {
+    var opts = Compiler.Options()
+    opts.readData = false
+    opts.overrides = [
+      "experts.shared.dropout=0.3", "towers.income.dropout=0.2", "towers.marital.dropout=0.5",
+      "gates.income.units=[8]", "gates.income.dropout=0.25",
+    ]
+    let r = Compiler.compile(path: Repo.path("specs/mmoe.yaml"), options: opts)
+    var g = try #require(r.graph, "\(r.rendered)")
+    g.training.batchSize = 16
+    #expect(g.ops.filter { $0.kind == .dropout }.count == 2 + 2 + 2 + 1)  // experts, two towers, the gate
+    try check(g, threads: threads, training: true)
+  }
+
+  func check(_ graph: Graph, threads: Int, training: Bool = false) throws {
     var g = graph
     // Bigger embeddings than the 1e-4 default so their gradients are measurable.
     for i in g.params.indices where g.params[i].kind == .embedding { g.params[i].initializer = .normal(std: 0.3) }
@@ -91,10 +109,10 @@ struct ModelGradientTests {
     }
 
     func loss() -> Double {
-      ex.forward()
+      ex.forward(training: training)
       return ex.computeLosses(gradients: false)
     }
-    ex.forward()
+    ex.forward(training: training)
     ex.computeLosses(gradients: true)
     ex.backward()
     let analytic = ex.graph.params.indices.map {
