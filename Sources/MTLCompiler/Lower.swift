@@ -222,6 +222,30 @@ public struct Lowering {
     }
   }
 
+  /// Batch normalisation of a hidden layer's product `x` (its activation moved after it): γ
+  /// (ones), β (zeros), the running mean (zeros) and variance (ones), [C] each, C = E·W; the output
+  /// takes `x`'s name. `x` itself when the block has none.
+  mutating func normalize(_ x: ValueID, _ b: Block, layer: String, act: Activation, loc: String) -> ValueID {
+    guard b.batchNorm else { return x }
+    let v = values[x]
+    let name = v.name
+    values[x].name = "\(name).pre_norm"
+    let C = v.rowWidth
+    let block = b.qualifiedName
+    let gamma = param("\(layer).bn.gamma", [C], .bias, .ones, block: block)
+    let beta = param("\(layer).bn.beta", [C], .bias, .zeros, block: block)
+    let mean = param("\(layer).bn.mean", [C], .statistic, .zeros, block: block)
+    let variance = param("\(layer).bn.variance", [C], .statistic, .ones, block: block)
+    let y = value(name, experts: v.experts, width: v.width)
+    values[y].expertNames = v.expertNames
+    var o = Op(
+      kind: .batchNorm, inputs: [x], output: y, params: [gamma, beta, mean, variance], activation: act, block: block,
+      loc: loc)
+    o.rate = 0.01  // Keras' momentum 0.99
+    ops.append(o)
+    return y
+  }
+
   /// Dropout after a hidden layer's output `x` (the identity when the block has none): a new
   /// value of the same shape, named `name` (the block's output name for its last layer).
   mutating func dropout(_ x: ValueID, _ b: Block, name: String, loc: String) -> ValueID {
@@ -245,10 +269,12 @@ public struct Lowering {
       for (i, u) in units.enumerated() {
         let layer = "\(name).layer\(i)"
         let last = i == units.count - 1
+        let act = Lowering.act(a)
         if count == 1 {
           x = linear(
-            x, out: u, act: Lowering.act(a), bias: true, name: layer, valueName: last ? name : nil, block: name,
-            loc: loc)
+            x, out: u, act: b.batchNorm ? .none : act, bias: true, name: layer, valueName: last ? name : nil,
+            block: name, loc: loc)
+          x = normalize(x, b, layer: layer, act: act, loc: loc)
           x = dropout(x, b, name: last ? name : layer, loc: loc)
           if last { byName[name] = x }
           continue
@@ -263,19 +289,22 @@ public struct Lowering {
           let w = param(
             "\(layer).w", [inW, count * u], .weight, .glorotUniform(fanIn: inW, fanOut: u), block: name, l2: l2)
           let bias = param("\(layer).b", [count * u], .bias, .zeros, block: name)
-          op(.linear, [x], y, params: [w, bias], act: Lowering.act(a), block: name, loc: loc)
+          op(.linear, [x], y, params: [w, bias], act: b.batchNorm ? .none : act, block: name, loc: loc)
         } else {
           let w = param(
             "\(layer).w", [count, inW, u], .weight, .glorotUniform(fanIn: inW, fanOut: u), block: name, l2: l2)
           let bias = param("\(layer).b", [count, u], .bias, .zeros, block: name)
-          op(.expertLinear, [x], y, params: [w, bias], act: Lowering.act(a), block: name, loc: loc)
+          op(.expertLinear, [x], y, params: [w, bias], act: b.batchNorm ? .none : act, block: name, loc: loc)
         }
-        x = dropout(y, b, name: last ? name : layer, loc: loc)
+        x = dropout(normalize(y, b, layer: layer, act: act, loc: loc), b, name: last ? name : layer, loc: loc)
         if last { byName[name] = x }
       }
     case .gate(let mixes, let units, let a):
       for (i, u) in units.enumerated() {
-        x = linear(x, out: u, act: Lowering.act(a), bias: true, name: "\(name).layer\(i)", block: name, loc: loc)
+        let act = Lowering.act(a)
+        x = linear(
+          x, out: u, act: b.batchNorm ? .none : act, bias: true, name: "\(name).layer\(i)", block: name, loc: loc)
+        x = normalize(x, b, layer: "\(name).layer\(i)", act: act, loc: loc)
         x = dropout(x, b, name: "\(name).layer\(i)", loc: loc)
       }
       let logits = linear(x, out: b.mixed, act: .none, bias: false, name: "\(name).logits", block: name, loc: loc)
@@ -293,7 +322,10 @@ public struct Lowering {
       ops.append(Op(kind: .mix, inputs: inputs, output: y, mix: refs, block: name, loc: loc))
     case .tower(let units, let a):
       for (i, u) in units.enumerated() {
-        x = linear(x, out: u, act: Lowering.act(a), bias: true, name: "\(name).layer\(i)", block: name, loc: loc)
+        let act = Lowering.act(a)
+        x = linear(
+          x, out: u, act: b.batchNorm ? .none : act, bias: true, name: "\(name).layer\(i)", block: name, loc: loc)
+        x = normalize(x, b, layer: "\(name).layer\(i)", act: act, loc: loc)
         x = dropout(x, b, name: "\(name).layer\(i)", loc: loc)
       }
       // One logit, or K for a multiclass task's tower.

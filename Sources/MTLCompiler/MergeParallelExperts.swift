@@ -21,8 +21,9 @@ public struct MergeParallelExperts: Pass {
     var inputs: [BlockRef]
     var units: [Int]
     var activation: String
-    /// Groups with different dropout rates run as different ops.
+    /// Groups with different dropout rates or normalisation run as different ops.
     var dropout: Double
+    var batchNorm: Bool
   }
 
   public func run(_ m: inout IRModule) -> Bool {
@@ -31,7 +32,8 @@ public struct MergeParallelExperts: Pass {
     var order: [Key] = []
     for (i, b) in m.blocks.enumerated() {
       guard case .experts(_, let units, let act) = b.kind, !readDirectly.contains(b.ref) else { continue }
-      let key = Key(inputs: b.inputs, units: units, activation: act.rawValue, dropout: b.dropout)
+      let key = Key(
+        inputs: b.inputs, units: units, activation: act.rawValue, dropout: b.dropout, batchNorm: b.batchNorm)
       if families[key] == nil { order.append(key) }
       families[key, default: []].append(i)
     }

@@ -84,6 +84,7 @@ public enum GraphPrinter {
     switch i {
     case .glorotUniform(let a, let b): return "glorot_uniform(\(a),\(b))"
     case .zeros: return "zeros"
+    case .ones: return "ones"
     case .normal(let s): return "normal(\(s))"
     case .uniform(let l): return "uniform(\(l))"
     }

@@ -78,12 +78,18 @@ public struct Value: Codable, Equatable, Sendable {
   public var rowWidth: Int { experts * width }
 }
 
-public enum ParamKind: String, Codable, Sendable { case weight, bias, embedding }
+public enum ParamKind: String, Codable, Sendable {
+  case weight, bias, embedding
+  /// Not trained by the optimiser: batch normalisation's running mean and variance, updated from
+  /// each training batch's statistics (no gradient, no L2, no weight decay).
+  case statistic
+}
 
 public enum Initializer: Codable, Equatable, Sendable {
   /// Uniform(-l, l) with l = sqrt(6 / (fanIn + fanOut)).
   case glorotUniform(fanIn: Int, fanOut: Int)
   case zeros
+  case ones
   case normal(std: Double)
   case uniform(limit: Double)
 }
@@ -155,10 +161,20 @@ public enum OpKind: String, Codable, Sendable {
   case sigmoid
   /// p1 [B, 1], p2 [B, 1], ... -> p1 * p2 * ... [B, 1].
   case product
+  /// x [B, E, W] -> act(γ·(x − μ)/√(σ² + ε) + β) [B, E, W], per element of a row (C = E·W channels).
+  /// params: [γ [C], β [C], running μ [C], running σ² [C]]. While training μ, σ² are the batch's
+  /// (over every thread's rows) and the running ones move toward them by `rate` = 1 − momentum
+  /// after each step; otherwise the running ones are used. ε = 1e-3 (Keras).
+  case batchNorm = "batch_norm"
   /// x [B, E, W] -> x [B, E, W], each element kept with probability 1 − `rate` and scaled by
   /// 1/(1 − rate) while training (inverted dropout), the identity otherwise. The mask is a hash
   /// of (seed, op, step, batch row, element): the same whatever the thread count.
   case dropout
+}
+
+extension OpKind {
+  /// ε of `batchNorm` (Keras' default; `Kernels.batchNormEpsilon` is the runtime's copy).
+  public static let batchNormEpsilon: Float = 1e-3
 }
 
 public struct Op: Codable, Equatable, Sendable {

@@ -284,6 +284,14 @@ extension Graph {
       case .sigmoid:
         try arity(1...1, 0...0)
         guard ins[0].rowWidth == 1, out.rowWidth == 1 else { throw fail("needs width 1") }
+      case .batchNorm:
+        try arity(1...1, 4...4)
+        guard ins[0].experts == out.experts, ins[0].width == out.width else { throw fail("changes the shape") }
+        for k in 0..<4 { try shape(k, [out.rowWidth]) }
+        guard ps[0].kind == .bias, ps[1].kind == .bias, ps[2].kind == .statistic, ps[3].kind == .statistic else {
+          throw fail("needs γ, β (bias kind) and the running mean and variance (statistic kind)")
+        }
+        guard let r = op.rate, r.isFinite, r > 0, r <= 1 else { throw fail("needs a running-average rate in (0, 1]") }
       case .dropout:
         try arity(1...1, 0...0)
         guard let r = op.rate, r.isFinite, r >= 0, r < 1 else { throw fail("needs a rate in [0, 1)") }
@@ -292,8 +300,8 @@ extension Graph {
         try arity(1...Int.max, 0...0)
         guard ins.allSatisfy({ $0.rowWidth == 1 }), out.rowWidth == 1 else { throw fail("needs width 1") }
       }
-      if op.activation != .none && ![.linear, .expertLinear].contains(op.kind) {
-        throw fail("has an activation; only products take one")
+      if op.activation != .none && ![.linear, .expertLinear, .batchNorm].contains(op.kind) {
+        throw fail("has an activation; only products and batch normalisation take one")
       }
     }
     if let p = paramUser.firstIndex(where: { $0 == nil }) {

@@ -104,6 +104,8 @@ public struct Block: Sendable {
   public var outWidthFrom: String?
   /// Inverted dropout after each hidden layer while training (0: none).
   public var dropout: Double = 0
+  /// Batch normalisation between each hidden layer's product and its activation.
+  public var batchNorm = false
 
   public var ref: BlockRef {
     switch kind {

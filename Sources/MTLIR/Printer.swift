@@ -36,7 +36,7 @@ public enum IRPrinter {
     for b in m.blocks {
       let ins = b.inputs.map { "%\($0)" }.joined(separator: ", ")
       let shape = b.outExperts == 1 ? "[B,\(b.outWidth)]" : "[B,\(b.outExperts),\(b.outWidth)]"
-      let drop = b.dropout > 0 ? " dropout=\(num(b.dropout))" : ""
+      let drop = (b.batchNorm ? " batch_norm" : "") + (b.dropout > 0 ? " dropout=\(num(b.dropout))" : "")
       switch b.kind {
       case .experts(let count, let units, let act):
         lines.append(

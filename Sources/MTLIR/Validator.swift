@@ -289,6 +289,7 @@ public struct Validator {
         inputs: d.inputs.map(\.0), inputWidth: width, outExperts: out.0, outWidth: out.1, mixed: 0, span: d.span)
       block.origin = [ExpertOrigin(group: name, count: e.count.value)]
       block.dropout = e.dropout
+      block.batchNorm = e.batchNorm
       return block
     case .gate(let name):
       let g = spec.gates.first { $0.name.value == name }!
@@ -315,6 +316,7 @@ public struct Validator {
         kind: .gate(mixes: mixes, units: g.units, activation: g.activation), name: name,
         inputs: d.inputs.map(\.0), inputWidth: width, outExperts: 1, outWidth: h, mixed: k, span: d.span)
       block.dropout = g.dropout
+      block.batchNorm = g.batchNorm
       return block
     case .tower(let name):
       let t = spec.towers.first { $0.name.value == name }!
@@ -324,6 +326,7 @@ public struct Validator {
         kind: .tower(units: t.units.value, activation: t.activation), name: name, inputs: d.inputs.map(\.0),
         inputWidth: width, outExperts: 1, outWidth: 1, mixed: 0, span: d.span)
       block.dropout = t.dropout
+      block.batchNorm = t.batchNorm
       return block
     case .features:
       return nil

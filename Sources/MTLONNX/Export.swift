@@ -242,6 +242,16 @@ public enum ONNXExport {
         var acc = flat(op.inputs[0])
         for v in op.inputs.dropFirst() { acc = b.node("Mul", [acc, flat(v)]) }
         store(acc, op.output)
+      case .batchNorm:
+        // Inference: the running statistics, as the runtime uses them: (x − μ)·s·γ + β with
+        // s = 1/√(σ² + ε) computed in double and rounded to float, then the activation.
+        let rv = params[op.params[3]]
+        let eps = Double(OpKind.batchNormEpsilon)
+        let invStd = rv.map { Float(1 / (Double($0) + eps).squareRoot()) }
+        let s = b.floats(invStd, dims: [Int64(invStd.count)], name: "\(graph.params[op.params[3]].name).inv_std")
+        let centred = b.node("Sub", [flat(op.inputs[0]), paramNames[op.params[2]]])
+        let scaled = b.node("Mul", [b.node("Mul", [centred, s]), paramNames[op.params[0]]])
+        store(activate(b.node("Add", [scaled, paramNames[op.params[1]]]), op.activation), op.output)
       case .dropout:
         // Off at inference: the same tensor under the value's name.
         tensor[op.output] = b.node("Identity", [tensor[op.inputs[0]]!], name: valueName(op.output))

@@ -75,6 +75,7 @@ public final class Executor {
     self.threads = max(1, min(threads, maxBatch))
     self.lossValues = Array(repeating: 0, count: graph.losses.count)
     dropoutOps = graph.ops.indices.filter { graph.ops[$0].kind == .dropout }
+    batchNormOps = graph.ops.indices.filter { graph.ops[$0].kind == .batchNorm }
     let balancer = balancer ?? LossBalancing.make(graph)
     self.balancer = balancer
     lossWeights = .allocate(capacity: graph.losses.count)
@@ -124,6 +125,13 @@ public final class Executor {
           gradients: self.seedGradients, batch: self.batch, weights: self.lossWeights, inSpace: self.inSpace)
       case .backward: w.backward()
       case .optimize: self.optimizer.update(tensors: self.optimizerShares[t])
+      case .forwardSegment:
+        w.forward(self.segment)
+        if let b = self.segmentEnd, self.batchStatistics { w.batchNormForwardSums(b) }
+      case .backwardSegment:
+        if self.segment.upperBound == self.graph.ops.count { w.backwardBegin() }
+        w.backward(self.segment)
+        if let b = self.segmentEnd { w.batchNormBackwardSums(b) }
       }
     }
     optimizerShares = optimizer.partition(self.threads)
@@ -149,7 +157,18 @@ public final class Executor {
   /// What the worker threads run, one phase per pool hand-over.
   private enum Phase: Int {
     case forward, losses, backward, optimize, forwardAndLosses
+    /// With batch normalisation: ops `segment`, then (`segmentEnd`) the threads' sums for the
+    /// batch normalisation that ends the segment.
+    case forwardSegment, backwardSegment
   }
+  /// The ops of the current segment phase, and the batch normalisation at its end (forward) or
+  /// start (backward), if any.
+  private var segment: Range<Int> = 0..<0
+  private var segmentEnd: Int?
+  /// Forward with batch statistics (training) rather than the running ones.
+  private var batchStatistics = false
+  /// The batch normalisation ops, in order (empty: one phase a pass, as always).
+  private let batchNormOps: [Int]
   private var seedGradients = false
 
   // MARK: parameters
@@ -164,6 +183,8 @@ public final class Executor {
       switch p.initializer {
       case .zeros:
         w.update(repeating: 0, count: p.count)
+      case .ones:
+        w.update(repeating: 1, count: p.count)
       case .glorotUniform(let fanIn, let fanOut):
         let limit = Float((6.0 / Double(fanIn + fanOut)).squareRoot())
         for j in 0..<p.count { w[j] = (2 * rng.nextFloat() - 1) * limit }
@@ -257,16 +278,86 @@ public final class Executor {
   /// next training step runs it (dropout's masks of step `optimizer.steps + 1`).
   public func forward(training: Bool = false) {
     setTraining(training)
-    pool.run(Phase.forward.rawValue)
+    runForward()
+  }
+
+  /// The forward pass over the current batch: one phase, or with batch normalisation one phase
+  /// per segment between them, the threads' sums added in thread order in between (batch
+  /// statistics while training, the running ones otherwise).
+  private func runForward() {
+    guard !batchNormOps.isEmpty else {
+      pool.run(Phase.forward.rawValue)
+      return
+    }
+    batchStatistics = workers[0].training
+    var start = 0
+    for b in batchNormOps {
+      segment = start..<b
+      segmentEnd = b
+      pool.run(Phase.forwardSegment.rawValue)
+      batchNormStatistics(b)
+      start = b
+    }
+    segment = start..<graph.ops.count
+    segmentEnd = nil
+    pool.run(Phase.forwardSegment.rawValue)
+  }
+
+  /// Batch normalisation `b`'s mean and 1/√(σ² + ε) for the current batch: from the threads' sums
+  /// (training: biased batch variance), or from the running statistics.
+  private func batchNormStatistics(_ b: Int) {
+    let op = graph.ops[b]
+    let st = shared.batchNorm[b]!
+    let C = st.channels
+    let eps = Double(Kernels.batchNormEpsilon)
+    if batchStatistics {
+      let n = Double(batch)
+      for c in 0..<C {
+        var s = 0.0
+        var q = 0.0
+        for w in workers where w.rows > 0 {
+          s += w.batchNormSums[b]![c]
+          q += w.batchNormSums[b]![C + c]
+        }
+        let mean = s / n
+        let variance = max(q / n - mean * mean, 0)
+        st.mean[c] = Float(mean)
+        st.variance[c] = Float(variance)
+        st.invStd[c] = Float(1 / (variance + eps).squareRoot())
+      }
+    } else {
+      let rm = params[op.params[2]]
+      let rv = params[op.params[3]]
+      for c in 0..<C {
+        st.mean[c] = rm[c]
+        st.invStd[c] = Float(1 / (Double(rv[c]) + eps).squareRoot())
+      }
+    }
+  }
+
+  /// The running statistics move toward this batch's: r ← r + rate·(batch − r), after a step.
+  private func updateRunningStatistics() {
+    for b in batchNormOps {
+      let op = graph.ops[b]
+      let st = shared.batchNorm[b]!
+      let rate = op.rate ?? 0.01
+      let rm = params[op.params[2]]
+      let rv = params[op.params[3]]
+      for c in 0..<st.channels {
+        rm[c] += rate * (st.mean[c] - rm[c])
+        rv[c] += rate * (st.variance[c] - rv[c])
+      }
+    }
   }
 
   /// The run's seed, for dropout's masks (set by `initialize`).
   private var seed: UInt64 = 0
   private let dropoutOps: [Int]
 
-  /// Switches dropout on (with the keys of the next step's masks) or off in every worker.
+  /// Switches training mode on (dropout with the keys of the next step's masks, batch
+  /// normalisation with batch statistics) or off in every worker.
   private func setTraining(_ on: Bool) {
-    guard !dropoutOps.isEmpty else { return }
+    guard !dropoutOps.isEmpty || !batchNormOps.isEmpty else { return }
     for w in workers {
       w.training = on
       if on {
@@ -316,7 +407,35 @@ public final class Executor {
   /// The seeded losses' gradients, summed over workers into worker 0's, in worker order (the
   /// all-reduce of one process).
   func backwardOfLosses() {
-    pool.run(Phase.backward.rawValue)
+    if batchNormOps.isEmpty {
+      pool.run(Phase.backward.rawValue)
+    } else {
+      // Last op first; at each batch normalisation the threads' sums of dz and dz·x̂ are added
+      // (in thread order) into the batch means its input gradient needs.
+      var hi = graph.ops.count
+      for b in batchNormOps.reversed() {
+        segment = (b + 1)..<hi
+        segmentEnd = b
+        pool.run(Phase.backwardSegment.rawValue)
+        let st = shared.batchNorm[b]!
+        let C = st.channels
+        let n = Double(batch)
+        for c in 0..<C {
+          var s = 0.0
+          var q = 0.0
+          for w in workers where w.rows > 0 {
+            s += w.batchNormSums[b]![c]
+            q += w.batchNormSums[b]![C + c]
+          }
+          st.meanDz[c] = Float(s / n)
+          st.meanDzXhat[c] = Float(q / n)
+        }
+        hi = b + 1
+      }
+      segment = 0..<hi
+      segmentEnd = nil
+      pool.run(Phase.backwardSegment.rawValue)
+    }
     for w in workers.dropFirst() { workers[0].accumulate(from: w) }
   }
 
@@ -397,7 +516,7 @@ public final class Executor {
       // One backward per loss, the others' weights 0, each loss's gradient kept apart; then the
       // balancer combines them.
       for i in 0..<lossWeights.count { stepWeights[i] = lossWeights[i] }
-      pool.run(Phase.forward.rawValue)
+      runForward()
       seedGradients = true
       for t in 0..<lossWeights.count {
         for i in 0..<lossWeights.count { lossWeights[i] = i == t ? stepWeights[i] : 0 }
@@ -414,7 +533,13 @@ public final class Executor {
       balancer.combine(tg)
       addL2Gradients()
     } else {
-      pool.run(Phase.forwardAndLosses.rawValue)
+      if batchNormOps.isEmpty {
+        pool.run(Phase.forwardAndLosses.rawValue)
+      } else {
+        runForward()
+        seedGradients = true
+        pool.run(Phase.losses.rawValue)
+      }
       loss = collectLosses()
       guard loss.isFinite else { return loss }
       backward()
@@ -434,6 +559,7 @@ public final class Executor {
     optimizer.prepare()
     pool.run(Phase.optimize.rawValue)
     balancer.update(with: optimizer)
+    updateRunningStatistics()
     return loss
   }
 }

@@ -49,6 +49,32 @@ public final class RowSet {
   public var array: [Int32] { Array(UnsafeBufferPointer(start: rows, count: count)) }
 }
 
+/// One batch normalisation's statistics for the current batch, shared by the workers: the mean
+/// and 1/√(σ² + ε) its rows are normalised with (the batch's while training, the running ones
+/// otherwise), the batch's variance, and backward's batch means of dz and dz·x̂. [C] each.
+final class BatchNormState {
+  let channels: Int
+  let mean: UnsafeMutablePointer<Float>
+  let invStd: UnsafeMutablePointer<Float>
+  let variance: UnsafeMutablePointer<Float>
+  let meanDz: UnsafeMutablePointer<Float>
+  let meanDzXhat: UnsafeMutablePointer<Float>
+  private let base: UnsafeMutablePointer<Float>
+
+  init(channels c: Int) {
+    channels = c
+    base = .allocate(capacity: 5 * max(c, 1))
+    base.initialize(repeating: 0, count: 5 * max(c, 1))
+    mean = base
+    invStd = base + c
+    variance = base + 2 * c
+    meanDz = base + 3 * c
+    meanDzXhat = base + 4 * c
+  }
+
+  deinit { base.deallocate() }
+}
+
 /// What every worker shares: the parameters, the summed gradients (worker 0's), the optimiser state.
 final class SharedState {
   let params: [UnsafeMutablePointer<Float>]
@@ -60,6 +86,8 @@ final class SharedState {
   let embeddingSlot: [Int?]
   /// Per embedding table, a row set for counting the batch's distinct rows.
   let scratchRows: [RowSet?]
+  /// Per op: a batch normalisation's statistics of the current batch (nil for other ops).
+  let batchNorm: [BatchNormState?]
   private let arena: UnsafeMutablePointer<Float>
   private let arenaCount: Int
 
@@ -92,6 +120,9 @@ final class SharedState {
     scratchRows = graph.params.enumerated().map { i, p in
       slots[i] != nil ? RowSet(tableRows: p.shape[0], capacity: p.shape[0]) : nil
     }
+    batchNorm = graph.ops.map {
+      $0.kind == .batchNorm ? BatchNormState(channels: graph.values[$0.output].rowWidth) : nil
+    }
   }
 
   deinit {
@@ -113,6 +144,9 @@ final class Worker {
   /// Whether the forward pass trains (dropout on) and, if so, the step's key of each dropout op.
   var training = false
   var dropoutKeys: [UInt64] = []
+  /// Per batch-normalisation op: this worker's sums over its rows [2C] (forward: Σx, Σx²;
+  /// backward: Σdz, Σdz·x̂); nil for other ops.
+  let batchNormSums: [UnsafeMutablePointer<Double>?]
 
   let values: [UnsafeMutablePointer<Float>]
   let valueGrads: [UnsafeMutablePointer<Float>]
@@ -149,6 +183,13 @@ final class Worker {
     self.ownedGrads = ownsGrads
     lossValues = Array(repeating: 0, count: graph.losses.count)
     dropoutKeys = Array(repeating: 0, count: graph.ops.count)
+    batchNormSums = graph.ops.map { op in
+      guard op.kind == .batchNorm else { return nil }
+      let n = 2 * graph.values[op.output].rowWidth
+      let p = UnsafeMutablePointer<Double>.allocate(capacity: n)
+      p.initialize(repeating: 0, count: n)
+      return p
+    }
     // A weighted loss goes the masked way too (its kernels take the positive weight).
     maskable = graph.losses.map { graph.pipeline.labels[$0.label].maskable || $0.positiveWeight != nil }
     plan = GradientPlan(graph: graph)
@@ -222,6 +263,7 @@ final class Worker {
     arena.deinitialize(count: arenaCount)
     arena.deallocate()
     sparseIDs.deallocate()
+    for p in batchNormSums { p?.deallocate() }
   }
 
   static func act(_ a: Activation) -> Act {
@@ -236,11 +278,15 @@ final class Worker {
 
   // MARK: forward
 
-  func forward() {
+  func forward() { forward(graph.ops.indices) }
+
+  /// Ops `range` of the forward pass over this worker's rows.
+  func forward(_ range: Range<Int>) {
     let B = rows
     guard B > 0 else { return }
     let S = graph.pipeline.sparse.count
-    for (i, op) in graph.ops.enumerated() {
+    for i in range {
+      let op = graph.ops[i]
       let y = values[op.output]
       let out = graph.values[op.output]
       switch op.kind {
@@ -271,6 +317,11 @@ final class Worker {
         Kernels.activationForward(act: .sigmoid, y: y, x: values[op.inputs[0]], N: B)
       case .product:
         Kernels.productForward(y: y, xs: products[i], B: B)
+      case .batchNorm:
+        let st = shared.batchNorm[i]!
+        Kernels.batchNormForward(
+          y: y, x: values[op.inputs[0]], mean: st.mean, invStd: st.invStd, gamma: shared.params[op.params[0]],
+          beta: shared.params[op.params[1]], act: Worker.act(op.activation), B: B, C: out.rowWidth)
       case .dropout:
         let n = B * out.rowWidth
         if training {
@@ -340,6 +391,12 @@ final class Worker {
 
   /// This worker's parameter gradients (overwritten; for embeddings only the looked-up rows).
   func backward() {
+    backwardBegin()
+    backward(graph.ops.indices)
+  }
+
+  /// Zeroes this worker's parameter gradients (embeddings: the rows the last step touched).
+  func backwardBegin() {
     for (i, p) in graph.params.enumerated() {
       if let set = touched[i] {
         set.clear(zeroing: grads[i], width: p.shape[1])
@@ -347,10 +404,38 @@ final class Worker {
         grads[i].update(repeating: 0, count: p.count)
       }
     }
+  }
+
+  /// The first half of batch normalisation `i`'s backward over this worker's rows (its sums; the
+  /// executor adds them up before `backward` reaches the op).
+  func batchNormBackwardSums(_ i: Int) {
+    let op = graph.ops[i]
+    let sums = batchNormSums[i]!
+    let C = graph.values[op.output].rowWidth
+    guard rows > 0, needsGrad[op.output], !plan.skip[i] else {
+      sums.update(repeating: 0, count: 2 * C)
+      return
+    }
+    let st = shared.batchNorm[i]!
+    Kernels.batchNormBackwardSums(
+      sums: sums, dy: valueGrads[op.output], y: values[op.output], x: values[op.inputs[0]], mean: st.mean,
+      invStd: st.invStd, dgamma: grads[op.params[0]], dbeta: grads[op.params[1]], act: Worker.act(op.activation),
+      B: rows, C: C)
+  }
+
+  /// This worker's sums for batch normalisation `i`'s batch statistics (its input's rows).
+  func batchNormForwardSums(_ i: Int) {
+    let op = graph.ops[i]
+    Kernels.batchNormSums(
+      sums: batchNormSums[i]!, x: values[op.inputs[0]], B: rows, C: graph.values[op.output].rowWidth)
+  }
+
+  /// Ops `range` of backward, last first (a batch normalisation among them has had its first half).
+  func backward(_ range: Range<Int>) {
     let B = rows
     guard B > 0 else { return }
     let S = graph.pipeline.sparse.count
-    for i in graph.ops.indices.reversed() {
+    for i in range.reversed() {
       let op = graph.ops[i]
       guard needsGrad[op.output], !plan.skip[i] else { continue }
       for v in plan.zeroBefore[i] { valueGrads[v].update(repeating: 0, count: B * graph.values[v].rowWidth) }
@@ -401,6 +486,15 @@ final class Worker {
         }
       case .product:
         Kernels.productBackward(dxs: productGrads[i], dy: dy, xs: products[i], B: B)
+      case .batchNorm:
+        let xID = op.inputs[0]
+        if needsGrad[xID] {
+          let st = shared.batchNorm[i]!
+          Kernels.batchNormBackwardInput(
+            dx: valueGrads[xID], dz: dy, x: values[xID], mean: st.mean, invStd: st.invStd,
+            gamma: shared.params[op.params[0]], meanDz: st.meanDz, meanDzXhat: st.meanDzXhat, B: B,
+            C: out.rowWidth)
+        }
       case .dropout:
         let xID = op.inputs[0]
         if needsGrad[xID] {

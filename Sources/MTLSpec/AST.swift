@@ -114,6 +114,8 @@ public struct Reference: Sendable {
 public struct ExpertDecl: Sendable {
   /// Inverted dropout after each hidden layer (0: none).
   public var dropout: Double = 0
+  /// Batch normalisation between each hidden layer's product and its activation.
+  public var batchNorm = false
   public var name: Located<String>
   public var count: Located<Int>
   public var input: [Reference]
@@ -125,6 +127,8 @@ public struct ExpertDecl: Sendable {
 public struct GateDecl: Sendable {
   /// Inverted dropout after each hidden layer (0: none).
   public var dropout: Double = 0
+  /// Batch normalisation between each hidden layer's product and its activation.
+  public var batchNorm = false
   public var name: Located<String>
   public var input: [Reference]
   public var experts: [Located<String>]
@@ -136,6 +140,8 @@ public struct GateDecl: Sendable {
 public struct TowerDecl: Sendable {
   /// Inverted dropout after each hidden layer (0: none).
   public var dropout: Double = 0
+  /// Batch normalisation between each hidden layer's product and its activation.
+  public var batchNorm = false
   public var name: Located<String>
   public var input: [Reference]
   public var units: Located<[Int]>

@@ -92,6 +92,18 @@ struct Reader {
     return s
   }
 
+  /// A YAML 1.2 core-schema boolean (`true`/`false`, any case of the first letter) written plainly.
+  mutating func bool(_ node: YAMLNode, _ what: String) -> Bool? {
+    if let (s, plain) = scalar(node), plain {
+      if ["true", "True", "TRUE"].contains(s) { return true }
+      if ["false", "False", "FALSE"].contains(s) { return false }
+    }
+    diags.error(
+      .wrongType, "expected `true` or `false` for \(what), found \(node.kindDescription)", at: node.span,
+      help: "write `true` or `false`")
+    return nil
+  }
+
   func isNull(_ s: String) -> Bool { s.isEmpty || s == "~" || s == "null" || s == "Null" || s == "NULL" }
 
   mutating func int(_ node: YAMLNode, _ what: String, in range: ClosedRange<Int>) -> Int? {

@@ -370,7 +370,7 @@ public enum SpecDecoder {
     let what = "expert group `\(name.value)`"
     guard
       let m = r.mapping(
-        node, what, allowed: ["count", "input", "units", "activation", "dropout"],
+        node, what, allowed: ["count", "input", "units", "activation", "dropout", "batch_norm"],
         required: ["count", "input", "units"])
     else { return nil }
     let countNode = m.value("count")
@@ -382,6 +382,7 @@ public enum SpecDecoder {
     var e = ExpertDecl(
       name: name, count: Located(count, countNode.span), input: input, units: units, activation: act, span: name.span)
     e.dropout = decodeDropout(m, what, &r)
+    e.batchNorm = m.value("batch_norm").flatMap { r.bool($0, "`batch_norm` of \(what)") } ?? false
     return e
   }
 
@@ -412,7 +413,8 @@ public enum SpecDecoder {
     let what = "gate `\(name.value)`"
     guard
       let m = r.mapping(
-        node, what, allowed: ["input", "experts", "units", "activation", "dropout"], required: ["input", "experts"])
+        node, what, allowed: ["input", "experts", "units", "activation", "dropout", "batch_norm"],
+        required: ["input", "experts"])
     else { return nil }
     let input = m.value("input").flatMap { references($0, "`input` of \(what)", &r) }
     var experts: [Located<String>]?
@@ -429,10 +431,11 @@ public enum SpecDecoder {
     guard let input, let experts else { return nil }
     var g = GateDecl(name: name, input: input, experts: experts, units: hidden, activation: act, span: name.span)
     g.dropout = decodeDropout(m, what, &r)
-    if g.dropout > 0 && hidden.isEmpty {
+    g.batchNorm = m.value("batch_norm").flatMap { r.bool($0, "`batch_norm` of \(what)") } ?? false
+    for (key, on) in [("dropout", g.dropout > 0), ("batch_norm", g.batchNorm)] where on && hidden.isEmpty {
       r.diags.error(
-        .conflictingKeys, "`dropout` of \(what) has no hidden layer to act on", at: m.pair("dropout")!.key.span,
-        help: "dropout follows a gate's hidden layers (`units`); this gate is one linear layer")
+        .conflictingKeys, "`\(key)` of \(what) has no hidden layer to act on", at: m.pair(key)!.key.span,
+        help: "it acts on a gate's hidden layers (`units`); this gate is one linear layer")
     }
     return g
   }
@@ -441,7 +444,7 @@ public enum SpecDecoder {
     let what = "tower `\(name.value)`"
     guard
       let m = r.mapping(
-        node, what, allowed: ["input", "units", "activation", "dropout"], required: ["input", "units"])
+        node, what, allowed: ["input", "units", "activation", "dropout", "batch_norm"], required: ["input", "units"])
     else {
       return nil
     }
@@ -451,6 +454,7 @@ public enum SpecDecoder {
     guard let input, let units else { return nil }
     var t = TowerDecl(name: name, input: input, units: units, activation: act, span: name.span)
     t.dropout = decodeDropout(m, what, &r)
+    t.batchNorm = m.value("batch_norm").flatMap { r.bool($0, "`batch_norm` of \(what)") } ?? false
     return t
   }
 

@@ -93,6 +93,23 @@ struct ModelGradientTests {
     try check(g, threads: threads, training: true)
   }
 
+  /// Batch normalisation in training mode (batch statistics over every thread's rows) on an
+  /// expert stack, a gate's hidden layer and the towers, with dropout beside it.
+  @Test("whole-model gradient with batch normalisation matches finite differences", arguments: [1, 2])
+  func gradientWithBatchNorm(threads: Int) throws {
+    var opts = Compiler.Options()
+    opts.readData = false
+    opts.overrides = [
+      "experts.shared.batch_norm=true", "towers.income.batch_norm=true", "towers.marital.batch_norm=true",
+      "gates.income.units=[8]", "gates.income.batch_norm=true", "towers.marital.dropout=0.2",
+    ]
+    let r = Compiler.compile(path: Repo.path("specs/mmoe.yaml"), options: opts)
+    var g = try #require(r.graph, "\(r.rendered)")
+    g.training.batchSize = 16
+    #expect(g.ops.filter { $0.kind == .batchNorm }.count == 2 + 2 + 2 + 1)
+    try check(g, threads: threads, training: true)
+  }
+
   func check(_ graph: Graph, threads: Int, training: Bool = false) throws {
     var g = graph
     // Bigger embeddings than the 1e-4 default so their gradients are measurable.
