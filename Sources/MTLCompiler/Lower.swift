@@ -199,6 +199,7 @@ public struct Lowering {
       clipNorm: Float(tr.clipNorm), lossBalancing: LossBalancingKind(rawValue: tr.lossBalancing.rawValue),
       gradnormAlpha: tr.lossBalancing == .gradnorm ? Float(tr.gradnormAlpha) : nil)
     if tr.optimizer == .adamw { training.weightDecay = Float(tr.weightDecay) }
+    if tr.gradientCosine { training.gradientCosine = true }
     training.schedule = tr.schedule.map {
       LearningRateSchedule(
         warmupSteps: $0.warmupSteps, decay: LearningRateSchedule.Decay(rawValue: $0.decay.rawValue)!,

@@ -395,6 +395,10 @@ public struct Training: Codable, Equatable, Sendable {
   public var weightDecay: Float? = nil
   /// The learning-rate schedule; nil: the optimiser's rate on every step.
   public var schedule: LearningRateSchedule? = nil
+  /// Measure the cosine between the tasks' gradients on every step also when the loss-balancing
+  /// method does not need them (a diagnostic: one backward pass per task more; the training is
+  /// the same to the bit). nil: only the methods that keep each task's gradient report it.
+  public var gradientCosine: Bool? = nil
   public init(
     optimizer: OptimizerKind, learningRate: Float, beta1: Float = 0.9, beta2: Float = 0.999,
     epsilon: Float = 1e-7, momentum: Float = 0, initialAccumulator: Float = 0.1, batchSize: Int,

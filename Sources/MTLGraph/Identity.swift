@@ -38,6 +38,7 @@ public enum ModelIdentity {
     g.pipeline = g.pipeline.identity
     g.training.epochs = 1
     g.training.earlyStopping = nil
+    g.training.gradientCosine = nil
     for i in g.ops.indices { g.ops[i].loc = "" }
     return g
   }

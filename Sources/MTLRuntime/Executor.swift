@@ -45,6 +45,9 @@ public final class Executor {
   public let taskGradients: TaskGradients?
   /// The balancer's weights of this step while `lossWeights` seeds one loss at a time.
   private let stepWeights: UnsafeMutableBufferPointer<Float>
+  /// The balancer sums the tasks' gradients, and `training.gradientCosine` asks for their
+  /// cosines: each step first runs one backward per task only to measure them.
+  private let measuresCosines: Bool
   /// Per loss: rows of the current batch that have its label (counted by `setBatch` over every
   /// worker's share, before any loss is seeded; only maskable losses read it). In a data-parallel
   /// run these counts are what must be summed over processes before the losses.
@@ -108,8 +111,10 @@ public final class Executor {
     let sums = UnsafeMutableBufferPointer<Double>.allocate(capacity: graph.losses.count)
     sums.initialize(repeating: 0)
     gradientSet = GradientSet(dense: dense, embeddings: embeddings, lossSums: sums)
+    measuresCosines =
+      balancer.gradientNeed == .summed && graph.training.gradientCosine == true && graph.losses.count > 1
     taskGradients =
-      balancer.gradientNeed == .perTask && !graph.losses.isEmpty
+      (balancer.gradientNeed == .perTask && !graph.losses.isEmpty) || measuresCosines
       ? TaskGradients(graph: graph, out: shared.grads, union: ws[0].touched, maxBatch: maxBatch) : nil
     balancer.weights(into: lossWeights)
     // Built once: running a phase allocates nothing. `unowned`: the pool dies with the executor.
@@ -512,7 +517,7 @@ public final class Executor {
     defer { setTraining(false) }
     var loss: Double
     nonFiniteGradient = nil
-    if let tg = taskGradients {
+    if !measuresCosines, let tg = taskGradients {
       // One backward per loss, the others' weights 0, each loss's gradient kept apart; then the
       // balancer combines them.
       for i in 0..<lossWeights.count { stepWeights[i] = lossWeights[i] }
@@ -533,6 +538,22 @@ public final class Executor {
       balancer.combine(tg)
       addL2Gradients()
     } else {
+      if measuresCosines, let tg = taskGradients {
+        // The diagnostic: each task's gradient of this batch, kept only for the cosines; the
+        // step below computes everything again, so training is the same to the bit.
+        for i in 0..<lossWeights.count { stepWeights[i] = lossWeights[i] }
+        runForward()
+        seedGradients = true
+        for t in 0..<lossWeights.count {
+          for i in 0..<lossWeights.count { lossWeights[i] = i == t ? stepWeights[i] : 0 }
+          pool.run(Phase.losses.rawValue)
+          backwardOfLosses()
+          tg.keep(t, grads: grads, touched: workers[0].touched)
+        }
+        for i in 0..<lossWeights.count { lossWeights[i] = stepWeights[i] }
+        tg.seal()
+        tg.recordCosines()
+      }
       if batchNormOps.isEmpty {
         pool.run(Phase.forwardAndLosses.rawValue)
       } else {

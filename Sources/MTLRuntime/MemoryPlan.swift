@@ -43,10 +43,12 @@ public enum MemoryPlan {
     // Row sets: a byte of marks and an Int32 per table row, once shared and once per worker.
     let tableRows = g.params.filter { $0.kind == .embedding }.map { Double($0.shape.first ?? 0) }.reduce(0, +)
     var sets = t + 1
-    // Per-task gradients (`TaskGradients`, for gradnorm and pcgrad): a copy of every gradient and a
+    // Per-task gradients (`TaskGradients`, for gradnorm and pcgrad, or the cosine diagnostic): a copy of every gradient and a
     // row set per table for each loss; PCGrad also flattens each loss's gradient of the shared
     // parameters twice (original and projected: a table contributes at most a batch of rows).
-    if g.training.lossBalancing == .pcgrad || g.training.lossBalancing == .gradnorm {
+    if g.training.lossBalancing == .pcgrad || g.training.lossBalancing == .gradnorm
+      || (g.training.gradientCosine == true && g.losses.count > 1)
+    {
       let T = Double(g.losses.count)
       floats += T * counts.map { max($0, 1) }.reduce(0, +)
       sets += T

@@ -167,6 +167,8 @@ public struct TrainingDecl: Sendable {
   /// `adamw` only.
   public var weightDecay: Double = 0.01
   public var schedule: ScheduleDecl? = nil
+  /// Measure the tasks' gradient cosines whatever the loss-balancing method.
+  public var gradientCosine = false
   public var batchSize: Int = 256
   public var epochs: Int = 10
   public var seed: Int = 0

@@ -467,7 +467,7 @@ public enum SpecDecoder {
         node, "`training`",
         allowed: [
           "optimizer", "batch_size", "epochs", "seed", "l2", "clip_norm", "loss_balancing", "early_stopping",
-          "schedule",
+          "schedule", "gradient_cosine",
         ])
     else { return t }
     if let n = m.value("optimizer") { decodeOptimizer(n, &t, &r) }
@@ -502,6 +502,7 @@ public enum SpecDecoder {
           monitor: monitor, patience: patience, minDelta: minDelta, span: r.keySpan(n))
       }
     }
+    if let n = m.value("gradient_cosine") { t.gradientCosine = r.bool(n, "`gradient_cosine`") ?? false }
     if let n = m.value("schedule"),
       let sm = r.mapping(
         n, "`training.schedule`", allowed: ["warmup_steps", "decay", "decay_steps", "decay_rate", "min_rate"])

@@ -263,3 +263,29 @@ struct GradNormTests {
     #expect(d.executor.balancer.state == a.executor.balancer.state)
   }
 }
+
+/// `training.gradient_cosine` with a method that sums the tasks' gradients: the cosines of each
+/// epoch are measured, and training is the same to the bit as without them.
+struct GradientCosineDiagnosticTests {
+  @Test("gradient_cosine reports each epoch's task-gradient cosines without changing training")
+  func cosinesWithoutChangingTraining() throws {
+    var g = try Repo.graph("mmoe", batch: 256)
+    let data = try Repo.data(g)
+    let small = slice(data.train, 2048)
+    let plain = Session(graph: g, fitted: data.fitted, seed: 3)
+    try plain.train(small, epochs: 2)
+    g.training.gradientCosine = true
+    let measured = Session(graph: g, fitted: data.fitted, seed: 3)
+    try measured.train(small, epochs: 2)
+    #expect(measured.executor.parameterArrays() == plain.executor.parameterArrays())
+    #expect(measured.history.map(\.loss) == plain.history.map(\.loss))
+    #expect(plain.history.allSatisfy { $0.gradientCosine == nil })
+    for h in measured.history {
+      let pairs = try #require(h.gradientCosine)
+      #expect(pairs.count == 1 && pairs[0].a == "income" && pairs[0].b == "marital")
+      #expect(pairs[0].cosine > -1 && pairs[0].cosine < 1 && pairs[0].cosine != 0)
+    }
+    // The same model: a checkpoint of one restores into the other.
+    #expect(ModelIdentity.firstDifference(stored: plain.graph, current: measured.graph) == nil)
+  }
+}
