@@ -508,6 +508,21 @@ public final class Executor {
     return total
   }
 
+  /// The forward pass, then one backward per loss (the others' weights 0), each loss's gradient
+  /// kept in `tg`; the step's weights are left as the balancer set them.
+  private func keepTaskGradients(_ tg: TaskGradients) {
+    for i in 0..<lossWeights.count { stepWeights[i] = lossWeights[i] }
+    runForward()
+    seedGradients = true
+    for t in 0..<lossWeights.count {
+      for i in 0..<lossWeights.count { lossWeights[i] = i == t ? stepWeights[i] : 0 }
+      pool.run(Phase.losses.rawValue)
+      backwardOfLosses()
+      tg.keep(t, grads: grads, touched: workers[0].touched)
+    }
+    for i in 0..<lossWeights.count { lossWeights[i] = stepWeights[i] }
+  }
+
   /// One training step on the current batch, in the phases above. Returns the loss: the weighted
   /// task losses, the L2 penalty of the parameters it touched, and the balancer's own term.
   @discardableResult
@@ -518,18 +533,8 @@ public final class Executor {
     var loss: Double
     nonFiniteGradient = nil
     if !measuresCosines, let tg = taskGradients {
-      // One backward per loss, the others' weights 0, each loss's gradient kept apart; then the
-      // balancer combines them.
-      for i in 0..<lossWeights.count { stepWeights[i] = lossWeights[i] }
-      runForward()
-      seedGradients = true
-      for t in 0..<lossWeights.count {
-        for i in 0..<lossWeights.count { lossWeights[i] = i == t ? stepWeights[i] : 0 }
-        pool.run(Phase.losses.rawValue)
-        backwardOfLosses()
-        tg.keep(t, grads: grads, touched: workers[0].touched)
-      }
-      for i in 0..<lossWeights.count { lossWeights[i] = stepWeights[i] }
+      // Each loss's gradient kept apart; then the balancer combines them.
+      keepTaskGradients(tg)
       loss = collectLosses()
       guard loss.isFinite else { return loss }
       tg.seal()
@@ -541,16 +546,7 @@ public final class Executor {
       if measuresCosines, let tg = taskGradients {
         // The diagnostic: each task's gradient of this batch, kept only for the cosines; the
         // step below computes everything again, so training is the same to the bit.
-        for i in 0..<lossWeights.count { stepWeights[i] = lossWeights[i] }
-        runForward()
-        seedGradients = true
-        for t in 0..<lossWeights.count {
-          for i in 0..<lossWeights.count { lossWeights[i] = i == t ? stepWeights[i] : 0 }
-          pool.run(Phase.losses.rawValue)
-          backwardOfLosses()
-          tg.keep(t, grads: grads, touched: workers[0].touched)
-        }
-        for i in 0..<lossWeights.count { lossWeights[i] = stepWeights[i] }
+        keepTaskGradients(tg)
         tg.seal()
         tg.recordCosines()
       }
