@@ -1,6 +1,10 @@
 // Thin wrappers over OpenBLAS (cblas integer arguments are Int32).
 import COpenBLAS
 
+#if canImport(Glibc)
+  import Glibc
+#endif
+
 public enum BLAS {
   /// Sets the number of OpenBLAS worker threads (`openblas_set_num_threads`). The runtime calls
   /// `setThreads(1)` by default: the batch shapes of recommender models are too small to profit.
@@ -32,5 +36,55 @@ public enum BLAS {
     cblas_sgemm(
       CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
       Int32(M), Int32(N), Int32(K), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+  }
+}
+
+// MARK: - OpenBLAS's core on this CPU
+//
+// Debian's OpenBLAS 0.3.21 (DYNAMIC_ARCH) does not recognise recent Xeons (Sapphire and Emerald
+// Rapids): it falls back to its generic `Prescott` kernels, 3-5x slower on mtlc's products than the
+// SkylakeX/Cooperlake ones the CPU runs fine (measured: PLE 18.6k against 56-59k samples/s on a
+// 2-core Xeon, family 6 model 207). The library reads `OPENBLAS_CORETYPE` once, when it is loaded,
+// so the choice is made before that: `mtlc` asks `BLAS.coreTypeToRequest()` at start-up and, when
+// it names a core, re-executes itself with the variable set (`mtlc`'s `main`). A variable the user
+// set is never overridden, and a core the library recognised by itself is kept.
+
+extension BLAS {
+  /// The core OpenBLAS runs on (`openblas_get_corename`), e.g. `SkylakeX`, `Haswell`, `Prescott`.
+  public static var coreName: String { String(cString: openblas_get_corename()) }
+
+  /// OpenBLAS's generic x86-64 fallback cores: kernels without AVX.
+  static let genericCores: Set<String> = ["Prescott", "Core2", "Katmai", "Coppermine", "Northwood", "Banias"]
+
+  /// The `OPENBLAS_CORETYPE` to run with on this machine, or nil to leave OpenBLAS as it is: only
+  /// when the variable is unset, the library fell back to a generic core, and the CPU's flags
+  /// (`/proc/cpuinfo`) show AVX-512 (`COOPERLAKE` with bf16, else `SKYLAKEX`) or AVX2 with FMA
+  /// (`HASWELL`). Deterministic for a machine.
+  public static func coreTypeToRequest(
+    environment: [String: String], coreName: String, cpuFlags: Set<String>?
+  ) -> String? {
+    guard environment["OPENBLAS_CORETYPE"] == nil, genericCores.contains(coreName), let flags = cpuFlags else {
+      return nil
+    }
+    if flags.isSuperset(of: ["avx512f", "avx512bw", "avx512vl", "avx512dq"]) {
+      return flags.contains("avx512_bf16") ? "COOPERLAKE" : "SKYLAKEX"
+    }
+    if flags.isSuperset(of: ["avx2", "fma"]) { return "HASWELL" }
+    return nil
+  }
+
+  /// This CPU's feature flags from `/proc/cpuinfo` (Linux; nil elsewhere or when unreadable).
+  public static func cpuFlags(cpuinfo path: String = "/proc/cpuinfo") -> Set<String>? {
+    guard let f = fopen(path, "r") else { return nil }
+    defer { fclose(f) }
+    var line: UnsafeMutablePointer<CChar>? = nil
+    var cap = 0
+    defer { free(line) }
+    while getline(&line, &cap, f) > 0 {
+      let text = String(cString: line!)
+      guard text.hasPrefix("flags"), let colon = text.firstIndex(of: ":") else { continue }
+      return Set(text[text.index(after: colon)...].split(whereSeparator: { $0 == " " || $0 == "\n" }).map(String.init))
+    }
+    return nil
   }
 }

@@ -16,6 +16,17 @@ struct Bench: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "mtlc-bench", abstract: "Benchmark training speed of the reference specs.")
 
+  /// As `mtlc` does: OpenBLAS on the core this CPU should have (`BLAS.coreTypeToRequest`).
+  static func main() {
+    if let core = BLAS.coreTypeToRequest(
+      environment: ProcessInfo.processInfo.environment, coreName: BLAS.coreName, cpuFlags: BLAS.cpuFlags())
+    {
+      setenv("OPENBLAS_CORETYPE", core, 1)
+      execv("/proc/self/exe", CommandLine.unsafeArgv)
+    }
+    Bench.main(nil)
+  }
+
   @Option(help: "Specs to run (names in specs/).") var specs: [String] = [
     "shared_bottom", "mmoe", "cgc", "ple", "esmm",
   ]
@@ -31,6 +42,8 @@ struct Bench: ParsableCommand {
     BLAS.setThreads(1)
     let machine = Machine.describe()
     print("mtlc-bench: \(machine.cpu), \(machine.cores) cores, load \(machine.load)")
+    let chosen = ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"].map { ", OPENBLAS_CORETYPE=\($0)" } ?? ""
+    print("OpenBLAS kernels: \(BLAS.coreName)\(chosen)")
     let peak = GemmRate.large()
     print(
       String(

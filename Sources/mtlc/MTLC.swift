@@ -1,9 +1,11 @@
 // The mtlc command line: argument parsing and printing only. Every command is a library call.
 import ArgumentParser
+import Foundation
 import MTLCompiler
 import MTLDiagnostics
 import MTLGraph
 import MTLIR
+import MTLKernels
 import MTLSupport
 
 #if canImport(Glibc)
@@ -41,6 +43,20 @@ struct MTLC: ParsableCommand {
     abstract: "A compiler for multi-task recommender models: YAML spec in, trained model out.",
     version: MTLVersion.string,
     subcommands: [Validate.self, Compile.self] + runtimeCommands)
+
+  /// Start-up: OpenBLAS is loaded with the process and picks its core then, so when it fell back
+  /// to a generic core on a CPU it serves well (`BLAS.coreTypeToRequest`), `mtlc` runs itself
+  /// again with `OPENBLAS_CORETYPE` set; then the command.
+  static func main() {
+    if let core = BLAS.coreTypeToRequest(
+      environment: ProcessInfo.processInfo.environment, coreName: BLAS.coreName, cpuFlags: BLAS.cpuFlags())
+    {
+      setenv("OPENBLAS_CORETYPE", core, 1)
+      execv("/proc/self/exe", CommandLine.unsafeArgv)
+      // The exec failed: go on with the library as it is.
+    }
+    MTLC.main(nil)
+  }
 
   /// `mtlc` alone is a usage error (exit 64), with the list of commands.
   func run() throws {

@@ -3,6 +3,7 @@ import Foundation
 import MTLCompiler
 import MTLData
 import MTLGraph
+import MTLKernels
 import MTLRuntime
 import MTLSupport
 import MTLTrain
@@ -157,6 +158,8 @@ struct Run: ParsableCommand {
     job.command = (["mtlc"] + CommandLine.arguments.dropFirst()).joined(separator: " ")
     let tty = isatty(2) != 0
     if !quiet {
+      let chosen = ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"].map { " (OPENBLAS_CORETYPE=\($0))" } ?? ""
+      eprint("matrix products: OpenBLAS, \(BLAS.coreName) kernels\(chosen)")
       job.log = { line in
         if tty { eprint("\r\u{1B}[K" + line) } else { eprint(line) }
       }
