@@ -11,8 +11,9 @@ import Synchronization
 ///
 /// Hand-written over pthreads rather than Dispatch: a training step is well under a millisecond for
 /// the small models and runs 3 tasks, so handing work over must take microseconds. Threads spin
-/// briefly on an atomic generation counter, then sleep on a condition variable (so an idle pool
-/// costs nothing).
+/// briefly on an atomic generation counter, yielding the core every 64 polls (so on a busy machine
+/// the threads with work to do get it), then sleep on a condition variable (so an idle pool costs
+/// nothing).
 final class WorkerPool: @unchecked Sendable {
   let count: Int
   /// What a task does on thread t: `handler(task, t)`. Set once, before the first `run`.
@@ -77,7 +78,12 @@ final class WorkerPool: @unchecked Sendable {
     var seen: UInt64 = 0
     while true {
       var n = 0
-      while generation.load(ordering: .acquiring) == seen && n < spins { n += 1 }
+      while generation.load(ordering: .acquiring) == seen && n < spins {
+        n += 1
+        // On a busy machine a spinning thread would hold a core another thread of this pool (or
+        // another process) needs: let the scheduler run them.
+        if n & 63 == 0 { sched_yield() }
+      }
       if generation.load(ordering: .acquiring) == seen {
         pthread_mutex_lock(&mutex)
         while generation.load(ordering: .acquiring) == seen { pthread_cond_wait(&wake, &mutex) }
@@ -109,7 +115,10 @@ final class WorkerPool: @unchecked Sendable {
     pthread_mutex_unlock(&mutex)
     handler(task, 0)
     var n = 0
-    while pending.load(ordering: .acquiring) != 0 && n < spins { n += 1 }
+    while pending.load(ordering: .acquiring) != 0 && n < spins {
+      n += 1
+      if n & 63 == 0 { sched_yield() }
+    }
     if pending.load(ordering: .acquiring) != 0 {
       pthread_mutex_lock(&mutex)
       while pending.load(ordering: .acquiring) != 0 { pthread_cond_wait(&done, &mutex) }
