@@ -60,10 +60,14 @@ let package = Package(
 
     // The benchmark (scripts/bench): speed, memory, allocations per step, FLOPs, BLAS rates.
     .target(name: "CMallocCounter"),
+    // The machine's measured FP32 FMA peak per core (hand-written: an instruction-level loop, with
+    // runtime ISA dispatch, that no library offers as such).
+    .target(name: "CFMAPeak"),
     .executableTarget(
       name: "mtlc-bench",
       dependencies: [
         "MTLCompiler", "MTLTrain", "MTLRuntime", "MTLKernels", "MTLData", "MTLGraph", "CMallocCounter", "COpenBLAS",
+        "CFMAPeak",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
 

@@ -2,6 +2,7 @@
 // rate. Run through scripts/bench (release build). Prints a table and writes JSON; docs/performance.md
 // says how to read it.
 import ArgumentParser
+import CFMAPeak
 import CMallocCounter
 import Foundation
 import MTLCompiler
@@ -49,6 +50,9 @@ struct Bench: ParsableCommand {
       String(
         format: "OpenBLAS sgemm 1024^3, one thread: %.1f GFLOP/s (x%d cores = %.1f)", peak, machine.cores,
         peak * Double(machine.cores)))
+    let fmaPeak = mtlc_fma_peak_gflops(0.5)
+    let isa = String(cString: mtlc_fma_peak_isa())
+    print(String(format: "FP32 FMA peak, one core (measured, %@): %.1f GFLOP/s", isa as NSString, fmaPeak))
     var rows: [Row] = []
     for name in specs {
       let graph = try compile(name)
@@ -63,6 +67,7 @@ struct Bench: ParsableCommand {
           spec: name, threads: t, samplesPerSecond: m.samplesPerSecond, msPerStep: m.msPerStep,
           mflopPerSample: flops / 1e6, gflops: flops * m.samplesPerSecond / 1e9,
           fractionOfPeak: flops * m.samplesPerSecond / 1e9 / (peak * Double(t)),
+          fractionOfFMAPeak: flops * m.samplesPerSecond / 1e9 / (fmaPeak * Double(t)),
           fractionOfShapeLimit: m.samplesPerSecond / limit, shapeLimit: limit, allocsPerStep: m.allocsPerStep,
           allocsPerEpoch: m.allocsPerEpoch, endToEndSeconds: e2e?.seconds, peakMB: e2e?.peakMB)
         rows.append(r)
@@ -71,7 +76,9 @@ struct Bench: ParsableCommand {
     }
     var vocab: [VocabRow] = []
     if !noVocab { vocab = try VocabScaling.run(buckets: [1_000, 100_000, 10_000_000], epochs: 2) }
-    let report = Report(machine: machine, gemmPeakOneThread: peak, rows: rows, vocabulary: vocab)
+    let report = Report(
+      machine: machine, gemmPeakOneThread: peak, fmaPeakOneCore: fmaPeak, fmaPeakISA: isa, rows: rows,
+      vocabulary: vocab)
     try report.write(jsonOut)
     print("\n" + report.table)
     print("wrote \(jsonOut)")
@@ -94,6 +101,8 @@ struct Row: Codable {
   var mflopPerSample: Double
   var gflops: Double
   var fractionOfPeak: Double
+  /// Of the measured FMA peak (threads × one core's).
+  var fractionOfFMAPeak: Double
   var fractionOfShapeLimit: Double
   var shapeLimit: Double
   var allocsPerStep: Double
@@ -102,11 +111,12 @@ struct Row: Codable {
   var peakMB: Double?
 
   static let header =
-    "spec           thr  samples/s  ms/step  MFLOP/smp  GFLOP/s  of peak  of shape-limit  allocs/step  e2e s  peak MB"
+    "spec           thr  samples/s  ms/step  MFLOP/smp  GFLOP/s  of peak  of FMA  of shape-limit  allocs/step  e2e s  peak MB"
   var line: String {
     String(
-      format: "%-13@ %4d %10.0f %8.3f %10.3f %8.1f %7.0f%% %14.0f%% %12.1f %6@ %8@", spec as NSString, threads,
-      samplesPerSecond, msPerStep, mflopPerSample, gflops, 100 * fractionOfPeak, 100 * fractionOfShapeLimit,
+      format: "%-13@ %4d %10.0f %8.3f %10.3f %8.1f %7.0f%% %6.0f%% %14.0f%% %12.1f %6@ %8@", spec as NSString, threads,
+      samplesPerSecond, msPerStep, mflopPerSample, gflops, 100 * fractionOfPeak, 100 * fractionOfFMAPeak,
+      100 * fractionOfShapeLimit,
       allocsPerStep, (endToEndSeconds.map { String(format: "%.2f", $0) } ?? "-") as NSString,
       (peakMB.map { String(format: "%.0f", $0) } ?? "-") as NSString)
   }
@@ -121,6 +131,9 @@ struct VocabRow: Codable {
 struct Report: Codable {
   var machine: Machine
   var gemmPeakOneThread: Double
+  /// The measured FP32 FMA peak of one core, and the instruction set of the loop.
+  var fmaPeakOneCore: Double
+  var fmaPeakISA: String
   var rows: [Row]
   var vocabulary: [VocabRow]
 
