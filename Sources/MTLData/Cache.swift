@@ -285,6 +285,10 @@ public struct DataCache: Equatable, Sendable {
       let train = dataset(header.train)
       let test = dataset(header.test)
       let validation = header.validation.map(dataset)
+      // The sums agree and the checksum holds, but ids and class labels index tables: check them.
+      for d in [train, test] + (validation.map { [$0] } ?? []) {
+        if let problem = d.indexProblem(f) { throw fail(problem) }
+      }
       return LoadedData(
         fitted: f, train: train, test: test, trainRows: train.rows, testRows: test.rows,
         trainSkipped: header.trainSkipped, testSkipped: header.testSkipped, validation: validation,

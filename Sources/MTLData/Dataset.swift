@@ -53,6 +53,29 @@ public struct Dataset: Equatable, Sendable {
     self.unseenClassCounts = unseenClassCounts ?? [Int](repeating: 0, count: labelWidth)
   }
 
+  /// What the kernels would index with, out of range for `fitted` (a cache entry is read back, not
+  /// re-encoded): a sparse id outside its table's rows, or a class label that is neither NaN nor a
+  /// class index of its task. nil when every one is in range.
+  public func indexProblem(_ fitted: FittedPipeline) -> String? {
+    let rows = fitted.sparse.map(\.tableRows)
+    guard rows.count == sparseWidth else { return "it has \(sparseWidth) sparse columns for \(rows.count) features" }
+    for (i, id) in sparse.enumerated() where id < 0 || Int(id) >= rows[i % sparseWidth] {
+      return
+        "sparse id \(id) of feature `\(fitted.sparse[i % sparseWidth].name)` is outside its \(rows[i % sparseWidth]) rows"
+    }
+    let classes = fitted.classLists
+    for (j, l) in fitted.pipeline.labels.enumerated() where j < labelWidth && l.isMulticlass {
+      let k = Float(classes[l.task]?.count ?? 0)
+      for r in 0..<count {
+        let y = labels[r * labelWidth + j]
+        if !(y.isNaN || (y >= 0 && y < k && y.rounded(.down) == y)) {
+          return "class label \(y) of task `\(l.task)` is not one of its \(Int(k)) classes"
+        }
+      }
+    }
+    return nil
+  }
+
   /// Label `j` of every example, in order. [N]
   public func labelColumn(_ j: Int) -> [Float] { (0..<count).map { labels[$0 * labelWidth + j] } }
 

@@ -45,8 +45,8 @@ public enum BLAS {
 // Rapids): it falls back to its generic `Prescott` kernels, 3-5x slower on mtlc's products than the
 // SkylakeX/Cooperlake ones the CPU runs fine (measured: PLE 18.6k against 56-59k samples/s on a
 // 2-core Xeon, family 6 model 207). The library reads `OPENBLAS_CORETYPE` once, when it is loaded,
-// so the choice is made before that: `mtlc` asks `BLAS.coreTypeToRequest()` at start-up and, when
-// it names a core, re-executes itself with the variable set (`mtlc`'s `main`). A variable the user
+// so the choice is made before that: `mtlc` and `mtlc-bench` call `BLAS.reexecOnPreferredCore` at
+// start-up, which re-executes the process with the variable set when `coreTypeToRequest` names a core. A variable the user
 // set is never overridden, and a core the library recognised by itself is kept.
 
 extension BLAS {
@@ -60,10 +60,11 @@ extension BLAS {
   /// when the variable is unset, the library fell back to a generic core, and the CPU's flags
   /// (`/proc/cpuinfo`) show AVX-512 (`COOPERLAKE` with bf16, else `SKYLAKEX`) or AVX2 with FMA
   /// (`HASWELL`). Deterministic for a machine.
+  /// `cpuFlags` is read only when the rest leaves a choice to make.
   public static func coreTypeToRequest(
-    environment: [String: String], coreName: String, cpuFlags: Set<String>?
+    environment: [String: String], coreName: String, cpuFlags: () -> Set<String>?
   ) -> String? {
-    guard environment["OPENBLAS_CORETYPE"] == nil, genericCores.contains(coreName), let flags = cpuFlags else {
+    guard environment["OPENBLAS_CORETYPE"] == nil, genericCores.contains(coreName), let flags = cpuFlags() else {
       return nil
     }
     if flags.isSuperset(of: ["avx512f", "avx512bw", "avx512vl", "avx512dq"]) {
@@ -71,6 +72,17 @@ extension BLAS {
     }
     if flags.isSuperset(of: ["avx2", "fma"]) { return "HASWELL" }
     return nil
+  }
+
+  /// For an executable's start-up, before anything else: when `coreTypeToRequest` names a core for
+  /// this process, runs the executable again with `OPENBLAS_CORETYPE` set (the library reads it only
+  /// when loaded). Returns when there is nothing to change, or when the exec failed (the library then
+  /// stays as it is).
+  public static func reexecOnPreferredCore(environment: [String: String]) {
+    guard let core = coreTypeToRequest(environment: environment, coreName: coreName, cpuFlags: { cpuFlags() })
+    else { return }
+    setenv("OPENBLAS_CORETYPE", core, 1)
+    execv("/proc/self/exe", CommandLine.unsafeArgv)
   }
 
   /// This CPU's feature flags from `/proc/cpuinfo` (Linux; nil elsewhere or when unreadable).

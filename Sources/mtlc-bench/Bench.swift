@@ -19,12 +19,7 @@ struct Bench: ParsableCommand {
 
   /// As `mtlc` does: OpenBLAS on the core this CPU should have (`BLAS.coreTypeToRequest`).
   static func main() {
-    if let core = BLAS.coreTypeToRequest(
-      environment: ProcessInfo.processInfo.environment, coreName: BLAS.coreName, cpuFlags: BLAS.cpuFlags())
-    {
-      setenv("OPENBLAS_CORETYPE", core, 1)
-      execv("/proc/self/exe", CommandLine.unsafeArgv)
-    }
+    BLAS.reexecOnPreferredCore(environment: ProcessInfo.processInfo.environment)
     Bench.main(nil)
   }
 

@@ -48,13 +48,7 @@ struct MTLC: ParsableCommand {
   /// to a generic core on a CPU it serves well (`BLAS.coreTypeToRequest`), `mtlc` runs itself
   /// again with `OPENBLAS_CORETYPE` set; then the command.
   static func main() {
-    if let core = BLAS.coreTypeToRequest(
-      environment: ProcessInfo.processInfo.environment, coreName: BLAS.coreName, cpuFlags: BLAS.cpuFlags())
-    {
-      setenv("OPENBLAS_CORETYPE", core, 1)
-      execv("/proc/self/exe", CommandLine.unsafeArgv)
-      // The exec failed: go on with the library as it is.
-    }
+    BLAS.reexecOnPreferredCore(environment: ProcessInfo.processInfo.environment)
     MTLC.main(nil)
   }
 

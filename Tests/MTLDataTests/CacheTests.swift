@@ -246,6 +246,48 @@ private func overwrite(_ path: String, _ b: [UInt8]) throws { try AtomicFile.wri
     }
   }
 
+  @Test("an entry whose checksum holds but whose ids or class labels are out of range is not trusted")
+  func outOfRangeIndicesAreNotTrusted() throws {
+    let path = try fixture("t.csv", smallCSV)
+    let cache = try freshCache()
+    var p = smallPipeline(train: path)
+    p.labels.append(LabelColumn(task: "k", column: "a", rule: .learnedClasses, missing: .mask))
+    let cold = try LoadedData.load(p, cache: nil)
+    let entry = try #require(try LoadedData.loadReporting(p, cache: cache).cache.path)
+    let good = try bytes(entry)
+    // The arrays follow the header: train's sparse ids [N, 1] first, then dense, then labels [N, 2].
+    let headerLength = Int(good[12]) | Int(good[13]) << 8 | Int(good[14]) << 16 | Int(good[15]) << 24
+    let base = 16 + headerLength
+    let n = cold.train.count
+    func forged(_ edit: (inout [UInt8]) -> Void) -> [UInt8] {
+      var b = Array(good[..<(good.count - 4)])
+      edit(&b)
+      let crc = Checksum.crc32(b)
+      return b + (0..<4).map { UInt8(truncatingIfNeeded: crc >> (8 * $0)) }
+    }
+    func put<T>(_ value: T, at offset: Int, _ b: inout [UInt8]) {
+      withUnsafeBytes(of: value) { for (i, byte) in $0.enumerated() { b[offset + i] = byte } }
+    }
+    let cases: [(String, [UInt8])] = [
+      ("a sparse id past its table", forged { put(Int32(1000), at: base, &$0) }),
+      ("a negative sparse id", forged { put(Int32(-1), at: base, &$0) }),
+      ("a class index past the classes", forged { put(Float(7), at: base + 4 * n + 4 * n + 4, &$0) }),
+      ("a class that is not an index", forged { put(Float(0.5), at: base + 4 * n + 4 * n + 4, &$0) }),
+    ]
+    for (what, b) in cases {
+      try overwrite(entry, b)
+      let r = try LoadedData.loadReporting(p, cache: cache)
+      #expect(!r.cache.hit && r.cache.rejected != nil, "\(what): \(r.cache.rejected ?? "accepted")")
+      let reason = r.cache.rejected ?? ""
+      #expect(reason.contains("sparse id") || reason.contains("class label"), "\(what): \(reason)")
+      // Loaded afresh (labels compared by their bits: masked ones are NaN).
+      for (got, want) in [(r.data.train, cold.train), (r.data.test, cold.test)] {
+        #expect(got.sparse == want.sparse && got.dense == want.dense, "\(what)")
+        #expect(got.labels.map(\.bitPattern) == want.labels.map(\.bitPattern), "\(what)")
+      }
+    }
+  }
+
   @Test func anEntryForAnotherKeyIsNotTrusted() throws {
     // A whole, valid file under the wrong name (copied by hand, or a hash collision).
     let path = try fixture("t.csv", smallCSV)

@@ -134,8 +134,6 @@ struct ObjectiveTests {
     let m = s.evaluate(data.test).first { $0.task == "hours" }!
     #expect(abs(m.meanPrediction! - st.mean) < 5, "mean prediction \(m.meanPrediction!) hours")
     // The MSE in hours² is std² times the MSE of the standardised prediction.
-    let raw = s.executor
-    _ = raw
     let preds = s.predict(data.test)[g.tasks.firstIndex { $0.name == "hours" }!]
     let ys = data.test.labelColumn(j)
     var standardisedMSE = 0.0
@@ -169,8 +167,7 @@ struct ObjectiveTests {
 
   @Test("a class not in the model's list is counted and not scored")
   func unseenClass() throws {
-    var g = try Repo.graph("mixed_mmoe", batch: 64)
-    g.pipeline.testFraction = 0.2
+    let g = try Repo.graph("mixed_mmoe", batch: 64)
     let data = try Repo.data(g)
     let s = Session(graph: g, fitted: data.fitted, seed: 3)
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mtlc-unseen-\(UUID().uuidString)")
