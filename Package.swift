@@ -7,6 +7,18 @@ import PackageDescription
 // `addProduct` lowers to a libm call. Root-package only (unsafeFlags).
 let fastMath: [SwiftSetting] = [.unsafeFlags(["-Xcc", "-mavx2", "-Xcc", "-mfma", "-target-cpu", "haswell"])]
 
+// LIBXSMM (Debian libxsmm-dev, static libraries) JIT-generates the small products' kernels on x86-64.
+// Elsewhere CXSMM builds without it and every product goes to OpenBLAS. The manifest is compiled for
+// the build host, which is the target for a native build.
+#if arch(x86_64)
+  let libxsmm: (c: [CSetting], link: [LinkerSetting]) = (
+    [.define("MTLC_LIBXSMM")],
+    [.linkedLibrary("xsmm"), .linkedLibrary("openblas"), .linkedLibrary("dl"), .linkedLibrary("rt")]
+  )
+#else
+  let libxsmm: (c: [CSetting], link: [LinkerSetting]) = ([], [])
+#endif
+
 let package = Package(
   name: "mtlc",
   platforms: [.macOS(.v13)],
@@ -22,6 +34,8 @@ let package = Package(
     // System libraries: module maps and nothing else.
     .systemLibrary(name: "CLibYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
     .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+    // LIBXSMM's JIT small-matrix kernels behind a row-major shim (one transpose LIBXSMM lacks).
+    .target(name: "CXSMM", cSettings: libxsmm.c, linkerSettings: libxsmm.link),
 
     // Small shared utilities: seeded RNG, atomic file writes, checksums.
     .target(name: "MTLSupport"),
@@ -38,7 +52,7 @@ let package = Package(
     // Passes over the IR and lowering to the executable graph; summaries, dot.
     .target(name: "MTLCompiler", dependencies: ["MTLIR", "MTLGraph", "MTLData", "MTLDiagnostics", "MTLSupport"]),
     // Forward/backward kernels over raw buffers. No IR, no graph.
-    .target(name: "MTLKernels", dependencies: ["COpenBLAS"], swiftSettings: fastMath),
+    .target(name: "MTLKernels", dependencies: ["COpenBLAS", "CXSMM"], swiftSettings: fastMath),
     // CSV reading, feature pipelines, labels, splits, batching.
     .target(name: "MTLData", dependencies: ["MTLGraph", "MTLSupport", "MTLDiagnostics"]),
     // Executes a graph: buffer plan, forward/backward, optimisers.

@@ -1,5 +1,8 @@
-// Thin wrappers over OpenBLAS (cblas integer arguments are Int32).
+// Matrix products: LIBXSMM's JIT kernels for the small products of a training step, OpenBLAS for
+// the large ones and wherever LIBXSMM has no kernel (cblas integer arguments are Int32).
 import COpenBLAS
+import CXSMM
+import Foundation
 
 #if canImport(Glibc)
   import Glibc
@@ -18,11 +21,12 @@ public enum BLAS {
   /// c[M,N] = alpha · op(a) · op(b) + beta · c, all row-major.
   /// op(a) is [M,K] (stored [K,M] when `transA`); op(b) is [K,N] (stored [N,K] when `transB`).
   /// With beta = 0, `c` is not read (it may hold garbage). Empty shapes are handled here, because
-  /// cblas rejects leading dimensions of 0.
+  /// cblas rejects leading dimensions of 0. The library is `library(...)`'s choice unless `using`
+  /// names one (the bench and the tests compare them).
   public static func gemm(
     transA: Bool, transB: Bool, M: Int, N: Int, K: Int,
     alpha: Float, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
-    beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
+    beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, using forced: GemmLibrary? = nil
   ) {
     guard M > 0, N > 0 else { return }
     guard K > 0 else {
@@ -33,9 +37,72 @@ public enum BLAS {
       }
       return
     }
+    let library = forced ?? self.library(M: M, N: N, K: K, alpha: alpha, beta: beta)
+    if library == .libxsmm,
+      mtlc_xsmm_gemm(
+        transA ? 1 : 0, transB ? 1 : 0, Int32(M), Int32(N), Int32(K), a, Int32(lda), b, Int32(ldb), beta == 0 ? 1 : 0,
+        c, Int32(ldc)) == 1
+    {
+      return
+    }
     cblas_sgemm(
       CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
       Int32(M), Int32(N), Int32(K), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+  }
+}
+
+// MARK: - Which library computes a product
+//
+// Measured on a 2-core Xeon (family 6 model 207, AVX-512; LIBXSMM target `cpx`, OpenBLAS Cooperlake,
+// one thread, `mtlc-bench` prints the same table for its machine): LIBXSMM 150-175 GFLOP/s on every
+// product of up to 384³ (and on skinny ones such as 2048x128x128) against OpenBLAS's 92-148; from
+// 512³ on OpenBLAS wins (154 vs 131), its blocking for caches paying off once B outgrows L2. So the
+// rule is by size, fixed, and therefore deterministic for a machine and shape: LIBXSMM for products
+// of at most `smallProductLimit` multiply-adds when it can generate the kernel (alpha 1, beta 0 or 1),
+// OpenBLAS otherwise. `MTLC_GEMM=openblas` (or `libxsmm`) in the environment forces one library.
+
+/// The library that computes a matrix product.
+public enum GemmLibrary: String, Sendable, CaseIterable {
+  case libxsmm = "LIBXSMM"
+  case openblas = "OpenBLAS"
+}
+
+extension BLAS {
+  /// Products of up to this many multiply-adds (M·N·K) go to LIBXSMM: 2^26, about 406³.
+  public static let smallProductLimit = 1 << 26
+
+  /// What the environment asked for (`MTLC_GEMM`), read once: nil = by size.
+  static let requested: GemmLibrary? = {
+    switch ProcessInfo.processInfo.environment["MTLC_GEMM"]?.lowercased() {
+    case "openblas": return .openblas
+    case "libxsmm": return .libxsmm
+    default: return nil
+    }
+  }()
+
+  /// Whether LIBXSMM is built in and its JIT serves this CPU (checked once).
+  public static let xsmmAvailable: Bool = mtlc_xsmm_available() == 1
+
+  /// LIBXSMM's code-generation target for this CPU (`hsw`, `skx`, `cpx`, `spr`, ...), or `none`.
+  public static var xsmmTarget: String { String(cString: mtlc_xsmm_target()) }
+
+  /// The library `gemm` uses for a product of this shape and these scalars.
+  public static func library(M: Int, N: Int, K: Int, alpha: Float = 1, beta: Float = 0) -> GemmLibrary {
+    guard xsmmAvailable, alpha == 1, beta == 0 || beta == 1 else { return .openblas }
+    if let requested { return requested }
+    return Double(M) * Double(N) * Double(K) <= Double(smallProductLimit) ? .libxsmm : .openblas
+  }
+
+  /// One line for `mtlc run -v` and the bench: the libraries and the instructions they run.
+  public static var summary: String {
+    let openblas = "OpenBLAS (\(coreName) kernels)"
+    guard xsmmAvailable else { return "matrix products: \(openblas); LIBXSMM not available" }
+    switch requested {
+    case .openblas?: return "matrix products: \(openblas), forced by MTLC_GEMM"
+    case .libxsmm?: return "matrix products: LIBXSMM JIT (target \(xsmmTarget)), forced by MTLC_GEMM"
+    case nil:
+      return "matrix products: LIBXSMM JIT (target \(xsmmTarget)) up to 2^26 multiply-adds, \(openblas) above"
+    }
   }
 }
 

@@ -39,18 +39,22 @@ struct Bench: ParsableCommand {
     let machine = Machine.describe()
     print("mtlc-bench: \(machine.cpu), \(machine.cores) cores, load \(machine.load)")
     let chosen = ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"].map { ", OPENBLAS_CORETYPE=\($0)" } ?? ""
-    print("OpenBLAS kernels: \(BLAS.coreName)\(chosen)")
+    print(BLAS.summary + chosen)
     let peak = GemmRate.large()
     print(
       String(
-        format: "OpenBLAS sgemm 1024^3, one thread: %.1f GFLOP/s (x%d cores = %.1f)", peak, machine.cores,
-        peak * Double(machine.cores)))
+        format: "sgemm 1024^3, one thread (%@): %.1f GFLOP/s",
+        BLAS.library(M: 1024, N: 1024, K: 1024).rawValue as NSString, peak))
     let fmaPeak = mtlc_fma_peak_gflops(0.5)
     let isa = String(cString: mtlc_fma_peak_isa())
     print(String(format: "FP32 FMA peak, one core (measured, %@): %.1f GFLOP/s", isa as NSString, fmaPeak))
+    let graphs = try specs.map { try compile($0) }
+    let products = try ProductTable.measure(graphs: graphs, threads: threads)
+    print("\n" + ProductRow.header)
+    for p in products { print(p.line) }
+    print("")
     var rows: [Row] = []
-    for name in specs {
-      let graph = try compile(name)
+    for (name, graph) in zip(specs, graphs) {
       let data = try LoadedData.load(graph.pipeline)
       let bound = data.fitted.bind(graph)
       let flops = Flops.perSample(bound)
@@ -61,7 +65,6 @@ struct Bench: ParsableCommand {
         let r = Row(
           spec: name, threads: t, samplesPerSecond: m.samplesPerSecond, msPerStep: m.msPerStep,
           mflopPerSample: flops / 1e6, gflops: flops * m.samplesPerSecond / 1e9,
-          fractionOfPeak: flops * m.samplesPerSecond / 1e9 / (peak * Double(t)),
           fractionOfFMAPeak: flops * m.samplesPerSecond / 1e9 / (fmaPeak * Double(t)),
           fractionOfShapeLimit: m.samplesPerSecond / limit, shapeLimit: limit, allocsPerStep: m.allocsPerStep,
           allocsPerEpoch: m.allocsPerEpoch, endToEndSeconds: e2e?.seconds, peakMB: e2e?.peakMB)
@@ -72,8 +75,8 @@ struct Bench: ParsableCommand {
     var vocab: [VocabRow] = []
     if !noVocab { vocab = try VocabScaling.run(buckets: [1_000, 100_000, 10_000_000], epochs: 2) }
     let report = Report(
-      machine: machine, gemmPeakOneThread: peak, fmaPeakOneCore: fmaPeak, fmaPeakISA: isa, rows: rows,
-      vocabulary: vocab)
+      machine: machine, gemm: BLAS.summary + chosen, gemmLargeOneThread: peak, fmaPeakOneCore: fmaPeak,
+      fmaPeakISA: isa, products: products, rows: rows, vocabulary: vocab)
     try report.write(jsonOut)
     print("\n" + report.table)
     print("wrote \(jsonOut)")
@@ -95,7 +98,6 @@ struct Row: Codable {
   var msPerStep: Double
   var mflopPerSample: Double
   var gflops: Double
-  var fractionOfPeak: Double
   /// Of the measured FMA peak (threads × one core's).
   var fractionOfFMAPeak: Double
   var fractionOfShapeLimit: Double
@@ -106,14 +108,48 @@ struct Row: Codable {
   var peakMB: Double?
 
   static let header =
-    "spec           thr  samples/s  ms/step  MFLOP/smp  GFLOP/s  of peak  of FMA  of shape-limit  allocs/step  e2e s  peak MB"
+    "spec           thr  samples/s  ms/step  MFLOP/smp  GFLOP/s  of FMA  of shape-limit  allocs/step  e2e s  peak MB"
   var line: String {
     String(
-      format: "%-13@ %4d %10.0f %8.3f %10.3f %8.1f %7.0f%% %6.0f%% %14.0f%% %12.1f %6@ %8@", spec as NSString, threads,
-      samplesPerSecond, msPerStep, mflopPerSample, gflops, 100 * fractionOfPeak, 100 * fractionOfFMAPeak,
+      format: "%@ %4d %10.0f %8.3f %10.3f %8.1f %6.0f%% %14.0f%% %12.1f %6@ %8@",
+      spec.padding(toLength: max(13, spec.count), withPad: " ", startingAt: 0) as NSString, threads,
+      samplesPerSecond, msPerStep, mflopPerSample, gflops, 100 * fractionOfFMAPeak,
       100 * fractionOfShapeLimit,
       allocsPerStep, (endToEndSeconds.map { String(format: "%.2f", $0) } ?? "-") as NSString,
       (peakMB.map { String(format: "%.0f", $0) } ?? "-") as NSString)
+  }
+}
+
+/// One product shape of a step: which library computes it and what each would reach (one thread).
+struct ProductRow: Codable {
+  var shape: String
+  var perStep: Int
+  var chosen: String
+  var libxsmmGFLOPS: Double?
+  var openblasGFLOPS: Double
+
+  static let header = "product (MxNxK, op)  calls/step  library   LIBXSMM GFLOP/s  OpenBLAS GFLOP/s"
+  var line: String {
+    func pad(_ s: String, _ n: Int) -> String { s.padding(toLength: max(n, s.count), withPad: " ", startingAt: 0) }
+    let xsmm = libxsmmGFLOPS.map { String(format: "%.1f", $0) } ?? "-"
+    return pad(shape, 20) + String(format: "%11d  ", perStep) + pad(chosen, 8)
+      + String(repeating: " ", count: max(0, 16 - xsmm.count)) + xsmm + String(format: "%18.1f", openblasGFLOPS)
+  }
+}
+
+enum ProductTable {
+  /// Every distinct product of the specs' steps at each thread count (rows = that thread's share).
+  static func measure(graphs: [Graph], threads: [Int]) throws -> [ProductRow] {
+    var all: [GemmRate.Shape: Int] = [:]
+    for g in graphs { for t in threads { all.merge(GemmRate.products(g, threads: t)) { max($0, $1) } } }
+    return all.keys.sorted().map { s in
+      let flop = 2 * Double(s.M) * Double(s.N) * Double(s.K)
+      return ProductRow(
+        shape: s.name, perStep: all[s]!,
+        chosen: BLAS.library(M: s.M, N: s.N, K: s.K, alpha: 1, beta: 1).rawValue,
+        libxsmmGFLOPS: BLAS.xsmmAvailable ? flop / GemmRate.time(s, using: .libxsmm) / 1e9 : nil,
+        openblasGFLOPS: flop / GemmRate.time(s, using: .openblas) / 1e9)
+    }
   }
 }
 
@@ -125,10 +161,15 @@ struct VocabRow: Codable {
 
 struct Report: Codable {
   var machine: Machine
-  var gemmPeakOneThread: Double
+  /// Which library computes which products, and on which kernels (`BLAS.summary`).
+  var gemm: String
+  /// One thread's sgemm rate on 1024³.
+  var gemmLargeOneThread: Double
   /// The measured FP32 FMA peak of one core, and the instruction set of the loop.
   var fmaPeakOneCore: Double
   var fmaPeakISA: String
+  /// Every product shape of the measured specs: the library chosen and both libraries' rates.
+  var products: [ProductRow]
   var rows: [Row]
   var vocabulary: [VocabRow]
 

@@ -83,11 +83,12 @@ enum Flops {
   }
 }
 
-/// OpenBLAS's rate on large products and on the model's own shapes.
+/// The matrix libraries' rates on large products and on the model's own shapes.
 enum GemmRate {
-  static func time(M: Int, N: Int, K: Int, transA: Bool = false, transB: Bool = false, minSeconds: Double = 0.02)
-    -> Double
-  {
+  static func time(
+    M: Int, N: Int, K: Int, transA: Bool = false, transB: Bool = false, minSeconds: Double = 0.02,
+    using library: GemmLibrary? = nil
+  ) -> Double {
     let a = [Float](repeating: 0.5, count: M * K)
     let b = [Float](repeating: 0.25, count: K * N)
     var c = [Float](repeating: 0, count: M * N)
@@ -97,11 +98,15 @@ enum GemmRate {
     a.withUnsafeBufferPointer { ap in
       b.withUnsafeBufferPointer { bp in
         c.withUnsafeMutableBufferPointer { cp in
+          // Small products run in bursts between clock reads, so the clock does not weigh on them.
+          let burst = max(1, 1 << 21 / max(1, M * N * K))
           repeat {
-            BLAS.gemm(
-              transA: transA, transB: transB, M: M, N: N, K: K, alpha: 1, a: ap.baseAddress!, lda: transA ? M : K,
-              b: bp.baseAddress!, ldb: transB ? K : N, beta: 1, c: cp.baseAddress!, ldc: N)
-            reps += 1
+            for _ in 0..<burst {
+              BLAS.gemm(
+                transA: transA, transB: transB, M: M, N: N, K: K, alpha: 1, a: ap.baseAddress!, lda: transA ? M : K,
+                b: bp.baseAddress!, ldb: transB ? K : N, beta: 1, c: cp.baseAddress!, ldc: N, using: library)
+            }
+            reps += burst
             t = now()
           } while t - t0 < minSeconds
         }
@@ -110,20 +115,27 @@ enum GemmRate {
     return (t - t0) / Double(reps)
   }
 
-  /// GFLOP/s of one thread on 1024³.
+  /// GFLOP/s of one thread on 1024³ (the library `gemm` picks for it).
   static func large() -> Double {
     _ = time(M: 1024, N: 1024, K: 1024, minSeconds: 0.05)
     let s = time(M: 1024, N: 1024, K: 1024, minSeconds: 0.3)
     return 2 * 1024 * 1024 * 1024 / s / 1e9
   }
 
-  /// Samples/s if training did nothing but the model's matrix products, each at the rate OpenBLAS
-  /// reaches on that very shape (rows = this thread's share of a batch), on `threads` cores.
-  static func limit(_ g: Graph, threads: Int) -> Double {
+  /// One product of a training step, as `Kernels` calls it: y = x·w (forward), dW = xᵀ·dz, dX = dz·wᵀ,
+  /// with `M` rows = one thread's share of the batch.
+  struct Shape: Hashable, Comparable {
+    var M: Int, N: Int, K: Int, transA: Bool, transB: Bool
+    var name: String { "\(M)x\(N)x\(K)" + (transA ? " Tn" : transB ? " nT" : " nn") }
+    static func < (a: Shape, b: Shape) -> Bool { (a.M, a.N, a.K, a.name) < (b.M, b.N, b.K, b.name) }
+  }
+
+  /// Every product of a step of `g` on `threads` threads, with how often it runs per step and thread.
+  static func products(_ g: Graph, threads: Int) -> [Shape: Int] {
     var needs = Array(repeating: false, count: g.values.count)
     for op in g.ops { needs[op.output] = !op.params.isEmpty || op.inputs.contains { needs[$0] } }
     let rows = (g.training.batchSize + threads - 1) / threads
-    var seconds = 0.0
+    var out: [Shape: Int] = [:]
     for op in g.ops {
       let x = g.values[op.inputs.first ?? 0]
       let y = g.values[op.output]
@@ -133,10 +145,23 @@ enum GemmRate {
       case .expertLinear: (i, o, e) = (x.width, y.width, y.experts)
       default: continue
       }
-      var t = time(M: rows, N: o, K: i) + time(M: i, N: o, K: rows, transA: true)
-      if needs[op.inputs[0]] { t += time(M: rows, N: i, K: o, transB: true) }
-      seconds += Double(e) * t
+      out[Shape(M: rows, N: o, K: i, transA: false, transB: false), default: 0] += e
+      out[Shape(M: i, N: o, K: rows, transA: true, transB: false), default: 0] += e
+      if needs[op.inputs[0]] { out[Shape(M: rows, N: i, K: o, transA: false, transB: true), default: 0] += e }
     }
+    return out
+  }
+
+  /// Seconds of one product of this shape on the library `gemm` picks (or `library`).
+  static func time(_ s: Shape, using library: GemmLibrary? = nil) -> Double {
+    time(M: s.M, N: s.N, K: s.K, transA: s.transA, transB: s.transB, using: library)
+  }
+
+  /// Samples/s if training did nothing but the model's matrix products, each at the rate its library
+  /// reaches on that very shape (rows = this thread's share of a batch), on `threads` cores.
+  static func limit(_ g: Graph, threads: Int) -> Double {
+    let rows = (g.training.batchSize + threads - 1) / threads
+    let seconds = products(g, threads: threads).reduce(0.0) { $0 + Double($1.value) * time($1.key) }
     // Each of the `threads` threads does its `rows` rows in `seconds`, side by side.
     return Double(rows * threads) / seconds
   }

@@ -159,7 +159,7 @@ struct Run: ParsableCommand {
     let tty = isatty(2) != 0
     if !quiet {
       let chosen = ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"].map { " (OPENBLAS_CORETYPE=\($0))" } ?? ""
-      eprint("matrix products: OpenBLAS, \(BLAS.coreName) kernels\(chosen)")
+      eprint(BLAS.summary + chosen)
       job.log = { line in
         if tty { eprint("\r\u{1B}[K" + line) } else { eprint(line) }
       }
