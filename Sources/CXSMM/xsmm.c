@@ -47,10 +47,9 @@ int mtlc_xsmm_gemm(int transA, int transB, int M, int N, int K, const float *a, 
       scratch = grown;
       scratchCount = count;
     }
-    for (int j = 0; j < N; j++) {
-      const float *row = b + (size_t)j * ldb;
-      for (int k = 0; k < K; k++) scratch[(size_t)k * N + j] = row[k];
-    }
+    // LIBXSMM's own transpose (2-6x a plain loop on a 2-core Xeon): in column-major terms b is
+    // K x N with leading dimension ldb, written out as N x K with leading dimension N.
+    libxsmm_otrans(scratch, b, sizeof(float), K, N, ldb, N);
     b = scratch;
   }
   f(b, a, c);

@@ -15,11 +15,12 @@
 //   V  vocabulary (table) rows    D  embedding width           S  sparse slots
 //   N  flat element count         W  width of one concatenated part
 //
-// Matrix products go to OpenBLAS (`cblas_sgemm`). Everything else is a hand-written loop: OpenBLAS has
+// Matrix products go through `BLAS.gemm`: LIBXSMM's JIT kernels for small ones, OpenBLAS for large
+// ones (BLAS.swift says which and why). Everything else is a hand-written loop: the libraries have
 // no fused softmax, gate-mix, embedding-gather or loss kernels, and these loops are memory-bound and
 // short enough that the compiler vectorises them (the target is built for haswell: AVX2 + FMA).
 
-/// Fast kernels (OpenBLAS for matrix products, vectorisable loops elsewhere).
+/// Fast kernels (LIBXSMM/OpenBLAS for matrix products, vectorisable loops elsewhere).
 public enum Kernels {}
 
 /// Reference kernels: same signatures as `Kernels`, plain loops, Double accumulation where it matters.

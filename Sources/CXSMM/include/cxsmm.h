@@ -3,7 +3,7 @@
 // LIBXSMM (libxsmm-dev 1.17) generates GEMM code for the CPU it runs on (AVX2, AVX-512, ...), and
 // is column-major with NN and NT kernels only. This shim does the row-major mapping, and serves the
 // one product LIBXSMM's JIT lacks here (row-major B transposed = column-major A transposed) by
-// transposing B into a per-thread scratch buffer that grows once and is then reused (no allocation
+// transposing B (libxsmm_otrans) into a per-thread scratch buffer that grows once and is then reused (no allocation
 // per call). Built without LIBXSMM (MTLC_LIBXSMM undefined: non-x86 hosts), every call reports
 // "no kernel" and the caller uses OpenBLAS.
 #ifndef CXSMM_H
