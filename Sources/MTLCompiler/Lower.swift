@@ -51,14 +51,23 @@ public struct Lowering {
     )
   }
 
-  static func act(_ a: ActivationKind) -> Activation {
+  static func act(_ a: ActivationName) -> Activation {
     switch a {
     case .relu: return .relu
     case .none: return .none
     case .sigmoid: return .sigmoid
     case .tanh: return .tanh
     case .leakyRelu: return .leakyRelu
+    case .prelu: return .prelu
+    case .gelu: return .gelu
+    case .swish, .silu: return .swish
     }
+  }
+
+  /// The activation a producer applies in its epilogue: `a` when it can (see `activate`), else none.
+  static func fused(_ a: ActivationKind) -> Activation {
+    let act = act(a.name)
+    return act.fusesIntoProducer && a.slope == nil ? act : .none
   }
 
   /// A dense layer: w [I,O] Glorot, b [O] zeros (optional), then the activation.
@@ -247,6 +256,26 @@ public struct Lowering {
     return y
   }
 
+  /// The activation of a hidden layer whose producer could not apply it (`fused`), as its own op on
+  /// the layer's output `x` (after batch normalisation, before dropout): a new value that takes
+  /// `x`'s name. `x` itself when the producer applied it.
+  mutating func activate(_ x: ValueID, _ a: ActivationKind, layer: String, block: String, loc: String) -> ValueID {
+    let act = Lowering.act(a.name)
+    guard Lowering.fused(a) != act else { return x }
+    let v = values[x]
+    values[x].name = "\(v.name).pre_activation"
+    let y = value(v.name, experts: v.experts, width: v.width)
+    values[y].expertNames = v.expertNames
+    var params: [ParamID] = []
+    if act == .prelu {
+      params = [param("\(layer).prelu.slope", [v.rowWidth], .bias, .constant(0.25), block: block)]
+    }
+    var o = Op(kind: .activation, inputs: [x], output: y, params: params, activation: act, block: block, loc: loc)
+    o.slope = a.slope.map(Float.init)
+    ops.append(o)
+    return y
+  }
+
   /// Dropout after a hidden layer's output `x` (the identity when the block has none): a new
   /// value of the same shape, named `name` (the block's output name for its last layer).
   mutating func dropout(_ x: ValueID, _ b: Block, name: String, loc: String) -> ValueID {
@@ -270,12 +299,13 @@ public struct Lowering {
       for (i, u) in units.enumerated() {
         let layer = "\(name).layer\(i)"
         let last = i == units.count - 1
-        let act = Lowering.act(a)
+        let act = Lowering.fused(a)
         if count == 1 {
           x = linear(
             x, out: u, act: b.batchNorm ? .none : act, bias: true, name: layer, valueName: last ? name : nil,
             block: name, loc: loc)
           x = normalize(x, b, layer: layer, act: act, loc: loc)
+          x = activate(x, a, layer: layer, block: name, loc: loc)
           x = dropout(x, b, name: last ? name : layer, loc: loc)
           if last { byName[name] = x }
           continue
@@ -297,15 +327,17 @@ public struct Lowering {
           let bias = param("\(layer).b", [count, u], .bias, .zeros, block: name)
           op(.expertLinear, [x], y, params: [w, bias], act: b.batchNorm ? .none : act, block: name, loc: loc)
         }
-        x = dropout(normalize(y, b, layer: layer, act: act, loc: loc), b, name: last ? name : layer, loc: loc)
+        x = activate(normalize(y, b, layer: layer, act: act, loc: loc), a, layer: layer, block: name, loc: loc)
+        x = dropout(x, b, name: last ? name : layer, loc: loc)
         if last { byName[name] = x }
       }
     case .gate(let mixes, let units, let a):
       for (i, u) in units.enumerated() {
-        let act = Lowering.act(a)
+        let act = Lowering.fused(a)
         x = linear(
           x, out: u, act: b.batchNorm ? .none : act, bias: true, name: "\(name).layer\(i)", block: name, loc: loc)
         x = normalize(x, b, layer: "\(name).layer\(i)", act: act, loc: loc)
+        x = activate(x, a, layer: "\(name).layer\(i)", block: name, loc: loc)
         x = dropout(x, b, name: "\(name).layer\(i)", loc: loc)
       }
       let logits = linear(x, out: b.mixed, act: .none, bias: false, name: "\(name).logits", block: name, loc: loc)
@@ -323,10 +355,11 @@ public struct Lowering {
       ops.append(Op(kind: .mix, inputs: inputs, output: y, mix: refs, block: name, loc: loc))
     case .tower(let units, let a):
       for (i, u) in units.enumerated() {
-        let act = Lowering.act(a)
+        let act = Lowering.fused(a)
         x = linear(
           x, out: u, act: b.batchNorm ? .none : act, bias: true, name: "\(name).layer\(i)", block: name, loc: loc)
         x = normalize(x, b, layer: "\(name).layer\(i)", act: act, loc: loc)
+        x = activate(x, a, layer: "\(name).layer\(i)", block: name, loc: loc)
         x = dropout(x, b, name: "\(name).layer\(i)", loc: loc)
       }
       // One logit, or K for a multiclass task's tower.

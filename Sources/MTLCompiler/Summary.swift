@@ -67,6 +67,7 @@ public enum GraphPrinter {
       var line = "%\(y.name) = \(op.kind.rawValue)"
       if op.activation != .none { line += "+\(op.activation.rawValue)" }
       if let s = op.slot { line += " slot=\(s)" }
+      if let s = op.slope { line += " slope=\(s)" }
       if let refs = op.mix {
         line += " experts=[" + refs.map { "\($0.input):\($0.expert)" }.joined(separator: ",") + "]"
       }
@@ -87,6 +88,7 @@ public enum GraphPrinter {
     case .ones: return "ones"
     case .normal(let s): return "normal(\(s))"
     case .uniform(let l): return "uniform(\(l))"
+    case .constant(let v): return "constant(\(v))"
     }
   }
 }

@@ -92,6 +92,8 @@ public enum Initializer: Codable, Equatable, Sendable {
   case ones
   case normal(std: Double)
   case uniform(limit: Double)
+  /// Every element the same value (PReLU's slopes start at 0.25, as PyTorch's).
+  case constant(Double)
 }
 
 public struct Param: Codable, Equatable, Sendable {
@@ -137,6 +139,22 @@ public struct Param: Codable, Equatable, Sendable {
 public enum Activation: String, Codable, Sendable, CaseIterable {
   case none, relu, sigmoid, tanh
   case leakyRelu = "leaky_relu"
+  /// max(x, 0) + a_c · min(x, 0) with a learned slope a_c per unit (channel) of the layer.
+  case prelu
+  /// x · Φ(x), Φ the standard normal CDF (the exact form, as PyTorch's and TF's default).
+  case gelu
+  /// x · σ(x) (also called SiLU).
+  case swish
+
+  /// Whether a producer (linear, expert_linear, batch_norm) can apply it in its epilogue: its
+  /// derivative follows from the output alone and it has no parameter. The others run as an
+  /// `activation` op that keeps its input for the backward pass.
+  public var fusesIntoProducer: Bool {
+    switch self {
+    case .none, .relu, .sigmoid, .tanh, .leakyRelu: return true
+    case .prelu, .gelu, .swish: return false
+    }
+  }
 }
 
 /// The op set. Letters: B batch, I in width, O out width, E experts, K sum of mixed experts.
@@ -166,6 +184,10 @@ public enum OpKind: String, Codable, Sendable {
   /// (over every thread's rows) and the running ones move toward them by `rate` = 1 − momentum
   /// after each step; otherwise the running ones are used. ε = 1e-3 (Keras).
   case batchNorm = "batch_norm"
+  /// x [B, E, W] -> act(x) [B, E, W], element-wise, for the activations a producer cannot fuse
+  /// (`Activation.fusesIntoProducer`) and for `leaky_relu` with a `slope` other than 0.01.
+  /// params: [slope [C]] for `prelu` (C = E·W, one learned slope per unit), none otherwise.
+  case activation
   /// x [B, E, W] -> x [B, E, W], each element kept with probability 1 − `rate` and scaled by
   /// 1/(1 − rate) while training (inverted dropout), the identity otherwise. The mask is a hash
   /// of (seed, op, step, batch row, element): the same whatever the thread count.
@@ -189,6 +211,8 @@ public struct Op: Codable, Equatable, Sendable {
   public var mix: [MixRef]?
   /// For `dropout`: the fraction of elements dropped while training.
   public var rate: Float? = nil
+  /// For an `activation` op with `leaky_relu`: the negative-side slope.
+  public var slope: Float? = nil
   /// The spec block it implements, e.g. `experts.shared`.
   public var block: String
   /// Source location in the spec, `file:line:col`.

@@ -299,10 +299,26 @@ extension Graph {
       case .product:
         try arity(1...Int.max, 0...0)
         guard ins.allSatisfy({ $0.rowWidth == 1 }), out.rowWidth == 1 else { throw fail("needs width 1") }
+      case .activation:
+        try arity(1...1, op.activation == .prelu ? 1...1 : 0...0)
+        guard ins[0].experts == out.experts, ins[0].width == out.width else { throw fail("changes the shape") }
+        if op.activation == .prelu { try shape(0, [out.rowWidth]) }
+        switch op.activation {
+        case .gelu, .swish, .prelu:
+          guard op.slope == nil else { throw fail("has a slope; only `leaky_relu` takes one") }
+        case .leakyRelu:
+          guard let s = op.slope, s.isFinite, s >= 0, s <= 1 else { throw fail("needs a slope in [0, 1]") }
+        case .none, .relu, .sigmoid, .tanh:
+          throw fail("applies `\(op.activation.rawValue)`, which its producer applies")
+        }
       }
-      if op.activation != .none && ![.linear, .expertLinear, .batchNorm].contains(op.kind) {
-        throw fail("has an activation; only products and batch normalisation take one")
+      if op.activation != .none && ![.linear, .expertLinear, .batchNorm, .activation].contains(op.kind) {
+        throw fail("has an activation; only products, batch normalisation and `activation` take one")
       }
+      if [.linear, .expertLinear, .batchNorm].contains(op.kind) && !op.activation.fusesIntoProducer {
+        throw fail("applies `\(op.activation.rawValue)` in a producer; it runs as an `activation` op")
+      }
+      if op.slope != nil && op.kind != .activation { throw fail("has a slope; only `activation` ops take one") }
     }
     if let p = paramUser.firstIndex(where: { $0 == nil }) {
       throw GraphProblem("params[\(p)]", "parameter `\(params[p].name)` is used by no op")

@@ -174,6 +174,7 @@ public enum ONNXExport {
       case .sigmoid: return b.node("Sigmoid", [t])
       case .tanh: return b.node("Tanh", [t])
       case .leakyRelu: return b.node("LeakyRelu", [t], attributes: [.float("alpha", 0.01)])
+      case .prelu, .gelu, .swish: preconditionFailure("verified graphs apply \(a) in an `activation` op")
       }
     }
 
@@ -252,6 +253,25 @@ public enum ONNXExport {
         let centred = b.node("Sub", [flat(op.inputs[0]), paramNames[op.params[2]]])
         let scaled = b.node("Mul", [b.node("Mul", [centred, s]), paramNames[op.params[0]]])
         store(activate(b.node("Add", [scaled, paramNames[op.params[1]]]), op.activation), op.output)
+      case .activation:
+        let x = flat(op.inputs[0])
+        let y: String
+        switch op.activation {
+        case .gelu:
+          // Opset 17 has no Gelu: 0.5 · x · (1 + erf(x / √2)), the exact form the runtime computes.
+          let erf = b.node("Erf", [b.node("Mul", [x, b.float(0.707_106_77, hint: "inv_sqrt2")])])
+          let half = b.node("Mul", [x, b.float(0.5, hint: "half")])
+          y = b.node("Mul", [half, b.node("Add", [erf, b.float(1, hint: "one")])])
+        case .swish:
+          y = b.node("Mul", [x, b.node("Sigmoid", [x])])
+        case .prelu:
+          y = b.node("PRelu", [x, paramNames[op.params[0]]])
+        case .leakyRelu:
+          y = b.node("LeakyRelu", [x], attributes: [.float("alpha", op.slope ?? 0.01)])
+        case .none, .relu, .sigmoid, .tanh:
+          throw ONNXExportError(message: "an `activation` op with \(op.activation.rawValue)")
+        }
+        store(y, op.output)
       case .dropout:
         // Off at inference: the same tensor under the value's name.
         tensor[op.output] = b.node("Identity", [tensor[op.inputs[0]]!], name: valueName(op.output))
@@ -478,6 +498,20 @@ struct Builder {
     t.dims = [Int64(values.count)]
     t.dataType = Int32(DType.int64.rawValue)
     t.int64Data = values
+    graph.initializer.append(t)
+    constants[key] = n
+    return n
+  }
+
+  /// A scalar float initializer, shared between equal uses.
+  mutating func float(_ value: Float, hint: String) -> String {
+    let key = "f32:\(value.bitPattern)"
+    if let n = constants[key] { return n }
+    let n = unique("const.\(hint)")
+    var t = Onnx_TensorProto()
+    t.name = n
+    t.dataType = Int32(DType.float.rawValue)
+    t.floatData = [value]
     graph.initializer.append(t)
     constants[key] = n
     return n

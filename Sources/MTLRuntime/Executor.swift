@@ -190,6 +190,8 @@ public final class Executor {
         w.update(repeating: 0, count: p.count)
       case .ones:
         w.update(repeating: 1, count: p.count)
+      case .constant(let v):
+        w.update(repeating: Float(v), count: p.count)
       case .glorotUniform(let fanIn, let fanOut):
         let limit = Float((6.0 / Double(fanIn + fanOut)).squareRoot())
         for j in 0..<p.count { w[j] = (2 * rng.nextFloat() - 1) * limit }

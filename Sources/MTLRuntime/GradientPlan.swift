@@ -52,7 +52,7 @@ struct GradientPlan {
       let writes: [ValueID]
       switch op.kind {
       case .embed, .denseInput: writes = []
-      case .linear, .expertLinear, .softmax, .sigmoid, .dropout, .batchNorm: writes = [op.inputs[0]]
+      case .linear, .expertLinear, .softmax, .sigmoid, .dropout, .batchNorm, .activation: writes = [op.inputs[0]]
       case .concat, .mix, .product: writes = op.inputs
       }
       for v in writes where ng[v] && firstWrite[v] == Int.max {

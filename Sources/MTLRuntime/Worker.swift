@@ -273,6 +273,18 @@ final class Worker {
     case .sigmoid: return .sigmoid
     case .tanh: return .tanh
     case .leakyRelu: return .leakyRelu
+    case .prelu, .gelu, .swish: preconditionFailure("\(a) runs as an `activation` op, never in a producer")
+    }
+  }
+
+  /// The kernel form of an `activation` op.
+  static func inputAct(_ op: Op) -> InputAct {
+    switch op.activation {
+    case .gelu: return .gelu
+    case .swish: return .swish
+    case .prelu: return .prelu
+    case .leakyRelu: return .leakyRelu(slope: op.slope ?? Act.leakySlope)
+    case .none, .relu, .sigmoid, .tanh: preconditionFailure("\(op.activation) is applied by its producer")
     }
   }
 
@@ -322,6 +334,10 @@ final class Worker {
         Kernels.batchNormForward(
           y: y, x: values[op.inputs[0]], mean: st.mean, invStd: st.invStd, gamma: shared.params[op.params[0]],
           beta: shared.params[op.params[1]], act: Worker.act(op.activation), B: B, C: out.rowWidth)
+      case .activation:
+        Kernels.inputActivationForward(
+          act: Worker.inputAct(op), y: y, x: values[op.inputs[0]],
+          slopes: op.params.first.map { UnsafePointer(shared.params[$0]) }, rows: B, C: out.rowWidth)
       case .dropout:
         let n = B * out.rowWidth
         if training {
@@ -495,6 +511,13 @@ final class Worker {
             gamma: shared.params[op.params[0]], meanDz: st.meanDz, meanDzXhat: st.meanDzXhat, B: B,
             C: out.rowWidth)
         }
+      case .activation:
+        let xID = op.inputs[0]
+        Kernels.inputActivationBackward(
+          act: Worker.inputAct(op), dx: needsGrad[xID] ? valueGrads[xID] : nil,
+          dslopes: op.params.first.map { grads[$0] },
+          dy: dy, x: values[xID], slopes: op.params.first.map { UnsafePointer(shared.params[$0]) }, rows: B,
+          C: out.rowWidth)
       case .dropout:
         let xID = op.inputs[0]
         if needsGrad[xID] {

@@ -19,9 +19,31 @@ public enum TaskKind: String, Sendable, CaseIterable { case binary, regression, 
 public enum LabelMissingPolicy: String, Sendable, CaseIterable { case error, mask }
 /// `label.normalize` of a regression task.
 public enum LabelNormalize: String, Sendable, CaseIterable { case none, standard }
-public enum ActivationKind: String, Sendable, CaseIterable {
+/// The activation functions a layer can name (`silu` is read as `swish`).
+public enum ActivationName: String, Sendable, CaseIterable {
   case relu, none, sigmoid, tanh
   case leakyRelu = "leaky_relu"
+  case prelu, gelu, swish, silu
+}
+
+/// A layer's activation: its function and, for `leaky_relu`, the negative-side slope
+/// (`activation: {type: leaky_relu, slope: 0.2}`; 0.01 when not given, as Keras' `LeakyReLU`).
+public struct ActivationKind: Hashable, Sendable {
+  public var name: ActivationName
+  public var slope: Double?
+  public init(_ name: ActivationName, slope: Double? = nil) {
+    self.name = name == .silu ? .swish : name
+    self.slope = self.name == .leakyRelu && slope != Self.defaultLeakySlope ? slope : nil
+  }
+  public static let relu = ActivationKind(.relu)
+  public static let none = ActivationKind(.none)
+  /// `leaky_relu`'s slope when none is given.
+  public static let defaultLeakySlope = 0.01
+  /// As written in IR dumps: `relu`, `leaky_relu(0.2)`.
+  public var rawValue: String {
+    guard let slope else { return name.rawValue }
+    return "\(name.rawValue)(\(slope))"
+  }
 }
 public enum OptimizerType: String, Sendable, CaseIterable { case adam, adagrad, sgd, adamw }
 /// `training.schedule.decay`.

@@ -377,13 +377,34 @@ public enum SpecDecoder {
     let count = countNode.flatMap { r.int($0, "`count` of \(what)", in: 1...1024) }
     let input = m.value("input").flatMap { references($0, "`input` of \(what)", &r) }
     let units = m.value("units").flatMap { n in decodeUnits(n, what, &r).map { Located($0, n.span) } }
-    let act = m.value("activation").flatMap { r.choice($0, "activation", ActivationKind.self) } ?? .relu
+    let act = m.value("activation").flatMap { decodeActivation($0, what, &r) } ?? .relu
     guard let count, let countNode, let input, let units else { return nil }
     var e = ExpertDecl(
       name: name, count: Located(count, countNode.span), input: input, units: units, activation: act, span: name.span)
     e.dropout = decodeDropout(m, what, &r)
     e.batchNorm = m.value("batch_norm").flatMap { r.bool($0, "`batch_norm` of \(what)") } ?? false
     return e
+  }
+
+  /// `activation: NAME`, or `activation: {type: leaky_relu, slope: S}` with S in [0, 1].
+  static func decodeActivation(_ node: YAMLNode, _ what: String, _ r: inout Reader) -> ActivationKind? {
+    guard case .mapping = node.kind else {
+      return r.choice(node, "activation", ActivationName.self).map { ActivationKind($0) }
+    }
+    guard let m = r.mapping(node, "`activation` of \(what)", allowed: ["type", "slope"], required: ["type"]),
+      let name = m.value("type").flatMap({ r.choice($0, "activation", ActivationName.self) })
+    else { return nil }
+    guard let slopeNode = m.value("slope") else { return ActivationKind(name) }
+    guard name == .leakyRelu else {
+      r.diags.error(
+        .invalidValue, "`slope` is a setting of `leaky_relu`, not of `\(name.rawValue)`", at: m.pair("slope")!.key.span,
+        help: name == .prelu
+          ? "`prelu` learns its slopes (one per unit, starting at 0.25); remove `slope`"
+          : "remove `slope`, or use `type: leaky_relu`")
+      return nil
+    }
+    guard let slope = r.double(slopeNode, "`slope` of `leaky_relu`", in: 0...1) else { return nil }
+    return ActivationKind(.leakyRelu, slope: slope)
   }
 
   /// `dropout: P` of an MLP block: P in [0, 1).
@@ -427,7 +448,7 @@ public enum SpecDecoder {
     }
     var hidden: [Int] = []
     if let n = m.value("units") { hidden = r.intList(n, "`units` of \(what)", in: 1...65536) ?? [] }
-    let act = m.value("activation").flatMap { r.choice($0, "activation", ActivationKind.self) } ?? .relu
+    let act = m.value("activation").flatMap { decodeActivation($0, what, &r) } ?? .relu
     guard let input, let experts else { return nil }
     var g = GateDecl(name: name, input: input, experts: experts, units: hidden, activation: act, span: name.span)
     g.dropout = decodeDropout(m, what, &r)
@@ -450,7 +471,7 @@ public enum SpecDecoder {
     }
     let input = m.value("input").flatMap { references($0, "`input` of \(what)", &r) }
     let units = m.value("units").flatMap { n in decodeUnits(n, what, &r).map { Located($0, n.span) } }
-    let act = m.value("activation").flatMap { r.choice($0, "activation", ActivationKind.self) } ?? .relu
+    let act = m.value("activation").flatMap { decodeActivation($0, what, &r) } ?? .relu
     guard let input, let units else { return nil }
     var t = TowerDecl(name: name, input: input, units: units, activation: act, span: name.span)
     t.dropout = decodeDropout(m, what, &r)

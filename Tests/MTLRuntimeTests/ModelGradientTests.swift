@@ -110,6 +110,29 @@ struct ModelGradientTests {
     try check(g, threads: threads, training: true)
   }
 
+  /// The activations that run as their own op: GELU on the experts, swish on a gate's hidden
+  /// layer, PReLU on a tower (its slopes are parameters, checked too), leaky ReLU with a slope.
+  @Test(
+    "whole-model gradient with gelu, swish, prelu and a leaky_relu slope matches finite differences", arguments: [1, 2])
+  func gradientWithInputActivations(threads: Int) throws {
+    var opts = Compiler.Options()
+    opts.readData = false
+    opts.overrides = [
+      "experts.shared.activation=gelu", "gates.income.units=[8]", "gates.income.activation=swish",
+      "towers.income.activation=prelu", "towers.marital.activation={type: leaky_relu, slope: 0.2}",
+    ]
+    let r = Compiler.compile(path: Repo.path("specs/mmoe.yaml"), options: opts)
+    let g = try #require(r.graph, "\(r.rendered)")
+    let acts = g.ops.filter { $0.kind == .activation }
+    #expect(
+      acts.map(\.activation.rawValue).sorted() == [
+        "gelu", "gelu", "leaky_relu", "leaky_relu", "prelu", "prelu", "swish",
+      ])
+    #expect(acts.filter { $0.activation == .leakyRelu }.allSatisfy { $0.slope == 0.2 })
+    #expect(g.params.filter { $0.name.hasSuffix(".prelu.slope") }.count == 2)
+    try check(g, threads: threads)
+  }
+
   func check(_ graph: Graph, threads: Int, training: Bool = false) throws {
     var g = graph
     // Bigger embeddings than the 1e-4 default so their gradients are measurable.
