@@ -44,7 +44,7 @@ let package = Package(
     // YAML text -> node tree with spans (libyaml event API), with hard limits.
     .target(name: "MTLYAML", dependencies: ["CLibYAML", "MTLDiagnostics"]),
     // Node tree -> typed spec AST (strict keys, types, ranges).
-    .target(name: "MTLSpec", dependencies: ["MTLYAML", "MTLDiagnostics"]),
+    .target(name: "MTLSpec", dependencies: ["MTLYAML", "MTLDiagnostics", "MTLSupport"]),
     // Spec AST -> validated, typed, shape-inferred IR; printer; verifier.
     .target(name: "MTLIR", dependencies: ["MTLSpec", "MTLDiagnostics", "MTLSupport"]),
     // The executable graph: the contract between compiler and runtime (plain Codable data).

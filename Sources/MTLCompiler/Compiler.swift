@@ -33,6 +33,8 @@ public enum Compiler {
     public var source: SourceFile?
     /// The `--set` flags as a source, when there were any.
     public var flags: SourceFile?
+    /// The files the spec's sections were included from (`SpecIncludes`), in the order read.
+    public var includes: [SourceFile] = []
     public var diagnostics = Diagnostics()
     public var ir: IRModule?
     public var graph: Graph?
@@ -52,7 +54,7 @@ public enum Compiler {
     }
     /// Every diagnostic, rendered.
     public var rendered: String {
-      DiagnosticRenderer.render(diagnostics, sources: [source, flags].compactMap { $0 })
+      DiagnosticRenderer.render(diagnostics, sources: [source, flags].compactMap { $0 } + includes)
     }
   }
 
@@ -85,6 +87,15 @@ public enum Compiler {
     r.source = yaml.source
     r.diagnostics.add(contentsOf: yaml.diagnostics)
     guard var root = yaml.root else { return r }
+    let included = SpecIncludes.resolve(root, path: path) {
+      try AtomicFile.read(options.located($0), limit: YAMLLimits.default.maxBytes)
+    }
+    r.includes = included.sources
+    r.diagnostics.add(contentsOf: included.diagnostics)
+    // As with YAML errors, a section that could not be included is not decoded (its errors would
+    // only repeat that it is missing).
+    guard !included.diagnostics.hasErrors else { return r }
+    root = included.root
     if !options.overrides.isEmpty {
       let o = SpecOverrides.apply(options.overrides, to: root)
       r.flags = o.sources.first
@@ -93,9 +104,10 @@ public enum Compiler {
       r.diagnostics.add(contentsOf: o.diagnostics)
       root = o.root
     }
-    let (spec, sd) = SpecDecoder.decode(root, path: path)
+    let (decoded, sd) = SpecDecoder.decode(root, path: path)
     r.diagnostics.add(contentsOf: sd)
-    guard let spec, !r.diagnostics.hasErrors else { return r }
+    guard var spec = decoded, !r.diagnostics.hasErrors else { return r }
+    spec.includes = r.includes.map(\.path)
     let header: ((String) -> DataHeader)? =
       options.readData
       ? { file in

@@ -30,6 +30,9 @@ extension DiagnosticCode {
   public static let complexKey = DiagnosticCode("E0111", "mapping key is not a scalar")
   public static let unknownAlias = DiagnosticCode("E0112", "undefined alias")
   public static let unsupportedTag = DiagnosticCode("E0113", "unsupported tag")
+  public static let unreadableInclude = DiagnosticCode("E0114", "included file cannot be read")
+  public static let includeCycle = DiagnosticCode("E0115", "include cycle")
+  public static let includeTooDeep = DiagnosticCode("E0116", "includes nested too deeply")
 
   // E02xx: spec structure
   public static let unknownKey = DiagnosticCode("E0201", "unknown key")
@@ -73,6 +76,7 @@ extension DiagnosticCode {
   public static let all: [DiagnosticCode] = [
     .unreadableFile, .yamlSyntax, .duplicateKey, .aliasBudget, .tooDeep, .tooLarge, .multipleDocuments,
     .notUTF8, .nulByte, .tabIndent, .emptySpec, .complexKey, .unknownAlias, .unsupportedTag,
+    .unreadableInclude, .includeCycle, .includeTooDeep,
     .unknownKey, .wrongType, .missingKey, .invalidValue, .outOfRange, .unsupportedVersion, .conflictingKeys,
     .duplicateName, .invalidName, .emptyList,
     .unknownReference, .cycle, .gateWidthMismatch, .stackedInput, .productNotBinary, .taskWithoutOutput,

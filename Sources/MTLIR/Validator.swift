@@ -152,12 +152,14 @@ public struct Validator {
 
   func resolveData() -> DataSource {
     let d = spec.data
+    // Relative to the file the path is written in: the spec, or a file a section was included from.
+    func resolve(_ p: Located<String>) -> String {
+      Validator.resolve(p.value, relativeTo: spec.includes.contains(p.span.file) ? p.span.file : spec.path)
+    }
     var source = DataSource(
-      train: Validator.resolve(d.train.value, relativeTo: spec.path),
-      test: d.test.map { Validator.resolve($0.value, relativeTo: spec.path) },
-      testFraction: d.testFraction, splitSeed: d.splitSeed ?? spec.training.seed, delimiter: d.delimiter,
-      onBadRow: d.onBadRow)
-    source.validation = d.validation.map { Validator.resolve($0.value, relativeTo: spec.path) }
+      train: resolve(d.train), test: d.test.map(resolve), testFraction: d.testFraction,
+      splitSeed: d.splitSeed ?? spec.training.seed, delimiter: d.delimiter, onBadRow: d.onBadRow)
+    source.validation = d.validation.map(resolve)
     source.validationFraction = d.validationFraction
     return source
   }

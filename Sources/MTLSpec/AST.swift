@@ -208,6 +208,9 @@ public struct TrainingDecl: Sendable {
 
 public struct Spec: Sendable {
   public var path: String
+  /// The files sections were included from; a relative data path written in one of them is
+  /// relative to that file's folder, any other to the spec's.
+  public var includes: [String] = []
   public var version: Int
   public var name: String
   public var description: String

@@ -283,7 +283,9 @@ struct TreeBuilder {
     if TreeBuilder.coreTags.contains(t) { return true }
     diagnostics.error(
       .unsupportedTag, "tag `\(t)` is not supported", at: span(event.start_mark, event.end_mark),
-      help: "remove the tag; a spec uses plain YAML values")
+      help: t.hasSuffix("include")
+        ? "a section is taken from another file with `SECTION: {include: FILE}`, not a tag"
+        : "remove the tag; a spec uses plain YAML values")
     return false
   }
 

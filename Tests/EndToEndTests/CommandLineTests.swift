@@ -8,11 +8,13 @@ import Testing
 struct CommandLineTests {
   typealias B = BinaryTests
 
-  /// specs/NAME.yaml with `edit` applied, written into `dir` with its data path made absolute.
+  /// specs/NAME.yaml with `edit` applied, written into `dir` with its data and include paths made absolute.
   func spec(_ name: String, in dir: URL, _ edit: (String) -> String = { $0 }) throws -> String {
     var text = try String(contentsOfFile: B.repo.appendingPathComponent("specs/\(name).yaml").path, encoding: .utf8)
     text = text.replacingOccurrences(
-      of: "../data/adult.csv", with: B.repo.appendingPathComponent("data/adult.csv").path)
+      of: "../data/adult.csv", with: B.repo.appendingPathComponent("data/adult.csv").path
+    ).replacingOccurrences(
+      of: "{include: common/", with: "{include: \(B.repo.appendingPathComponent("specs").path)/common/")
     let path = dir.appendingPathComponent("\(name).yaml").path
     try edit(text).write(toFile: path, atomically: true, encoding: .utf8)
     return path

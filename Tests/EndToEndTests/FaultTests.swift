@@ -177,6 +177,8 @@ struct SkipBadRowsTests {
     defer { try? FileManager.default.removeItem(at: d.dir) }
     let spec = try String(contentsOf: BinaryTests.repo.appendingPathComponent("specs/mmoe.yaml"), encoding: .utf8)
       .replacingOccurrences(of: "  train: ../data/adult.csv", with: "  train: \(d.train)\n  on_bad_row: skip")
+      .replacingOccurrences(
+        of: "{include: common/", with: "{include: \(BinaryTests.repo.appendingPathComponent("specs").path)/common/")
     let specPath = d.dir.appendingPathComponent("mmoe-skip.yaml").path
     try spec.write(toFile: specPath, atomically: true, encoding: .utf8)
     let ck = d.dir.appendingPathComponent("ck").path

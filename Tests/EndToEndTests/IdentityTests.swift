@@ -80,9 +80,11 @@ struct IdentityTests {
     // The bottom's second layer, 128 units wide in the reference spec.
     #expect(spec.contains("units: [128, 128]"))
     spec = spec.replacingOccurrences(of: "units: [128, 128]", with: "units: [128, 64]")
-    // In a folder of the test's own, the data path made absolute (nothing is written into the repo).
+    // In a folder of the test's own, the data and include paths made absolute (nothing is written into the repo).
     spec = spec.replacingOccurrences(
-      of: "../data/adult.csv", with: B.repo.appendingPathComponent("data/adult.csv").path)
+      of: "../data/adult.csv", with: B.repo.appendingPathComponent("data/adult.csv").path
+    ).replacingOccurrences(
+      of: "{include: common/", with: "{include: \(B.repo.appendingPathComponent("specs").path)/common/")
     let other = dir.appendingPathComponent("other.yaml")
     try spec.write(to: other, atomically: true, encoding: .utf8)
     let r = try B.mtlc([

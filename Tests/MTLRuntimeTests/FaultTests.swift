@@ -25,7 +25,7 @@ struct FaultTests {
       #expect(e.epoch == 1 && e.step == 1)
       #expect(e.what.hasPrefix("the loss of task `marital` is"))
       #expect(e.block == "gates.marital")
-      #expect(e.location?.hasSuffix("specs/mmoe.yaml:35:3") == true)
+      #expect(e.location?.hasSuffix("specs/mmoe.yaml:22:3") == true)
       #expect(e.description.contains("help: lower the learning rate"))
     }
     // The failed step changed nothing.
