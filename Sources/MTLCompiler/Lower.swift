@@ -97,10 +97,12 @@ public struct Lowering {
   }
 
   mutating func run() -> Graph {
-    // Features: one embedding lookup per sparse feature, the dense columns, then a concat.
+    // Features: one embedding lookup per sparse feature (through the table of the feature it
+    // shares one with, if any), the dense columns, then a concat.
     var parts: [ValueID] = []
     let loc = m.featuresSpan.location
-    for (slot, s) in m.sparse.enumerated() {
+    var tables: [String: ParamID] = [:]
+    for s in m.sparse where s.sharesTable == nil {
       let rows: Int
       var rowsFrom: String?
       switch s.vocabulary {
@@ -108,11 +110,15 @@ public struct Lowering {
       case .fixed(let vs): rows = vs.count + 1
       case .hashed(let b): rows = b + 1
       }
-      let t = param(
+      tables[s.name] = param(
         "embeddings.\(s.name)", [rows, s.dim], .embedding, .normal(std: 1e-4), block: "embeddings",
         l2: m.training.l2Embeddings, rowsFrom: rowsFrom)
+    }
+    for (slot, s) in m.sparse.enumerated() {
       let y = value("in.\(s.name)", width: s.dim)
-      op(.embed, [], y, params: [t], slot: slot, block: "embeddings", loc: s.span.location)
+      op(
+        .embed, [], y, params: [tables[s.sharesTable ?? s.name]!], slot: slot, block: "embeddings", loc: s.span.location
+      )
       parts.append(y)
     }
     if !m.dense.isEmpty {
@@ -188,7 +194,9 @@ public struct Lowering {
         case .fixed(let vs): v = .fixed(vs)
         case .hashed(let b): v = .hashed(buckets: b)
         }
-        return SparseFeature(name: s.name, column: s.column, vocabulary: v, missing: s.missing, embeddingDim: s.dim)
+        var f = SparseFeature(name: s.name, column: s.column, vocabulary: v, missing: s.missing, embeddingDim: s.dim)
+        f.table = s.sharesTable
+        return f
       },
       dense: m.dense.map {
         DenseFeature(

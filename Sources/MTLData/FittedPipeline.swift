@@ -143,6 +143,10 @@ public struct FittedPipeline: Codable, Equatable, Sendable {
       guard f.hashBuckets == buckets, buckets == nil || f.values.isEmpty,
         f.tableRows == 1 + (buckets ?? f.values.count)
       else { return "sparse feature `\(f.name)` claims \(f.tableRows) table rows for its vocabulary" }
+      // A shared table has one vocabulary: the ids of both features index the same rows.
+      if let t = s.table, sparse.first(where: { $0.name == t })?.values != f.values {
+        return "sparse feature `\(f.name)` has a vocabulary other than `\(t)`'s, whose table it shares"
+      }
     }
     let normalized = pipeline.labels.filter { $0.normalize != nil }.map(\.task)
     guard (labels ?? []).map(\.task) == normalized else {
@@ -194,18 +198,24 @@ public struct FittedPipeline: Codable, Equatable, Sendable {
     for r in rows { precondition(r >= 0 && r < table.rowCount, "row \(r) out of range") }
 
     // One pass over the rows (each row's bytes read from memory once): count the values of
-    // learned features, collect the non-missing numbers of dense ones.
-    var counters = p.sparse.map { f -> ValueCounter? in
-      if case .learned = f.vocabulary { return ValueCounter(missing: f.missing) }
-      return nil
+    // learned features, collect the non-missing numbers of dense ones. A feature that reads
+    // through another's table (`table`) is counted into the owner's counter, whose missing
+    // markers are then the union of both features'.
+    let owner = p.sparse.map { f in f.table.flatMap { t in p.sparse.firstIndex { $0.name == t } } }
+    var counters = p.sparse.indices.map { i -> ValueCounter? in
+      guard owner[i] == nil, case .learned = p.sparse[i].vocabulary else { return nil }
+      var markers = p.sparse[i].missing
+      for (j, o) in owner.enumerated() where o == i { markers += p.sparse[j].missing }
+      return ValueCounter(missing: markers)
     }
+    let counterOf = p.sparse.indices.map { owner[$0] ?? $0 }
     let denseMissing = p.dense.map { markerSet($0.missing, withEmpty: false) }
     var xs = [[Double]](repeating: [], count: p.dense.count)
     for f in 0..<p.dense.count { xs[f].reserveCapacity(rows.count) }
     try table.storage.withUnsafeBufferPointer { storage in
       for r in rows {
-        for f in 0..<p.sparse.count where counters[f] != nil {
-          counters[f]!.add(table.cellBytes(storage, row: r, column: columns.sparse[f]))
+        for f in 0..<p.sparse.count where counters[counterOf[f]] != nil {
+          counters[counterOf[f]]!.add(table.cellBytes(storage, row: r, column: columns.sparse[f]))
         }
         for f in 0..<p.dense.count {
           let cell = table.cellBytes(storage, row: r, column: columns.dense[f])
@@ -220,7 +230,7 @@ public struct FittedPipeline: Codable, Equatable, Sendable {
       var values: [String] = []
       var buckets: Int? = nil
       switch feature.vocabulary {
-      case .learned(let minCount): values = counters[f]!.vocabulary(minCount: minCount)
+      case .learned(let minCount): values = counters[counterOf[f]]!.vocabulary(minCount: minCount)
       case .fixed(let list): values = list
       case .hashed(let b): buckets = b
       }

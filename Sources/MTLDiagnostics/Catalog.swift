@@ -58,6 +58,7 @@ extension DiagnosticCode {
   public static let towerAndOutput = DiagnosticCode("E0309", "task with both a tower and an output")
   public static let noLabelledTask = DiagnosticCode("E0310", "no task has a label")
   public static let towerShared = DiagnosticCode("E0311", "tower used by several tasks")
+  public static let sharedEmbedding = DiagnosticCode("E0312", "embedding table shared wrongly")
 
   // E04xx: spec against data
   public static let labelIsFeature = DiagnosticCode("E0401", "label column is also a feature")
@@ -81,6 +82,7 @@ extension DiagnosticCode {
     .duplicateName, .invalidName, .emptyList,
     .unknownReference, .cycle, .gateWidthMismatch, .stackedInput, .productNotBinary, .taskWithoutOutput,
     .unlearnableTask, .labelRule, .towerAndOutput, .noLabelledTask, .towerShared,
+    .sharedEmbedding,
     .labelIsFeature, .missingColumn, .dataUnreadable, .labelValueAbsent, .internalError,
     .unusedBlock, .constantLabel,
   ]

@@ -25,6 +25,9 @@ public struct SparseFeature: Codable, Equatable, Sendable {
   public var vocabulary: Vocabulary
   public var missing: [String]
   public var embeddingDim: Int
+  /// The feature whose embedding table and vocabulary this one reads through (`embedding:` in the
+  /// spec); nil for a table of its own. Its vocabulary is then the owner's, fitted on both columns.
+  public var table: String? = nil
   public init(name: String, column: String, vocabulary: Vocabulary, missing: [String], embeddingDim: Int) {
     self.name = name
     self.column = column

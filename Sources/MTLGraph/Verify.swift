@@ -168,6 +168,14 @@ extension Graph {
     }
   }
 
+  /// Whether two embed ops read features of one shared table (`SparseFeature.table`).
+  private func shareTable(_ a: Op, _ b: Op) -> Bool {
+    guard let i = a.slot, let j = b.slot, pipeline.sparse.indices.contains(i), pipeline.sparse.indices.contains(j)
+    else { return false }
+    let (x, y) = (pipeline.sparse[i], pipeline.sparse[j])
+    return (x.table ?? x.name) == (y.table ?? y.name)
+  }
+
   private func checkOps() throws {
     guard ops.count <= GraphLimits.maxOps else { throw GraphProblem("ops", "more than \(GraphLimits.maxOps) ops") }
     let nv = values.count
@@ -181,7 +189,10 @@ extension Graph {
       }
       for p in op.params {
         guard (0..<params.count).contains(p) else { throw fail("uses unknown parameter \(p)") }
-        if let u = paramUser[p] { throw fail("uses parameter `\(params[p].name)` that op \(u) uses too") }
+        // Only embedding lookups of features that share a table use one parameter together.
+        if let u = paramUser[p], !(op.kind == .embed && ops[u].kind == .embed && shareTable(ops[u], op)) {
+          throw fail("uses parameter `\(params[p].name)` that op \(u) uses too")
+        }
         paramUser[p] = i
       }
       guard (0..<nv).contains(op.output), !defined[op.output] else {
@@ -233,7 +244,7 @@ extension Graph {
           throw fail("needs a table of \(list.count + 1) rows for its fixed vocabulary, not \(ps[0].shapeText)")
         case .hashed(let b) where rows != b + 1 || ps[0].rowsFrom != nil:
           throw fail("needs a table of \(b + 1) rows for its \(b) hash buckets, not \(ps[0].shapeText)")
-        case .learned where ps[0].rowsFrom != feature.name:
+        case .learned where ps[0].rowsFrom != (feature.table ?? feature.name):
           throw fail("needs its table's rows bound from the vocabulary of `\(feature.name)`")
         default: break
         }
@@ -425,6 +436,15 @@ extension Pipeline {
       }
       if p.sparse[..<i].contains(where: { $0.name == s.name }) {
         throw GraphProblem(at, "two sparse features are named `\(s.name)`")
+      }
+      if let t = s.table {
+        // The owner of a shared table has one of its own, and the same vocabulary and width.
+        guard let o = p.sparse.first(where: { $0.name == t }), t != s.name, o.table == nil else {
+          throw GraphProblem(at + ".table", "names no sparse feature with a table of its own (`\(t)`)")
+        }
+        guard o.vocabulary == s.vocabulary, o.embeddingDim == s.embeddingDim else {
+          throw GraphProblem(at + ".table", "differs from `\(t)` in vocabulary or width")
+        }
       }
     }
     for (i, l) in p.labels.enumerated() {

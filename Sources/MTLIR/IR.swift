@@ -29,6 +29,8 @@ public struct SparseInput: Sendable {
   public var missing: [String]
   public var dim: Int
   public var span: Span
+  /// The feature whose embedding table (and vocabulary) this one reads through, if not its own.
+  public var sharesTable: String? = nil
 }
 
 public struct DenseInput: Sendable {

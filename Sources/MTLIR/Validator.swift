@@ -65,10 +65,15 @@ public struct Validator {
     for f in spec.features {
       switch f.kind {
       case .sparse:
-        sparse.append(
-          SparseInput(
-            name: f.name.value, column: f.column.value, vocabulary: f.vocabulary, missing: f.missing,
-            dim: f.embeddingDim, span: f.span))
+        var s = SparseInput(
+          name: f.name.value, column: f.column.value, vocabulary: f.vocabulary, missing: f.missing,
+          dim: f.embeddingDim, span: f.span)
+        if let owner = f.sharesTable, let o = sharedTableOwner(f, owner) {
+          s.sharesTable = o.name.value
+          s.vocabulary = o.vocabulary
+          s.dim = o.embeddingDim
+        }
+        sparse.append(s)
       case .dense:
         dense.append(
           DenseInput(
@@ -122,7 +127,7 @@ public struct Validator {
     // 3. Widths, in that order.
     var blocks: [Block] = []
     var shapes: [BlockRef: (Int, Int)] = [
-      .features: (1, spec.features.reduce(0) { $0 + ($1.kind == .sparse ? $1.embeddingDim : 1) })
+      .features: (1, sparse.reduce(0) { $0 + $1.dim } + dense.count)
     ]
     if let sorted {
       for ref in sorted {
@@ -146,6 +151,53 @@ public struct Validator {
     return IRModule(
       name: spec.name, specPath: spec.path, data: data, sparse: sparse, dense: dense, blocks: blocks, tasks: tasks,
       training: spec.training, featuresSpan: spec.featuresSpan)
+  }
+
+  // MARK: shared embedding tables
+
+  /// The feature whose table sparse feature `f` reads through (`embedding: owner`), or nil after
+  /// reporting why it cannot: the owner must be another sparse feature with a table of its own, and
+  /// a width written on `f` must be the owner's.
+  mutating func sharedTableOwner(_ f: FeatureDecl, _ owner: Located<String>) -> FeatureDecl? {
+    let what = "feature `\(f.name.value)`"
+    guard let o = spec.features.first(where: { $0.name.value == owner.value }) else {
+      let names = spec.features.filter { $0.kind == .sparse && $0.name.value != f.name.value }.map(\.name.value)
+      diags.error(
+        .unknownReference, "\(what) reads through the embedding table of `\(owner.value)`, which is no feature",
+        at: owner.span,
+        help: Suggest.closest(to: owner.value, among: names).map { "did you mean `\($0)`?" }
+          ?? "name a sparse feature of this spec")
+      return nil
+    }
+    guard o.name.value != f.name.value else {
+      diags.error(
+        .sharedEmbedding, "\(what) names itself in `embedding`", at: owner.span,
+        help: "a feature has its own table unless `embedding` names another sparse feature")
+      return nil
+    }
+    guard o.kind == .sparse else {
+      diags.error(
+        .sharedEmbedding, "\(what) reads through the embedding table of `\(o.name.value)`, which is a dense feature",
+        at: owner.span, help: "name a sparse feature")
+      return nil
+    }
+    if let next = o.sharesTable {
+      diags.error(
+        .sharedEmbedding,
+        "\(what) reads through `\(o.name.value)`, which itself reads through `\(next.value)`'s table",
+        at: owner.span, help: "write `embedding: \(next.value)`: the feature that owns the table")
+      return nil
+    }
+    if f.embeddingDim != 0 && f.embeddingDim != o.embeddingDim {
+      diags.error(
+        .sharedEmbedding,
+        "\(what) is \(f.embeddingDim) wide, but the table of `\(o.name.value)` it reads through is \(o.embeddingDim) wide",
+        at: f.embeddingDimSpan ?? owner.span,
+        help: "remove `embedding_dim` (it is the table's), or make both \(o.embeddingDim)",
+        notes: ["`\(o.name.value)` is defined at \(o.name.span.location)"])
+      return nil
+    }
+    return o
   }
 
   // MARK: data source

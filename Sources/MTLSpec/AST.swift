@@ -92,6 +92,11 @@ public struct FeatureDecl: Sendable {
   public var normalize: NormalizeKind
   public var missing: [String]
   public var span: Span
+  /// `embedding: OTHER`: a sparse feature that reads through OTHER's embedding table (and its
+  /// vocabulary) instead of a table of its own. `embeddingDim` is 0 when not written.
+  public var sharesTable: Located<String>? = nil
+  /// Where `embedding_dim` was written, for a width that differs from the shared table's.
+  public var embeddingDimSpan: Span? = nil
 }
 
 public struct LabelDecl: Sendable {

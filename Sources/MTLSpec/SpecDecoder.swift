@@ -121,7 +121,9 @@ public enum SpecDecoder {
 
   // MARK: features
 
-  static let featureKeys = ["name", "column", "kind", "embedding_dim", "vocabulary", "normalize", "missing"]
+  static let featureKeys = [
+    "name", "column", "kind", "embedding_dim", "embedding", "vocabulary", "normalize", "missing",
+  ]
 
   static func decodeFeatures(_ node: YAMLNode, _ defaultMissing: [String], _ r: inout Reader) -> [FeatureDecl] {
     guard let items = r.sequence(node, "`features`") else { return [] }
@@ -153,6 +155,7 @@ public enum SpecDecoder {
       var dim = 0
       var vocab = VocabularyDecl.learned(minCount: 1)
       var normalize = NormalizeKind.none
+      var shares: Located<String>? = nil
       switch kind {
       case .sparse:
         if let p = m.pair("normalize") {
@@ -160,16 +163,24 @@ public enum SpecDecoder {
             .conflictingKeys, "`normalize` applies to dense features, and \(what) is sparse", at: p.key.span,
             help: "remove `normalize`, or make the feature `kind: dense`")
         }
+        if let n = m.value("embedding") {
+          shares = r.string(n, "`embedding` of \(what)").map { Located($0, n.span) }
+          if let p = m.pair("vocabulary") {
+            r.diags.error(
+              .conflictingKeys, "\(what) reads through another feature's table and takes its vocabulary",
+              at: p.key.span, help: "remove `vocabulary`; the vocabulary is fitted on both features' columns")
+          }
+        }
         if let n = m.value("embedding_dim") {
           dim = r.int(n, "`embedding_dim` of \(what)", in: 1...4096) ?? 0
-        } else if !m.misspelled("embedding_dim", allowed: featureKeys) {
+        } else if shares == nil && !m.misspelled("embedding_dim", allowed: featureKeys) {
           r.diags.error(
             .missingKey, "sparse \(what) is missing the required key `embedding_dim`", at: r.keySpan(item),
             help: "add `embedding_dim: 4` (the width of its embedding)")
         }
         if let n = m.value("vocabulary") { vocab = decodeVocabulary(n, what, &r) ?? vocab }
       case .dense:
-        for key in ["embedding_dim", "vocabulary"] {
+        for key in ["embedding_dim", "embedding", "vocabulary"] {
           if let p = m.pair(key) {
             r.diags.error(
               .conflictingKeys, "`\(key)` applies to sparse features, and \(what) is dense", at: p.key.span,
@@ -183,10 +194,12 @@ public enum SpecDecoder {
       let missing =
         m.value("missing").flatMap { r.stringList($0, "`missing` of \(what)", allowScalar: true) }?.map(\.value)
         ?? defaultMissing
-      out.append(
-        FeatureDecl(
-          name: Located(name, nameNode.span), column: column, kind: kind, embeddingDim: dim, vocabulary: vocab,
-          normalize: normalize, missing: missing, span: r.keySpan(item)))
+      var decl = FeatureDecl(
+        name: Located(name, nameNode.span), column: column, kind: kind, embeddingDim: dim, vocabulary: vocab,
+        normalize: normalize, missing: missing, span: r.keySpan(item))
+      decl.sharesTable = shares
+      decl.embeddingDimSpan = m.value("embedding_dim")?.span
+      out.append(decl)
     }
     return out
   }

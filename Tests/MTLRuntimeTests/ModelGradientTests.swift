@@ -133,6 +133,28 @@ struct ModelGradientTests {
     try check(g, threads: threads)
   }
 
+  /// Two features reading one embedding table (`embedding: education` on occupation): both lookups'
+  /// gradients land in the one table, row by row, and the vocabulary is fitted on both columns.
+  @Test("whole-model gradient through a shared embedding table matches finite differences", arguments: [1, 2])
+  func gradientWithSharedTable(threads: Int) throws {
+    var opts = Compiler.Options()
+    opts.readData = false
+    opts.overrides = ["features.occupation.embedding=education"]
+    let r = Compiler.compile(path: Repo.path("specs/mmoe.yaml"), options: opts)
+    let g = try #require(r.graph, "\(r.rendered)")
+    let embeds = g.ops.filter { $0.kind == .embed }
+    #expect(embeds.count == 7)
+    #expect(Set(embeds.map { $0.params[0] }).count == 6, "education and occupation read one table")
+    #expect(!g.params.contains { $0.name == "embeddings.occupation" })
+    let data = try Repo.data(g)
+    let education = try #require(data.fitted.sparse.first { $0.name == "education" })
+    let occupation = try #require(data.fitted.sparse.first { $0.name == "occupation" })
+    #expect(occupation.values == education.values)
+    #expect(education.values.contains("Bachelors") && education.values.contains("Craft-repair"))
+    #expect(education.tableRows == 1 + 16 + 14, "adult's 16 education and 14 occupation values")
+    try check(g, threads: threads)
+  }
+
   func check(_ graph: Graph, threads: Int, training: Bool = false) throws {
     var g = graph
     // Bigger embeddings than the 1e-4 default so their gradients are measurable.
