@@ -42,7 +42,19 @@ def main():
     for spec in inputs:
         col = header.index(spec["column"])
         cells = [r[col] for r in rows]
-        if spec["type"] == "string":
+        if spec.get("maxLength"):
+            # A multi-valued feature: the cell's values, empty ones and missing markers left out,
+            # the first maxLength of them, padded with "" (strings) or -1 (hashed rows).
+            missing = set(spec["missing"]) | {""}
+            L = spec["maxLength"]
+            bags = [[v for v in c.split(spec["separator"]) if v not in missing][:L] for c in cells]
+            if spec["type"] == "string":
+                feed[spec["name"]] = np.array([b + [""] * (L - len(b)) for b in bags], dtype=object).reshape(-1, L)
+            else:
+                n = spec["hashBuckets"]
+                rows_ = [[1 + fnv1a64(v.encode("utf-8")) % n for v in b] + [-1] * (L - len(b)) for b in bags]
+                feed[spec["name"]] = np.array(rows_, dtype=np.int64).reshape(-1, L)
+        elif spec["type"] == "string":
             feed[spec["name"]] = np.array(cells, dtype=object).reshape(-1, 1)
         elif spec["type"] == "double":
             missing = set(spec["missing"])

@@ -196,6 +196,11 @@ public struct Lowering {
         }
         var f = SparseFeature(name: s.name, column: s.column, vocabulary: v, missing: s.missing, embeddingDim: s.dim)
         f.table = s.sharesTable
+        f.multi = s.multi.map {
+          MultiValue(
+            separator: $0.separator.value, maxLength: $0.maxLength,
+            pooling: MultiValue.Pooling(rawValue: $0.pooling.rawValue)!)
+        }
         return f
       },
       dense: m.dense.map {

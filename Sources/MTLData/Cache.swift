@@ -187,6 +187,9 @@ public struct DataCache: Equatable, Sendable {
     var unseenCounts: [Int]
     /// Per label: rows whose class is not the task's (absent when every count is 0).
     var unseenClassCounts: [Int]?
+    /// Per sparse feature: values past a multi-valued feature's `maxLength` (absent when every
+    /// count is 0, so entries without multi-valued features are unchanged).
+    var truncatedCounts: [Int]?
 
     init(_ d: Dataset) {
       count = d.count
@@ -196,6 +199,7 @@ public struct DataCache: Equatable, Sendable {
       missingCounts = d.missingCounts
       unseenCounts = d.unseenCounts
       unseenClassCounts = d.unseenClassCounts.contains { $0 > 0 } ? d.unseenClassCounts : nil
+      truncatedCounts = d.truncatedCounts.contains { $0 > 0 } ? d.truncatedCounts : nil
     }
 
     /// Bytes of the set's arrays, or nil on overflow or negative sizes.
@@ -248,9 +252,10 @@ public struct DataCache: Equatable, Sendable {
       guard header.fitted.pipeline == pipeline else { throw fail("the entry is for another pipeline") }
       let f = header.fitted
       for s in [header.train, header.test] + (header.validation.map { [$0] } ?? []) {
-        guard s.sparseWidth == f.sparse.count, s.denseWidth == f.dense.count,
-          s.labelWidth == f.pipeline.labels.count, s.missingCounts.count == s.sparseWidth,
-          s.unseenCounts.count == s.sparseWidth, (s.unseenClassCounts?.count ?? s.labelWidth) == s.labelWidth
+        guard s.sparseWidth == f.pipeline.idColumns, s.denseWidth == f.dense.count,
+          s.labelWidth == f.pipeline.labels.count, s.missingCounts.count == f.sparse.count,
+          s.unseenCounts.count == f.sparse.count, (s.truncatedCounts?.count ?? f.sparse.count) == f.sparse.count,
+          (s.unseenClassCounts?.count ?? s.labelWidth) == s.labelWidth
         else { throw fail("the header's widths do not match its pipeline") }
       }
       let validationBytes = header.validation.map { $0.byteCount } ?? 0
@@ -280,7 +285,8 @@ public struct DataCache: Equatable, Sendable {
           count: s.count, sparseWidth: s.sparseWidth, denseWidth: s.denseWidth, labelWidth: s.labelWidth,
           sparse: sparse, dense: dense, labels: labels, rows: rows, missingCounts: s.missingCounts,
           unseenCounts: s.unseenCounts,
-          unseenClassCounts: s.unseenClassCounts ?? [Int](repeating: 0, count: s.labelWidth))
+          unseenClassCounts: s.unseenClassCounts ?? [Int](repeating: 0, count: s.labelWidth),
+          truncatedCounts: s.truncatedCounts)
       }
       let train = dataset(header.train)
       let test = dataset(header.test)

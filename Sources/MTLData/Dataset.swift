@@ -9,13 +9,14 @@ import MTLSupport
 /// Encoded examples, row-major.
 public struct Dataset: Equatable, Sendable {
   public var count: Int
-  /// S: sparse features per example (`pipeline.sparse.count`).
+  /// Id columns per example (`pipeline.idColumns`: one per single-valued sparse feature,
+  /// `maxLength` per multi-valued one).
   public var sparseWidth: Int
   /// D: dense features per example.
   public var denseWidth: Int
   /// L: labels per example (`pipeline.labels.count`).
   public var labelWidth: Int
-  /// Embedding rows. [N, S]
+  /// Embedding rows; -1 pads a multi-valued feature's bag. [N, idColumns]
   public var sparse: [Int32]
   /// Normalized values, all finite. [N, D]
   public var dense: [Float]
@@ -32,11 +33,14 @@ public struct Dataset: Equatable, Sendable {
   public var unseenCounts: [Int]
   /// Per label: examples whose class is not one of the task's classes (not scored). [L]
   public var unseenClassCounts: [Int]
+  /// Per sparse feature: values of multi-valued cells past `maxLength`, left out. [S]
+  public var truncatedCounts: [Int]
 
   public init(
     count: Int, sparseWidth: Int, denseWidth: Int, labelWidth: Int, sparse: [Int32], dense: [Float],
     labels: [Float],
-    rows: [Int], missingCounts: [Int], unseenCounts: [Int], unseenClassCounts: [Int]? = nil
+    rows: [Int], missingCounts: [Int], unseenCounts: [Int], unseenClassCounts: [Int]? = nil,
+    truncatedCounts: [Int]? = nil
   ) {
     precondition(sparse.count == count * sparseWidth && dense.count == count * denseWidth)
     precondition(labels.count == count * labelWidth && rows.count == count)
@@ -51,17 +55,27 @@ public struct Dataset: Equatable, Sendable {
     self.missingCounts = missingCounts
     self.unseenCounts = unseenCounts
     self.unseenClassCounts = unseenClassCounts ?? [Int](repeating: 0, count: labelWidth)
+    self.truncatedCounts = truncatedCounts ?? [Int](repeating: 0, count: missingCounts.count)
   }
 
   /// What the kernels would index with, out of range for `fitted` (a cache entry is read back, not
   /// re-encoded): a sparse id outside its table's rows, or a class label that is neither NaN nor a
   /// class index of its task. nil when every one is in range.
   public func indexProblem(_ fitted: FittedPipeline) -> String? {
+    // Per id column: its feature, the table rows its ids index, and whether -1 (a bag's padding) is allowed.
+    var feature: [Int] = []
+    for (f, s) in fitted.pipeline.sparse.enumerated() { feature += Array(repeating: f, count: s.multi?.maxLength ?? 1) }
+    guard feature.count == sparseWidth, fitted.sparse.count == fitted.pipeline.sparse.count else {
+      return "it has \(sparseWidth) sparse columns for \(feature.count) id columns of the features"
+    }
     let rows = fitted.sparse.map(\.tableRows)
-    guard rows.count == sparseWidth else { return "it has \(sparseWidth) sparse columns for \(rows.count) features" }
-    for (i, id) in sparse.enumerated() where id < 0 || Int(id) >= rows[i % sparseWidth] {
-      return
-        "sparse id \(id) of feature `\(fitted.sparse[i % sparseWidth].name)` is outside its \(rows[i % sparseWidth]) rows"
+    let padded = fitted.pipeline.sparse.map { $0.multi != nil }
+    for (i, id) in sparse.enumerated() {
+      let f = feature[i % sparseWidth]
+      if id == -1 && padded[f] { continue }
+      if id < 0 || Int(id) >= rows[f] {
+        return "sparse id \(id) of feature `\(fitted.sparse[f].name)` is outside its \(rows[f]) rows"
+      }
     }
     let classes = fitted.classLists
     for (j, l) in fitted.pipeline.labels.enumerated() where j < labelWidth && l.isMulticlass {
@@ -135,6 +149,18 @@ struct SparseLookup {
   }
 }
 
+extension UnsafeBufferPointer where Element == UInt8 {
+  /// Each piece of the cell between `separator` bytes, in order (empty pieces included).
+  @inline(__always)
+  func forEachValue(separator: UInt8, _ body: (UnsafeBufferPointer<UInt8>) throws -> Void) rethrows {
+    var start = 0
+    for i in 0...count where i == count || self[i] == separator {
+      try body(UnsafeBufferPointer(rebasing: self[start..<i]))
+      start = i + 1
+    }
+  }
+}
+
 extension FittedPipeline {
   /// Encodes `rows` (0-based data rows) of `table`, which needs every column the pipeline reads
   /// (a DataError names the first absent one). Without `labels`, label columns are neither needed
@@ -146,13 +172,17 @@ extension FittedPipeline {
     for r in rows { precondition(r >= 0 && r < table.rowCount, "row \(r) out of range") }
     let n = rows.count
     let s = p.sparse.count
+    let w = p.idColumns
+    let offsets = p.idOffsets
     let d = p.dense.count
     let l = p.labels.count
-    var sparseOut = [Int32](repeating: 0, count: n * s)  // [N, S]
+    var sparseOut = [Int32](repeating: 0, count: n * w)  // [N, idColumns]
     var denseOut = [Float](repeating: 0, count: n * d)  // [N, D]
     var labelsOut = [Float](repeating: 0, count: n * l)  // [N, L]
     var missingCounts = [Int](repeating: 0, count: s)
     var unseenCounts = [Int](repeating: 0, count: s)
+    var truncatedCounts = [Int](repeating: 0, count: s)
+    let separators = p.sparse.map { $0.multi.map { UInt8(ascii: Unicode.Scalar($0.separator.utf8.first!)) } }
 
     let sparseLookups = sparse.map(SparseLookup.init)
     let denseMissing = dense.map { markerSet($0.missing, withEmpty: false) }
@@ -165,8 +195,26 @@ extension FittedPipeline {
       for (k, r) in rows.enumerated() {
         for f in 0..<s {
           let cell = table.cellBytes(storage, row: r, column: columns.sparse[f])
-          if let id = sparseLookups[f].row(cell) {
-            sparseOut[k * s + f] = id
+          let at = k * w + offsets[f]
+          if let sep = separators[f], let m = p.sparse[f].multi {
+            // A bag: the first maxLength values of the cell (empty ones and missing markers
+            // skipped), each its row, or -1 (left out of the pooling) when unseen; -1 pads the
+            // rest. Values past maxLength are counted.
+            var used = 0
+            cell.forEachValue(separator: sep) { v in
+              guard let id = sparseLookups[f].row(v) else { return }
+              guard used < m.maxLength else {
+                truncatedCounts[f] += 1
+                return
+              }
+              if id == 0 { unseenCounts[f] += 1 }
+              sparseOut[at + used] = id == 0 ? -1 : id
+              used += 1
+            }
+            if used == 0 { missingCounts[f] += 1 }
+            for j in used..<m.maxLength { sparseOut[at + j] = -1 }
+          } else if let id = sparseLookups[f].row(cell) {
+            sparseOut[at] = id
             if id == 0 { unseenCounts[f] += 1 }
           } else {
             missingCounts[f] += 1
@@ -209,9 +257,10 @@ extension FittedPipeline {
       }
     }
     return Dataset(
-      count: n, sparseWidth: s, denseWidth: d, labelWidth: l, sparse: sparseOut, dense: denseOut,
+      count: n, sparseWidth: w, denseWidth: d, labelWidth: l, sparse: sparseOut, dense: denseOut,
       labels: labelsOut,
-      rows: rows, missingCounts: missingCounts, unseenCounts: unseenCounts, unseenClassCounts: unseenClasses)
+      rows: rows, missingCounts: missingCounts, unseenCounts: unseenCounts, unseenClassCounts: unseenClasses,
+      truncatedCounts: truncatedCounts)
   }
 
   /// A reader per label of `p`, with the columns `requiredColumns` found.

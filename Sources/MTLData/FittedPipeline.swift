@@ -209,13 +209,20 @@ public struct FittedPipeline: Codable, Equatable, Sendable {
       return ValueCounter(missing: markers)
     }
     let counterOf = p.sparse.indices.map { owner[$0] ?? $0 }
+    // A multi-valued feature's cells are counted value by value.
+    let separators = p.sparse.map { $0.multi.map { UInt8(ascii: Unicode.Scalar($0.separator.utf8.first!)) } }
     let denseMissing = p.dense.map { markerSet($0.missing, withEmpty: false) }
     var xs = [[Double]](repeating: [], count: p.dense.count)
     for f in 0..<p.dense.count { xs[f].reserveCapacity(rows.count) }
     try table.storage.withUnsafeBufferPointer { storage in
       for r in rows {
         for f in 0..<p.sparse.count where counters[counterOf[f]] != nil {
-          counters[counterOf[f]]!.add(table.cellBytes(storage, row: r, column: columns.sparse[f]))
+          let cell = table.cellBytes(storage, row: r, column: columns.sparse[f])
+          if let sep = separators[f] {
+            cell.forEachValue(separator: sep) { counters[counterOf[f]]!.add($0) }
+          } else {
+            counters[counterOf[f]]!.add(cell)
+          }
         }
         for f in 0..<p.dense.count {
           let cell = table.cellBytes(storage, row: r, column: columns.dense[f])

@@ -26,6 +26,24 @@ public struct LoadedData: Equatable, Sendable {
   /// A report per file that lost rows, train first (empty under `.error`). For the run's log.
   public var skipped: [SkipReport] { [trainSkipped, testSkipped, validationSkipped].compactMap { $0 } }
 
+  /// One line per multi-valued feature whose cells held more values than its `maxLength`: how
+  /// many were left out, per set.
+  public var truncations: [String] {
+    var out: [String] = []
+    for (f, s) in fitted.pipeline.sparse.enumerated() {
+      guard let m = s.multi else { continue }
+      let sets = [("train", train), ("test", test)] + (validation.map { [("validation", $0)] } ?? [])
+      let parts = sets.compactMap { name, d in
+        f < d.truncatedCounts.count && d.truncatedCounts[f] > 0 ? "\(d.truncatedCounts[f]) in \(name)" : nil
+      }
+      if !parts.isEmpty {
+        out.append(
+          "feature `\(s.name)`: values past max_length \(m.maxLength) left out (\(parts.joined(separator: ", ")))")
+      }
+    }
+    return out
+  }
+
   public init(
     fitted: FittedPipeline, train: Dataset, test: Dataset, trainRows: [Int], testRows: [Int],
     trainSkipped: SkipReport? = nil, testSkipped: SkipReport? = nil, validation: Dataset? = nil,

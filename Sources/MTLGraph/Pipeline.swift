@@ -28,12 +28,31 @@ public struct SparseFeature: Codable, Equatable, Sendable {
   /// The feature whose embedding table and vocabulary this one reads through (`embedding:` in the
   /// spec); nil for a table of its own. Its vocabulary is then the owner's, fitted on both columns.
   public var table: String? = nil
+  /// A multi-valued feature (a bag of values per cell, pooled into one embedding); nil for one
+  /// value per cell.
+  public var multi: MultiValue? = nil
   public init(name: String, column: String, vocabulary: Vocabulary, missing: [String], embeddingDim: Int) {
     self.name = name
     self.column = column
     self.vocabulary = vocabulary
     self.missing = missing
     self.embeddingDim = embeddingDim
+  }
+}
+
+/// How the cells of a multi-valued sparse feature are read and pooled (DeepCTR's `VarLenSparseFeat`):
+/// a cell is split at `separator`; its values that are in the vocabulary (not empty, not a missing
+/// marker, not unseen), the first `maxLength` of them, are looked up and pooled.
+public struct MultiValue: Codable, Equatable, Sendable {
+  public enum Pooling: String, Codable, Sendable, CaseIterable { case sum, mean, max }
+  /// One byte, not the file's delimiter.
+  public var separator: String
+  public var maxLength: Int
+  public var pooling: Pooling
+  public init(separator: String, maxLength: Int, pooling: Pooling) {
+    self.separator = separator
+    self.maxLength = maxLength
+    self.pooling = pooling
   }
 }
 
@@ -170,6 +189,21 @@ public struct Pipeline: Codable, Equatable, Sendable {
   enum CodingKeys: String, CodingKey {
     case train, test, testFraction, splitSeed, delimiter, sparse, dense, labels, onBadRow, validation,
       validationFraction
+  }
+
+  /// Id columns of an encoded example: one per single-valued sparse feature, `maxLength` per
+  /// multi-valued one (padded with -1). The sparse ids of a batch are [B, idColumns].
+  public var idColumns: Int { sparse.reduce(0) { $0 + ($1.multi?.maxLength ?? 1) } }
+
+  /// The first id column of sparse feature `slot`, for each slot.
+  public var idOffsets: [Int] {
+    var out: [Int] = []
+    var o = 0
+    for s in sparse {
+      out.append(o)
+      o += s.multi?.maxLength ?? 1
+    }
+    return out
   }
 
   public init(from decoder: any Decoder) throws {

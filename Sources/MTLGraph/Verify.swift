@@ -16,6 +16,8 @@ public enum GraphLimits {
   public static let maxExperts = 4096
   public static let maxOps = 100_000
   public static let maxEmbeddingDim = 4096
+  /// Values of a multi-valued feature kept per cell (`max_length`).
+  public static let maxBagLength = 1024
   public static let maxHashBuckets = 100_000_000
   /// Classes of a multiclass task.
   public static let maxClasses = 10_000
@@ -424,6 +426,14 @@ extension Pipeline {
     }
     for (i, s) in p.sparse.enumerated() {
       let at = "pipeline.sparse[\(i)]"
+      if let m = s.multi {
+        guard (1...GraphLimits.maxBagLength).contains(m.maxLength) else {
+          throw GraphProblem(at + ".multi.maxLength", "must lie in 1...\(GraphLimits.maxBagLength)")
+        }
+        guard m.separator.utf8.count == 1, m.separator != p.delimiter, m.separator != "\"" else {
+          throw GraphProblem(at + ".multi.separator", "must be one byte, not the delimiter or a quote")
+        }
+      }
       if !(1...GraphLimits.maxEmbeddingDim).contains(s.embeddingDim) {
         throw GraphProblem(at + ".embeddingDim", "embedding width \(s.embeddingDim) is outside 1...4096")
       }

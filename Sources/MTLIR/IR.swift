@@ -31,6 +31,8 @@ public struct SparseInput: Sendable {
   public var span: Span
   /// The feature whose embedding table (and vocabulary) this one reads through, if not its own.
   public var sharesTable: String? = nil
+  /// Several values per cell, pooled (nil: one value per cell).
+  public var multi: MultiDecl? = nil
 }
 
 public struct DenseInput: Sendable {

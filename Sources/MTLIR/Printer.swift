@@ -18,7 +18,7 @@ public enum IRPrinter {
     for s in m.sparse {
       lines.append(
         (
-          "%in.\(s.name) = embed column=\(quote(s.column)) vocab=\(vocab(s.vocabulary)) missing=\(list(s.missing)) dim=\(s.dim)\(s.sharesTable.map { " table=\($0)" } ?? "") : [B,\(s.dim)]",
+          "%in.\(s.name) = embed column=\(quote(s.column)) vocab=\(vocab(s.vocabulary)) missing=\(list(s.missing)) dim=\(s.dim)\(s.sharesTable.map { " table=\($0)" } ?? "")\(s.multi.map { " multi=\(quote($0.separator.value)):\($0.maxLength):\($0.pooling.rawValue)" } ?? "") : [B,\(s.dim)]",
           s.span
         ))
       parts.append("%in.\(s.name)")

@@ -68,6 +68,7 @@ public struct Validator {
         var s = SparseInput(
           name: f.name.value, column: f.column.value, vocabulary: f.vocabulary, missing: f.missing,
           dim: f.embeddingDim, span: f.span)
+        s.multi = f.multi
         if let owner = f.sharesTable, let o = sharedTableOwner(f, owner) {
           s.sharesTable = o.name.value
           s.vocabulary = o.vocabulary

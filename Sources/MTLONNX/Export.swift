@@ -72,16 +72,19 @@ public enum ONNXExport {
     }
 
     var integerInputs: [FittedSparse] = []
-    // Sparse inputs -> int64 row ids [N].
+    // Sparse inputs -> int64 row ids [N]; a multi-valued feature's [N, L] (its values split by the
+    // caller, padded with "" or, hashed, with -1), -1 where there is no row to pool.
     var sparseRows: [String] = []
-    for f in fitted.sparse {
+    for (slot, f) in fitted.sparse.enumerated() {
       let ids: String
+      let multi = graph.pipeline.sparse[slot].multi
+      let width = Int64(multi?.maxLength ?? 1)
       if f.hashBuckets != nil {
         integerInputs.append(f)
-        b.input(f.name, type: .int64, width: 1)
+        b.input(f.name, type: .int64, width: width)
         ids = f.name
       } else {
-        b.input(f.name, type: .string, width: 1)
+        b.input(f.name, type: .string, width: width)
         let missing = Set(f.missing + [""])
         var keys: [Data] = []
         var rows: [Int64] = []
@@ -89,17 +92,20 @@ public enum ONNXExport {
           keys.append(Data(v.utf8))
           rows.append(Int64(i + 1))
         }
-        if keys.isEmpty {  // LabelEncoder needs a key; this one maps to row 0 like everything else.
+        // One value: anything not in the vocabulary is row 0. A bag: it is left out (-1).
+        let other: Int64 = multi == nil ? 0 : -1
+        if keys.isEmpty {  // LabelEncoder needs a key; this one maps where everything else does.
           keys = [Data("".utf8)]
-          rows = [0]
+          rows = [other]
         }
         ids = b.node(
           "LabelEncoder", [f.name], hint: "\(f.name).row", domain: "ai.onnx.ml",
           attributes: [
-            .strings("keys_strings", keys), .ints("values_int64s", rows), .int("default_int64", 0),
+            .strings("keys_strings", keys), .ints("values_int64s", rows), .int("default_int64", other),
           ])
       }
-      sparseRows.append(b.node("Reshape", [ids, b.int64s([-1], hint: "shape.flat")], hint: "\(f.name).rows"))
+      sparseRows.append(
+        multi == nil ? b.node("Reshape", [ids, b.int64s([-1], hint: "shape.flat")], hint: "\(f.name).rows") : ids)
     }
 
     // Dense inputs -> normalised float [N, 1] each.
@@ -185,7 +191,33 @@ public enum ONNXExport {
         guard let slot = op.slot, slot < sparseRows.count else {
           throw ONNXExportError(message: "embed op without a valid sparse slot")
         }
-        store(b.node("Gather", [paramNames[op.params[0]], sparseRows[slot]], attributes: [.int("axis", 0)]), op.output)
+        guard let m = graph.pipeline.sparse[slot].multi else {
+          store(
+            b.node("Gather", [paramNames[op.params[0]], sparseRows[slot]], attributes: [.int("axis", 0)]), op.output)
+          continue
+        }
+        // A bag [N, L] of rows (-1: none) -> [N, L, D] embeddings, pooled over the valid ones.
+        let ids = sparseRows[slot]
+        let valid = b.node("Greater", [ids, b.int64s([-1], hint: "minus1")])
+        let rows = b.node(
+          "Gather", [paramNames[op.params[0]], b.node("Max", [ids, b.int64s([0], hint: "zero.i64")])],
+          attributes: [.int("axis", 0)])
+        let validF = b.node("Cast", [valid], attributes: [.int("to", Int64(DType.float.rawValue))])
+        let count = b.node("ReduceSum", [validF, b.int64s([1], hint: "axes.1")], attributes: [.int("keepdims", 1)])
+        let valid3 = b.node("Unsqueeze", [valid, b.int64s([2], hint: "axes.2")])
+        let pooled: String
+        switch m.pooling {
+        case .sum, .mean:
+          let masked = b.node("Where", [valid3, rows, b.float(0, hint: "zero")])
+          let sum = b.node("ReduceSum", [masked, b.int64s([1], hint: "axes.1")], attributes: [.int("keepdims", 0)])
+          pooled = m.pooling == .sum ? sum : b.node("Div", [sum, b.node("Max", [count, b.float(1, hint: "one")])])
+        case .max:
+          let masked = b.node("Where", [valid3, rows, b.float(-.infinity, hint: "minus_inf")])
+          let top = b.node("ReduceMax", [masked], attributes: [.ints("axes", [1]), .int("keepdims", 0)])
+          pooled = b.node(
+            "Where", [b.node("Greater", [count, b.float(0, hint: "zero")]), top, b.float(0, hint: "zero")])
+        }
+        store(pooled, op.output)
       case .denseInput:
         guard !denseColumns.isEmpty else { throw ONNXExportError(message: "dense_input op without dense features") }
         store(
@@ -343,12 +375,16 @@ public enum ONNXExport {
       var type: String
       var missing: [String]
       var hashBuckets: Int?
+      /// A multi-valued feature: the cell's values split at `separator`, the first `maxLength`
+      /// kept (padded with "" or, hashed, with -1).
+      var separator: String? = nil
+      var maxLength: Int? = nil
     }
     let entries =
-      fitted.sparse.map {
+      zip(fitted.sparse, fitted.pipeline.sparse).map { f, s in
         Entry(
-          name: $0.name, column: $0.column, type: $0.hashBuckets == nil ? "string" : "int64", missing: $0.missing,
-          hashBuckets: $0.hashBuckets)
+          name: f.name, column: f.column, type: f.hashBuckets == nil ? "string" : "int64", missing: f.missing,
+          hashBuckets: f.hashBuckets, separator: s.multi?.separator, maxLength: s.multi?.maxLength)
       }
       + fitted.dense.map { Entry(name: $0.name, column: $0.column, type: "double", missing: $0.missing) }
     let enc = JSONEncoder()

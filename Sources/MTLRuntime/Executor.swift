@@ -251,11 +251,18 @@ public final class Executor {
     }
   }
 
-  /// The sparse id of batch row `row`, slot `slot` (tests).
-  public func inputID(row: Int, slot: Int) -> Int32 {
+  /// The sparse id of batch row `row`, slot `slot` (tests); a multi-valued feature's first.
+  public func inputID(row: Int, slot: Int) -> Int32 { inputIDs(row: row, slot: slot)[0] }
+
+  /// The sparse ids of batch row `row`, slot `slot` (tests): one, or a bag's `maxLength` (-1 pads).
+  public func inputIDs(row: Int, slot: Int) -> [Int32] {
+    let n = graph.pipeline.sparse[slot].multi?.maxLength ?? 1
     for (t, w) in workers.enumerated() {
       let r = share(t, of: batch)
-      if r.contains(row) { return w.sparseIDs[(row - r.lowerBound) * graph.pipeline.sparse.count + slot] }
+      if r.contains(row) {
+        let first = (row - r.lowerBound) * shared.sparseWidth + shared.idOffsets[slot]
+        return Array(UnsafeBufferPointer(start: w.sparseIDs + first, count: n))
+      }
     }
     preconditionFailure("row \(row) is not in the batch")
   }
@@ -493,7 +500,7 @@ public final class Executor {
   func l2Penalty() -> Double {
     var total = 0.0
     for (i, p) in graph.params.enumerated() where p.l2 > 0 {
-      guard p.kind == .embedding, let slot = shared.embeddingSlot[i] else {
+      guard p.kind == .embedding, let columns = shared.embeddingColumns[i] else {
         total += Kernels.l2Penalty(w: params[i], N: p.count, lambda: p.l2)
         continue
       }
@@ -501,8 +508,10 @@ public final class Executor {
       let seen = shared.scratchRows[i]!
       for w in workers where w.rows > 0 {
         for b in 0..<w.rows {
-          let id = w.sparseIDs[b * shared.sparseWidth + slot]
-          if seen.insert(id) { total += Kernels.l2Penalty(w: params[i] + Int(id) * d, N: d, lambda: p.l2) }
+          for c in columns {
+            let id = w.sparseIDs[b * shared.sparseWidth + c]
+            if id >= 0 && seen.insert(id) { total += Kernels.l2Penalty(w: params[i] + Int(id) * d, N: d, lambda: p.l2) }
+          }
         }
       }
       seen.clear()

@@ -38,7 +38,7 @@ public enum MemoryPlan {
     let rowWidths = g.values.map { Double($0.rowWidth) }
     let perRow =
       2 * rowWidths.reduce(0, +) + (rowWidths.max() ?? 0) + Double(max(g.pipeline.dense.count, 1))
-      + Double(max(g.pipeline.labels.count, 1)) + Double(g.pipeline.sparse.count)
+      + Double(max(g.pipeline.labels.count, 1)) + Double(g.pipeline.idColumns)
     floats += t * capacity * perRow + (t - 1) * padded.reduce(0, +)
     // Row sets: a byte of marks and an Int32 per table row, once shared and once per worker.
     let tableRows = g.params.filter { $0.kind == .embedding }.map { Double($0.shape.first ?? 0) }.reduce(0, +)

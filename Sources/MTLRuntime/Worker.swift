@@ -81,9 +81,13 @@ final class SharedState {
   let grads: [UnsafeMutablePointer<Float>]
   let optimizerState: [UnsafeMutablePointer<Float>]
   let counts: [Int]
+  /// Id columns of an example (`Pipeline.idColumns`): the row stride of the sparse ids.
   let sparseWidth: Int
-  /// For each embedding table: the sparse slot that reads it.
-  let embeddingSlot: [Int?]
+  /// Per sparse slot, its first id column (`Pipeline.idOffsets`).
+  let idOffsets: [Int]
+  /// For each embedding table: the id columns that look rows up in it (one per single-valued
+  /// feature reading it, `maxLength` per multi-valued one); nil for other parameters.
+  let embeddingColumns: [[Int]?]
   /// Per embedding table, a row set for counting the batch's distinct rows.
   let scratchRows: [RowSet?]
   /// Per op: a batch normalisation's statistics of the current batch (nil for other ops).
@@ -93,7 +97,8 @@ final class SharedState {
 
   init(graph: Graph) {
     counts = graph.params.map(\.count)
-    sparseWidth = graph.pipeline.sparse.count
+    sparseWidth = graph.pipeline.idColumns
+    idOffsets = graph.pipeline.idOffsets
     let total = counts.reduce(0, +)
     let states = Optimizer.stateCount(graph.training.optimizer)
     // params, grads, then each optimiser state buffer over all parameters; every parameter starts
@@ -114,11 +119,16 @@ final class SharedState {
     params = offsets.map { base + $0 }
     grads = offsets.map { base + block + $0 }
     optimizerState = (0..<states).map { base + 2 * block + $0 * total }
-    var slots = [Int?](repeating: nil, count: graph.params.count)
-    for op in graph.ops where op.kind == .embed { slots[op.params[0]] = op.slot }
-    embeddingSlot = slots
+    var columns = [[Int]?](repeating: nil, count: graph.params.count)
+    for op in graph.ops where op.kind == .embed {
+      let slot = op.slot!
+      let first = graph.pipeline.idOffsets[slot]
+      columns[op.params[0]] =
+        (columns[op.params[0]] ?? []) + Array(first..<(first + (graph.pipeline.sparse[slot].multi?.maxLength ?? 1)))
+    }
+    embeddingColumns = columns
     scratchRows = graph.params.enumerated().map { i, p in
-      slots[i] != nil ? RowSet(tableRows: p.shape[0], capacity: p.shape[0]) : nil
+      columns[i] != nil ? RowSet(tableRows: p.shape[0], capacity: p.shape[0]) : nil
     }
     batchNorm = graph.ops.map {
       $0.kind == .batchNorm ? BatchNormState(channels: graph.values[$0.output].rowWidth) : nil
@@ -228,11 +238,11 @@ final class Worker {
     dense = take()
     labels = take()
     grads = ownsGrads ? gradCounts.map { _ in take() } : mergedGrads
-    let s = max(graph.pipeline.sparse.count, 1)
+    let s = max(graph.pipeline.idColumns, 1)
     sparseIDs = .allocate(capacity: capacity * s)
     sparseIDs.initialize(repeating: 0, count: capacity * s)
     touched = graph.params.enumerated().map { i, p in
-      shared.embeddingSlot[i] != nil ? RowSet(tableRows: p.shape[0], capacity: p.shape[0]) : nil
+      shared.embeddingColumns[i] != nil ? RowSet(tableRows: p.shape[0], capacity: p.shape[0]) : nil
     }
 
     for op in graph.ops {
@@ -277,6 +287,14 @@ final class Worker {
     }
   }
 
+  static func pooling(_ p: MultiValue.Pooling) -> BagPooling {
+    switch p {
+    case .sum: return .sum
+    case .mean: return .mean
+    case .max: return .max
+    }
+  }
+
   /// The kernel form of an `activation` op.
   static func inputAct(_ op: Op) -> InputAct {
     switch op.activation {
@@ -296,16 +314,24 @@ final class Worker {
   func forward(_ range: Range<Int>) {
     let B = rows
     guard B > 0 else { return }
-    let S = graph.pipeline.sparse.count
+    let S = shared.sparseWidth
     for i in range {
       let op = graph.ops[i]
       let y = values[op.output]
       let out = graph.values[op.output]
       switch op.kind {
       case .embed:
-        Kernels.embedForward(
-          y: y, table: shared.params[op.params[0]], ids: sparseIDs + op.slot!, idStride: S, B: B, D: out.width,
-          V: graph.params[op.params[0]].shape[0])
+        let slot = op.slot!
+        let ids = sparseIDs + shared.idOffsets[slot]
+        let table = shared.params[op.params[0]]
+        let V = graph.params[op.params[0]].shape[0]
+        if let m = graph.pipeline.sparse[slot].multi {
+          Kernels.embedBagForward(
+            y: y, table: table, ids: ids, idStride: S, L: m.maxLength, pooling: Worker.pooling(m.pooling), B: B,
+            D: out.width, V: V)
+        } else {
+          Kernels.embedForward(y: y, table: table, ids: ids, idStride: S, B: B, D: out.width, V: V)
+        }
       case .denseInput:
         y.update(from: dense, count: B * out.width)
       case .concat:
@@ -450,7 +476,7 @@ final class Worker {
   func backward(_ range: Range<Int>) {
     let B = rows
     guard B > 0 else { return }
-    let S = graph.pipeline.sparse.count
+    let S = shared.sparseWidth
     for i in range.reversed() {
       let op = graph.ops[i]
       guard needsGrad[op.output], !plan.skip[i] else { continue }
@@ -461,10 +487,20 @@ final class Worker {
       switch op.kind {
       case .embed:
         let table = op.params[0]
-        let ids = sparseIDs + op.slot!
-        Kernels.embedBackward(dtable: grads[table], dy: dy, ids: ids, idStride: S, B: B, D: out.width)
+        let slot = op.slot!
+        let ids = sparseIDs + shared.idOffsets[slot]
         let set = touched[table]!
-        for b in 0..<B { set.insert(ids[b * S]) }
+        if let m = graph.pipeline.sparse[slot].multi {
+          Kernels.embedBagBackward(
+            dtable: grads[table], dy: dy, table: shared.params[table], ids: ids, idStride: S, L: m.maxLength,
+            pooling: Worker.pooling(m.pooling), B: B, D: out.width)
+          for b in 0..<B {
+            for k in 0..<m.maxLength where ids[b * S + k] >= 0 { set.insert(ids[b * S + k]) }
+          }
+        } else {
+          Kernels.embedBackward(dtable: grads[table], dy: dy, ids: ids, idStride: S, B: B, D: out.width)
+          for b in 0..<B { set.insert(ids[b * S]) }
+        }
       case .denseInput:
         break
       case .concat:

@@ -97,6 +97,16 @@ public struct FeatureDecl: Sendable {
   public var sharesTable: Located<String>? = nil
   /// Where `embedding_dim` was written, for a width that differs from the shared table's.
   public var embeddingDimSpan: Span? = nil
+  /// `multi: {...}`: several values per cell, pooled (nil: one value per cell).
+  public var multi: MultiDecl? = nil
+}
+
+/// `multi:` of a sparse feature.
+public struct MultiDecl: Sendable {
+  public enum Pooling: String, Sendable, CaseIterable { case sum, mean, max }
+  public var separator: Located<String>
+  public var maxLength: Int
+  public var pooling: Pooling
 }
 
 public struct LabelDecl: Sendable {

@@ -28,7 +28,9 @@ public enum SpecDecoder {
     let name = top.value("name").flatMap { r.string($0, "`name`") } ?? defaultName(path)
     let description = top.value("description").flatMap { r.string($0, "`description`") } ?? ""
     let data = top.value("data").flatMap { decodeData($0, &r) }
-    let features = top.value("features").map { decodeFeatures($0, data?.missing ?? [], &r) } ?? []
+    let features =
+      top.value("features").map { decodeFeatures($0, data?.missing ?? [], delimiter: data?.delimiter ?? ",", &r) }
+      ?? []
     let tasks = top.value("tasks").map { decodeNamed($0, "tasks", &r, decodeTask) } ?? []
     if let n = top.value("tasks"), case .mapping(let p) = n.kind, p.isEmpty {
       r.diags.error(.emptyList, "`tasks` is empty", at: n.span, help: "define at least one task with a label")
@@ -122,10 +124,12 @@ public enum SpecDecoder {
   // MARK: features
 
   static let featureKeys = [
-    "name", "column", "kind", "embedding_dim", "embedding", "vocabulary", "normalize", "missing",
+    "name", "column", "kind", "embedding_dim", "embedding", "vocabulary", "multi", "normalize", "missing",
   ]
 
-  static func decodeFeatures(_ node: YAMLNode, _ defaultMissing: [String], _ r: inout Reader) -> [FeatureDecl] {
+  static func decodeFeatures(
+    _ node: YAMLNode, _ defaultMissing: [String], delimiter: String, _ r: inout Reader
+  ) -> [FeatureDecl] {
     guard let items = r.sequence(node, "`features`") else { return [] }
     if items.isEmpty {
       r.diags.error(.emptyList, "`features` is empty", at: node.span, help: "list at least one input column")
@@ -156,6 +160,7 @@ public enum SpecDecoder {
       var vocab = VocabularyDecl.learned(minCount: 1)
       var normalize = NormalizeKind.none
       var shares: Located<String>? = nil
+      var multi: MultiDecl? = nil
       switch kind {
       case .sparse:
         if let p = m.pair("normalize") {
@@ -179,8 +184,9 @@ public enum SpecDecoder {
             help: "add `embedding_dim: 4` (the width of its embedding)")
         }
         if let n = m.value("vocabulary") { vocab = decodeVocabulary(n, what, &r) ?? vocab }
+        if let n = m.value("multi") { multi = decodeMulti(n, what, delimiter: delimiter, &r) }
       case .dense:
-        for key in ["embedding_dim", "embedding", "vocabulary"] {
+        for key in ["embedding_dim", "embedding", "vocabulary", "multi"] {
           if let p = m.pair(key) {
             r.diags.error(
               .conflictingKeys, "`\(key)` applies to sparse features, and \(what) is dense", at: p.key.span,
@@ -199,9 +205,36 @@ public enum SpecDecoder {
         normalize: normalize, missing: missing, span: r.keySpan(item))
       decl.sharesTable = shares
       decl.embeddingDimSpan = m.value("embedding_dim")?.span
+      decl.multi = multi
       out.append(decl)
     }
     return out
+  }
+
+  /// `multi: {separator: "|", max_length: N, pooling: sum | mean | max}`: `max_length` required
+  /// (1–1024), `separator` one byte other than the file's delimiter or a quote (`|` when not
+  /// given), `pooling` `mean` when not given (DeepCTR's default combiner).
+  static func decodeMulti(_ node: YAMLNode, _ what: String, delimiter: String, _ r: inout Reader) -> MultiDecl? {
+    guard
+      let m = r.mapping(
+        node, "`multi` of \(what)", allowed: ["separator", "max_length", "pooling"], required: ["max_length"])
+    else { return nil }
+    var separator = Located("|", node.span)
+    if let n = m.value("separator"), let s = r.string(n, "`separator` of \(what)") {
+      guard s.utf8.count == 1, s != delimiter, s != "\"", s != "\n", s != "\r" else {
+        r.diags.error(
+          .invalidValue,
+          "`separator` of \(what) must be one character other than the file's delimiter `\(delimiter)`, a quote or a line break, found `\(s)`",
+          at: n.span, help: "e.g. `separator: \"|\"` for cells such as `Action|Comedy`")
+        return nil
+      }
+      separator = Located(s, n.span)
+    }
+    guard let n = m.value("max_length"), let maxLength = r.int(n, "`max_length` of \(what)", in: 1...1024) else {
+      return nil
+    }
+    let pooling = m.value("pooling").flatMap { r.choice($0, "pooling", MultiDecl.Pooling.self) } ?? .mean
+    return MultiDecl(separator: separator, maxLength: maxLength, pooling: pooling)
   }
 
   static func decodeVocabulary(_ node: YAMLNode, _ what: String, _ r: inout Reader) -> VocabularyDecl? {

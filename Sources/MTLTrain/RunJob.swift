@@ -58,6 +58,7 @@ public struct RunJob {
     let data = try LoadedData.load(
       g.pipeline, trainPath: trainPath, testPath: testPath, validationPath: validationPath)
     for s in data.skipped { log(s.description) }
+    for t in data.truncations { log(t) }
     if let epochs { g.training.epochs = epochs }
     try Session.preflight(graph: g, fitted: data.fitted, threads: threads ?? Session.defaultThreads)
     let session = Session(

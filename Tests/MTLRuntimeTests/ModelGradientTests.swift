@@ -155,6 +155,21 @@ struct ModelGradientTests {
     try check(g, threads: threads)
   }
 
+  /// Multi-valued features (bench/specs/movies.yaml): genres pooled by max, the click history by
+  /// mean through the item table it shares; then every pooling on genres.
+  @Test(
+    "whole-model gradient with embedding bags matches finite differences",
+    arguments: ["max", "sum", "mean"], [1, 2])
+  func gradientWithBags(genresPooling: String, threads: Int) throws {
+    var opts = Compiler.Options()
+    opts.readData = false
+    opts.overrides = ["features.genres.multi.pooling=\(genresPooling)"]
+    let r = Compiler.compile(path: Repo.path("bench/specs/movies.yaml"), options: opts)
+    let g = try #require(r.graph, "\(r.rendered)")
+    #expect(g.pipeline.idColumns == 1 + 1 + 4 + 5)
+    try check(g, threads: threads)
+  }
+
   func check(_ graph: Graph, threads: Int, training: Bool = false) throws {
     var g = graph
     // Bigger embeddings than the 1e-4 default so their gradients are measurable.
@@ -188,13 +203,17 @@ struct ModelGradientTests {
     let eps: Float = 3e-3
     for (pi, p) in ex.graph.params.enumerated() {
       let w = ex.params[pi]
-      // Embeddings: only rows this batch looks up have gradients; sample those.
+      // Embeddings: only rows this batch looks up have gradients; sample those (every feature
+      // reading the table, every id of a bag; -1 pads a bag).
       var candidates: [Int] = []
-      if p.kind == .embedding, let slot = ex.graph.ops.first(where: { $0.kind == .embed && $0.params == [pi] })?.slot {
+      if p.kind == .embedding {
         let d = p.shape[1]
-        for b in 0..<rows {
-          let id = Int(ex.inputID(row: b, slot: slot))
-          candidates += (0..<d).map { id * d + $0 }
+        for op in ex.graph.ops where op.kind == .embed && op.params == [pi] {
+          for b in 0..<rows {
+            for id in ex.inputIDs(row: b, slot: op.slot!) where id >= 0 {
+              candidates += (0..<d).map { Int(id) * d + $0 }
+            }
+          }
         }
       } else {
         candidates = Array(0..<p.count)
