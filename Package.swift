@@ -53,6 +53,8 @@ let package = Package(
     .target(name: "MTLCompiler", dependencies: ["MTLIR", "MTLGraph", "MTLData", "MTLDiagnostics", "MTLSupport"]),
     // Forward/backward kernels over raw buffers. No IR, no graph.
     .target(name: "MTLKernels", dependencies: ["COpenBLAS", "CXSMM"], swiftSettings: fastMath),
+    // `mtlc init`: a starting spec from a CSV's header and a sample of its rows.
+    .target(name: "MTLInit", dependencies: ["MTLData", "MTLSupport"]),
     // CSV reading, feature pipelines, labels, splits, batching.
     .target(name: "MTLData", dependencies: ["MTLGraph", "MTLSupport", "MTLDiagnostics"]),
     // Executes a graph: buffer plan, forward/backward, optimisers.
@@ -68,7 +70,7 @@ let package = Package(
     .executableTarget(
       name: "mtlc",
       dependencies: [
-        "MTLCompiler", "MTLTrain", "MTLDiagnostics", "MTLONNX",
+        "MTLCompiler", "MTLTrain", "MTLDiagnostics", "MTLONNX", "MTLInit",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
 
