@@ -105,6 +105,11 @@ let package = Package(
     .testTarget(name: "MTLDataTests", dependencies: ["MTLData", "MTLGraph"]),
     .testTarget(name: "MTLRuntimeTests", dependencies: ["MTLRuntime", "MTLTrain", "MTLCompiler", "MTLKernels"]),
     .testTarget(name: "EndToEndTests", dependencies: [], exclude: ["Fixtures"]),
+    // The peers' multi-task test cases (DeepCTR, DeepCTR-Torch, TorchEasyRec) re-expressed as specs.
+    .testTarget(
+      name: "ConformanceTests",
+      dependencies: ["MTLCompiler", "MTLTrain", "MTLData", "MTLGraph", "MTLDiagnostics", "MTLSupport"],
+      exclude: ["Cases"]),
     .testTarget(name: "MTLONNXTests", dependencies: ["MTLONNX", "MTLTrain", "MTLCompiler", "MTLData", "MTLGraph"]),
   ]
 )
