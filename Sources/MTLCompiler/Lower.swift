@@ -353,7 +353,7 @@ public struct Lowering {
         x = activate(x, a, layer: "\(name).layer\(i)", block: name, loc: loc)
         x = dropout(x, b, name: "\(name).layer\(i)", loc: loc)
       }
-      let logits = linear(x, out: b.mixed, act: .none, bias: false, name: "\(name).logits", block: name, loc: loc)
+      let logits = linear(x, out: b.mixed, act: .none, bias: b.gateBias, name: "\(name).logits", block: name, loc: loc)
       let weights = value("\(name).weights", width: b.mixed)
       op(.softmax, [logits], weights, block: name, loc: loc)
       let y = value(name, width: b.outWidth)

@@ -110,6 +110,8 @@ public struct Block: Sendable {
   public var dropout: Double = 0
   /// Batch normalisation between each hidden layer's product and its activation.
   public var batchNorm = false
+  /// For a gate: its logit layer has a bias.
+  public var gateBias = false
 
   public var ref: BlockRef {
     switch kind {

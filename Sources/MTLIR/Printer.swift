@@ -48,6 +48,7 @@ public enum IRPrinter {
         let g = mixes.map(\.description).joined(separator: ", ")
         var attrs = "k=\(b.mixed)"
         if !units.isEmpty { attrs += " units=\(ints(units)) act=\(act.rawValue)\(drop)" }
+        if b.gateBias { attrs += " bias" }
         lines.append(
           ("%\(b.qualifiedName) = gate \(attrs) (\(ins)) mix(\(g)) : [B,\(b.inputWidth)] -> \(shape)", b.span))
       case .tower(let units, let act):

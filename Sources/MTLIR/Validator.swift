@@ -372,6 +372,7 @@ public struct Validator {
         inputs: d.inputs.map(\.0), inputWidth: width, outExperts: 1, outWidth: h, mixed: k, span: d.span)
       block.dropout = g.dropout
       block.batchNorm = g.batchNorm
+      block.gateBias = g.bias
       return block
     case .tower(let name):
       let t = spec.towers.first { $0.name.value == name }!

@@ -172,6 +172,8 @@ public struct GateDecl: Sendable {
   public var units: [Int]
   public var activation: ActivationKind
   public var span: Span
+  /// `bias: true`: the gate's logit layer has a bias (TorchEasyRec; DeepCTR and the papers have none).
+  public var bias = false
 }
 
 public struct TowerDecl: Sendable {

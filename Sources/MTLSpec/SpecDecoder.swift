@@ -466,9 +466,9 @@ public enum SpecDecoder {
     return p
   }
 
-  static func decodeUnits(_ n: YAMLNode, _ what: String, _ r: inout Reader) -> [Int]? {
+  static func decodeUnits(_ n: YAMLNode, _ what: String, _ r: inout Reader, allowEmpty: Bool = false) -> [Int]? {
     guard let u = r.intList(n, "`units` of \(what)", in: 1...65536) else { return nil }
-    if u.isEmpty {
+    if u.isEmpty && !allowEmpty {
       r.diags.error(
         .emptyList, "`units` of \(what) is empty", at: n.span, help: "give the layer widths, e.g. `[32, 32]`")
       return nil
@@ -480,7 +480,7 @@ public enum SpecDecoder {
     let what = "gate `\(name.value)`"
     guard
       let m = r.mapping(
-        node, what, allowed: ["input", "experts", "units", "activation", "dropout", "batch_norm"],
+        node, what, allowed: ["input", "experts", "units", "activation", "dropout", "batch_norm", "bias"],
         required: ["input", "experts"])
     else { return nil }
     let input = m.value("input").flatMap { references($0, "`input` of \(what)", &r) }
@@ -499,6 +499,7 @@ public enum SpecDecoder {
     var g = GateDecl(name: name, input: input, experts: experts, units: hidden, activation: act, span: name.span)
     g.dropout = decodeDropout(m, what, &r)
     g.batchNorm = m.value("batch_norm").flatMap { r.bool($0, "`batch_norm` of \(what)") } ?? false
+    g.bias = m.value("bias").flatMap { r.bool($0, "`bias` of \(what)") } ?? false
     for (key, on) in [("dropout", g.dropout > 0), ("batch_norm", g.batchNorm)] where on && hidden.isEmpty {
       r.diags.error(
         .conflictingKeys, "`\(key)` of \(what) has no hidden layer to act on", at: m.pair(key)!.key.span,
@@ -516,12 +517,20 @@ public enum SpecDecoder {
       return nil
     }
     let input = m.value("input").flatMap { references($0, "`input` of \(what)", &r) }
-    let units = m.value("units").flatMap { n in decodeUnits(n, what, &r).map { Located($0, n.span) } }
+    // `units: []`: no hidden layer, the logit straight from the input (as a peer's empty tower).
+    let units = m.value("units").flatMap { n in
+      decodeUnits(n, what, &r, allowEmpty: true).map { Located($0, n.span) }
+    }
     let act = m.value("activation").flatMap { decodeActivation($0, what, &r) } ?? .relu
     guard let input, let units else { return nil }
     var t = TowerDecl(name: name, input: input, units: units, activation: act, span: name.span)
     t.dropout = decodeDropout(m, what, &r)
     t.batchNorm = m.value("batch_norm").flatMap { r.bool($0, "`batch_norm` of \(what)") } ?? false
+    for (key, on) in [("dropout", t.dropout > 0), ("batch_norm", t.batchNorm)] where on && units.value.isEmpty {
+      r.diags.error(
+        .conflictingKeys, "`\(key)` of \(what) has no hidden layer to act on", at: m.pair(key)!.key.span,
+        help: "it acts on a tower's hidden layers (`units`); this tower is its logit layer alone")
+    }
     return t
   }
 
