@@ -15,6 +15,8 @@ public struct Lowering {
   var params: [Param] = []
   var ops: [Op] = []
   var byName: [String: ValueID] = [:]
+  /// Each tower's representation before its logit (`towers.NAME`), for AITM transfers.
+  var hidden: [String: ValueID] = [:]
 
   public static func lower(_ m: IRModule) -> Graph {
     var l = Lowering(m: m)
@@ -230,9 +232,17 @@ public struct Lowering {
     training.earlyStopping = tr.earlyStopping.map {
       EarlyStopping(monitor: $0.monitor.value, patience: $0.patience, minDelta: $0.minDelta)
     }
-    return Graph(
+    var graph = Graph(
       name: m.name, source: m.specPath, pipeline: pipeline, params: params, values: values, ops: ops, tasks: tasks,
       losses: losses, training: training)
+    let calibrations = m.tasks.compactMap { t in
+      t.calibration.map {
+        Calibration(
+          task: t.name, input: prediction[t.name]!, upstream: prediction[$0.upstream]!, weight: Float($0.weight))
+      }
+    }
+    if !calibrations.isEmpty { graph.calibrations = calibrations }
+    return graph
   }
 
   static func rule(_ r: LabelRuleIR) -> LabelRule {
@@ -375,11 +385,59 @@ public struct Lowering {
         x = activate(x, a, layer: "\(name).layer\(i)", block: name, loc: loc)
         x = dropout(x, b, name: "\(name).layer\(i)", loc: loc)
       }
+      // The tower's representation before its logit: what a downstream AITM tower transfers.
+      hidden[name] = x
+      if let tr = b.transfer { x = attentionTransfer(x, from: hidden["towers.\(tr.fromTower)"]!, tr, name, loc) }
       // One logit, or K for a multiclass task's tower.
       let logit = linear(
         x, out: b.outWidth, act: .none, bias: true, name: "\(name).logit", widthFrom: b.outWidthFrom, block: name,
         loc: loc)
       byName[name] = logit
     }
+  }
+
+  /// AITM's adaptive information transfer (Xi et al., KDD 2021, §3.2): the upstream tower's
+  /// representation `upstream` becomes p = relu(upstream·W + b) (the information layer, as wide as
+  /// `q`); then the attention unit weighs the two candidates u ∈ {p, q} with the same three
+  /// projections h1, h2, h3 ([H, K] each, no bias): w_u = softmax_u(⟨h1(u), h2(u)⟩ / √K), and
+  /// returns z = Σ_u w_u·h3(u) [B, K], which the tower's logit reads instead of q.
+  mutating func attentionTransfer(
+    _ q: ValueID, from upstream: ValueID, _ tr: Block.Transfer, _ name: String, _ loc: String
+  )
+    -> ValueID
+  {
+    let h = values[q].width
+    let k = tr.units
+    let p = linear(
+      upstream, out: h, act: .relu, bias: true, name: "\(name).transfer", block: name, loc: loc)
+    let l2 = m.training.l2Weights
+    let w = (1...3).map {
+      param("\(name).ait.h\($0)", [h, k], .weight, .glorotUniform(fanIn: h, fanOut: k), block: name, l2: l2)
+    }
+    var scores: [ValueID] = []
+    var projected: [ValueID] = []
+    for (u, label) in [(p, "transferred"), (q, "own")] {
+      let hs = (0..<3).map { j in
+        let y = value("\(name).ait.\(label).h\(j + 1)", width: k)
+        op(.linear, [u], y, params: [w[j]], block: name, loc: loc)
+        return y
+      }
+      let s = value("\(name).ait.\(label).score", width: 1)
+      var o = Op(kind: .dot, inputs: [hs[0], hs[1]], output: s, block: name, loc: loc)
+      o.scale = 1 / Float(k).squareRoot()
+      ops.append(o)
+      scores.append(s)
+      projected.append(hs[2])
+    }
+    let logits = value("\(name).ait.scores", width: 2)
+    op(.concat, scores, logits, block: name, loc: loc)
+    let weights = value("\(name).ait.weights", width: 2)
+    op(.softmax, [logits], weights, block: name, loc: loc)
+    let z = value("\(name).ait", width: k)
+    ops.append(
+      Op(
+        kind: .mix, inputs: [weights] + projected, output: z,
+        mix: [MixRef(input: 1, expert: 0), MixRef(input: 2, expert: 0)], block: name, loc: loc))
+    return z
   }
 }

@@ -59,6 +59,7 @@ extension DiagnosticCode {
   public static let noLabelledTask = DiagnosticCode("E0310", "no task has a label")
   public static let towerShared = DiagnosticCode("E0311", "tower used by several tasks")
   public static let sharedEmbedding = DiagnosticCode("E0312", "embedding table shared wrongly")
+  public static let funnel = DiagnosticCode("E0313", "transfer or calibration outside a funnel")
 
   // E04xx: spec against data
   public static let labelIsFeature = DiagnosticCode("E0401", "label column is also a feature")
@@ -82,7 +83,7 @@ extension DiagnosticCode {
     .duplicateName, .invalidName, .emptyList,
     .unknownReference, .cycle, .gateWidthMismatch, .stackedInput, .productNotBinary, .taskWithoutOutput,
     .unlearnableTask, .labelRule, .towerAndOutput, .noLabelledTask, .towerShared,
-    .sharedEmbedding,
+    .sharedEmbedding, .funnel,
     .labelIsFeature, .missingColumn, .dataUnreadable, .labelValueAbsent, .internalError,
     .unusedBlock, .constantLabel,
   ]

@@ -32,6 +32,9 @@ public struct Graph: Codable, Equatable, Sendable {
   /// batch in the task's sample space when its label can be absent: `LabelColumn.maskable`).
   public var losses: [Loss]
   public var training: Training
+  /// AITM's calibrations: weight · mean over the batch of relu(p_task − p_upstream), added to the
+  /// loss outside the task losses' balancing (absent from the file when none).
+  public var calibrations: [Calibration]? = nil
 
   public init(
     name: String, source: String, pipeline: Pipeline, params: [Param], values: [Value], ops: [Op],
@@ -51,6 +54,21 @@ public struct Graph: Codable, Equatable, Sendable {
 
 public typealias ValueID = Int
 public typealias ParamID = Int
+
+/// A funnel's calibration term (Xi et al. 2021): a task's probability should not pass its
+/// upstream task's. Both values are [B, 1] probabilities.
+public struct Calibration: Codable, Equatable, Sendable {
+  public var task: String
+  public var input: ValueID
+  public var upstream: ValueID
+  public var weight: Float
+  public init(task: String, input: ValueID, upstream: ValueID, weight: Float) {
+    self.task = task
+    self.input = input
+    self.upstream = upstream
+    self.weight = weight
+  }
+}
 
 /// A tensor of shape [B, experts, width] (written [E,B,W] in dumps when E > 1).
 public struct Value: Codable, Equatable, Sendable {
@@ -184,6 +202,8 @@ public enum OpKind: String, Codable, Sendable {
   /// (over every thread's rows) and the running ones move toward them by `rate` = 1 − momentum
   /// after each step; otherwise the running ones are used. ε = 1e-3 (Keras).
   case batchNorm = "batch_norm"
+  /// a [B, K], b [B, K] -> `scale` · Σ_k a·b [B, 1]: AITM's attention score of one candidate.
+  case dot
   /// x [B, E, W] -> act(x) [B, E, W], element-wise, for the activations a producer cannot fuse
   /// (`Activation.fusesIntoProducer`) and for `leaky_relu` with a `slope` other than 0.01.
   /// params: [slope [C]] for `prelu` (C = E·W, one learned slope per unit), none otherwise.
@@ -213,6 +233,8 @@ public struct Op: Codable, Equatable, Sendable {
   public var rate: Float? = nil
   /// For an `activation` op with `leaky_relu`: the negative-side slope.
   public var slope: Float? = nil
+  /// For `dot`: the factor on the row sums (1/√K).
+  public var scale: Float? = nil
   /// The spec block it implements, e.g. `experts.shared`.
   public var block: String
   /// Source location in the spec, `file:line:col`.

@@ -191,8 +191,13 @@ extension Graph {
       }
       for p in op.params {
         guard (0..<params.count).contains(p) else { throw fail("uses unknown parameter \(p)") }
-        // Only embedding lookups of features that share a table use one parameter together.
-        if let u = paramUser[p], !(op.kind == .embed && ops[u].kind == .embed && shareTable(ops[u], op)) {
+        // Only embedding lookups of features that share a table, and linear layers of one block
+        // that apply the same projection to several inputs (AITM's attention unit), use one
+        // parameter together.
+        if let u = paramUser[p],
+          !(op.kind == .embed && ops[u].kind == .embed && shareTable(ops[u], op)),
+          !(op.kind == .linear && ops[u].kind == .linear && ops[u].block == op.block)
+        {
           throw fail("uses parameter `\(params[p].name)` that op \(u) uses too")
         }
         paramUser[p] = i
@@ -312,6 +317,12 @@ extension Graph {
       case .product:
         try arity(1...Int.max, 0...0)
         guard ins.allSatisfy({ $0.rowWidth == 1 }), out.rowWidth == 1 else { throw fail("needs width 1") }
+      case .dot:
+        try arity(2...2, 0...0)
+        guard ins[0].experts == 1, ins[1].experts == 1, ins[0].width == ins[1].width, out.rowWidth == 1 else {
+          throw fail("needs two [B, K] inputs of one width and a [B, 1] output")
+        }
+        guard let s = op.scale, s.isFinite, s > 0 else { throw fail("needs a positive finite scale") }
       case .activation:
         try arity(1...1, op.activation == .prelu ? 1...1 : 0...0)
         guard ins[0].experts == out.experts, ins[0].width == out.width else { throw fail("changes the shape") }
@@ -332,6 +343,7 @@ extension Graph {
         throw fail("applies `\(op.activation.rawValue)` in a producer; it runs as an `activation` op")
       }
       if op.slope != nil && op.kind != .activation { throw fail("has a slope; only `activation` ops take one") }
+      if op.scale != nil && op.kind != .dot { throw fail("has a scale; only `dot` ops take one") }
     }
     if let p = paramUser.firstIndex(where: { $0 == nil }) {
       throw GraphProblem("params[\(p)]", "parameter `\(params[p].name)` is used by no op")
@@ -395,6 +407,13 @@ extension Graph {
           throw GraphProblem("losses[\(i)].positiveWeight", "a positive weight is a positive number on a binary loss")
         }
       }
+    }
+    for (i, c) in (calibrations ?? []).enumerated() {
+      // Two distinct binary predictions (probabilities), a finite weight.
+      let probabilities = Set(tasks.filter { $0.type == .binary }.map(\.prediction))
+      guard probabilities.contains(c.input), probabilities.contains(c.upstream), c.input != c.upstream,
+        c.weight.isFinite, c.weight >= 0
+      else { throw GraphProblem("calibrations[\(i)]", "calibration of `\(c.task)` is malformed") }
     }
   }
 }

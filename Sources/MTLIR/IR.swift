@@ -112,6 +112,15 @@ public struct Block: Sendable {
   public var batchNorm = false
   /// For a gate: its logit layer has a bias.
   public var gateBias = false
+  /// For a tower: AITM's transfer from the tower of an upstream task (its hidden output, through
+  /// an information layer and the attention unit of `units` projections).
+  public var transfer: Transfer? = nil
+
+  public struct Transfer: Sendable {
+    public var fromTask: String
+    public var fromTower: String
+    public var units: Int
+  }
 
   public var ref: BlockRef {
     switch kind {
@@ -170,6 +179,8 @@ public struct TaskIR: Sendable {
   public var lossWeight: Double
   /// Binary: the weight of a positive row's loss.
   public var positiveWeight: Double? = nil
+  /// AITM's calibration against the upstream task of the funnel: weight · mean(relu(p − p_upstream)).
+  public var calibration: (upstream: String, weight: Double)? = nil
   public var source: Source
   public var span: Span
   /// Floats per row of the task's output: the class count for a multiclass task, else 1.

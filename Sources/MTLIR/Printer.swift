@@ -54,7 +54,7 @@ public enum IRPrinter {
       case .tower(let units, let act):
         lines.append(
           (
-            "%\(b.qualifiedName) = tower units=\(ints(units)) act=\(act.rawValue)\(drop) (\(ins)) : [B,\(b.inputWidth)] -> [B,\(b.outWidthFrom.map { "K(\($0))" } ?? "\(b.outWidth)")]",
+            "%\(b.qualifiedName) = tower units=\(ints(units)) act=\(act.rawValue)\(drop)\(b.transfer.map { " transfer=\($0.fromTask):\($0.units)" } ?? "") (\(ins)) : [B,\(b.inputWidth)] -> [B,\(b.outWidthFrom.map { "K(\($0))" } ?? "\(b.outWidth)")]",
             b.span
           ))
       }
@@ -89,6 +89,7 @@ public enum IRPrinter {
         if t.labelOptions.missing == .mask { line += " missing=mask" }
         if t.labelOptions.normalize == .standard { line += " normalize=standard" }
         if let pw = t.positiveWeight { line += " positive_weight=\(num(pw))" }
+        if let c = t.calibration { line += " calibration=\(num(c.weight)):\(c.upstream)" }
         line += " weight=\(num(t.lossWeight))"
       } else {
         line += " unlabelled"

@@ -56,6 +56,8 @@ public struct Validator {
     var inputs: [(BlockRef, Span)]
     var groups: [(String, Span)]  // gates only
     var span: Span
+    /// Blocks it reads besides its inputs: the upstream tower of an AITM transfer.
+    var after: [(BlockRef, Span)] = []
   }
 
   mutating func run() -> IRModule? {
@@ -115,8 +117,9 @@ public struct Validator {
       order.append(d.ref)
     }
     for t in spec.towers {
-      let d = Decl(
+      var d = Decl(
         ref: .tower(t.name.value), inputs: resolve(t.input, in: "tower `\(t.name.value)`"), groups: [], span: t.span)
+      if let tr = t.transfer, let from = transferSource(t, tr) { d.after = [(.tower(from), tr.from.span)] }
       decls[d.ref] = d
       order.append(d.ref)
     }
@@ -152,6 +155,69 @@ public struct Validator {
     return IRModule(
       name: spec.name, specPath: spec.path, data: data, sparse: sparse, dense: dense, blocks: blocks, tasks: tasks,
       training: spec.training, featuresSpan: spec.featuresSpan)
+  }
+
+  // MARK: AITM funnels
+
+  /// Task `t`'s calibration (`calibration: W`) against the task its tower transfers from, or nil
+  /// after reporting why there is none: both binary, a transfer on the tower, and a loss balancing
+  /// that weighs the summed gradient (`none`, `uncertainty`).
+  mutating func calibration(_ t: TaskDecl, _ w: Located<Double>) -> (upstream: String, weight: Double)? {
+    let what = "task `\(t.name.value)`"
+    let towerName = t.tower?.value ?? t.name.value
+    guard t.product == nil, let tower = spec.towers.first(where: { $0.name.value == towerName }),
+      let tr = tower.transfer
+    else {
+      diags.error(
+        .funnel,
+        "`calibration` of \(what) keeps it below the task before it in a funnel, but its tower transfers from none",
+        at: w.span, help: "give tower `\(towerName)` a `transfer: {from: TASK}`, or remove `calibration`")
+      return nil
+    }
+    guard let up = spec.tasks.first(where: { $0.name.value == tr.from.value }) else { return nil }
+    guard t.type.value == .binary, up.type.value == .binary else {
+      diags.error(
+        .funnel,
+        "`calibration` compares probabilities: \(what) is `\(t.type.value.rawValue)` and `\(up.name.value)` is `\(up.type.value.rawValue)`",
+        at: w.span, help: "calibrate binary tasks only")
+      return nil
+    }
+    guard [.none, .uncertainty].contains(spec.training.lossBalancing) else {
+      diags.error(
+        .conflictingKeys,
+        "`calibration` of \(what) is not a task loss, and `loss_balancing: \(spec.training.lossBalancing.rawValue)` balances task losses one by one",
+        at: w.span, help: "use `loss_balancing: none` or `uncertainty` with a calibration")
+      return nil
+    }
+    return (up.name.value, w.value)
+  }
+
+  /// The tower of the task tower `t` transfers from (`transfer.from`), or nil after reporting why
+  /// it cannot: the task must exist, be another task, and have a tower. Cycles are reported with
+  /// the blocks' (a transfer is a dependency of the tower).
+  mutating func transferSource(_ t: TowerDecl, _ tr: TransferDecl) -> String? {
+    let what = "tower `\(t.name.value)`"
+    guard let task = spec.tasks.first(where: { $0.name.value == tr.from.value }) else {
+      diags.error(
+        .unknownReference, "\(what) transfers from task `\(tr.from.value)`, which is not defined", at: tr.from.span,
+        help: Suggest.help(for: tr.from.value, among: spec.tasks.map(\.name.value), what: "task"))
+      return nil
+    }
+    guard task.product == nil else {
+      diags.error(
+        .funnel, "\(what) transfers from task `\(task.name.value)`, which has no tower (it is a product)",
+        at: tr.from.span, help: "transfer from a task with a tower of its own")
+      return nil
+    }
+    let tower = task.tower?.value ?? task.name.value
+    guard tower != t.name.value else {
+      diags.error(
+        .funnel, "\(what) transfers from its own task", at: tr.from.span,
+        help: "name the task before this one in the funnel, e.g. the click for a conversion")
+      return nil
+    }
+    guard spec.towers.contains(where: { $0.name.value == tower }) else { return nil }  // reported with the task
+    return tower
   }
 
   // MARK: shared embedding tables
@@ -286,7 +352,7 @@ public struct Validator {
     guard let d = decls[ref] else { return }
     w.marks[ref] = .visiting
     w.stack.append(ref)
-    let deps = d.inputs.filter { $0.0 != .features } + d.groups.map { (BlockRef.experts($0.0), $0.1) }
+    let deps = d.inputs.filter { $0.0 != .features } + d.groups.map { (BlockRef.experts($0.0), $0.1) } + d.after
     for (dep, span) in deps {
       switch w.marks[dep] {
       case .visiting:
@@ -383,6 +449,12 @@ public struct Validator {
         inputWidth: width, outExperts: 1, outWidth: 1, mixed: 0, span: d.span)
       block.dropout = t.dropout
       block.batchNorm = t.batchNorm
+      if let tr = t.transfer, let (fromTower, _) = d.after.first.map({ ($0.0, $0.1) }),
+        case .tower(let fromName) = fromTower
+      {
+        let own = t.units.value.last ?? width
+        block.transfer = Block.Transfer(fromTask: tr.from.value, fromTower: fromName, units: tr.units ?? own)
+      }
       return block
     case .features:
       return nil
@@ -506,6 +578,7 @@ public struct Validator {
           name: name, type: t.type.value, label: label.map { (column: $0.0, rule: $0.1) }, lossWeight: t.lossWeight,
           source: source, span: t.span)
         ir.labelOptions = options
+        if let c = t.calibration { ir.calibration = calibration(t, c) }
         if let pw = t.positiveWeight {
           if t.type.value != .binary || t.label == nil {
             diags.error(

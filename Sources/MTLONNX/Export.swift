@@ -285,6 +285,11 @@ public enum ONNXExport {
         let centred = b.node("Sub", [flat(op.inputs[0]), paramNames[op.params[2]]])
         let scaled = b.node("Mul", [b.node("Mul", [centred, s]), paramNames[op.params[0]]])
         store(activate(b.node("Add", [scaled, paramNames[op.params[1]]]), op.activation), op.output)
+      case .dot:
+        // scale · Σ_k a·b per row, [N, 1].
+        let prod = b.node("Mul", [flat(op.inputs[0]), flat(op.inputs[1])])
+        let sum = b.node("ReduceSum", [prod, b.int64s([1], hint: "axes.1")], attributes: [.int("keepdims", 1)])
+        store(b.node("Mul", [sum, b.float(op.scale ?? 1, hint: "dot.scale")]), op.output)
       case .activation:
         let x = flat(op.inputs[0])
         let y: String

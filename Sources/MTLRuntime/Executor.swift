@@ -57,6 +57,8 @@ public final class Executor {
 
   /// Rows of the current batch.
   public private(set) var batch = 0
+  /// AITM's calibration terms of the last `computeLosses`, summed (0 without any).
+  public private(set) var calibrationValue = 0.0
   /// Per-loss mean loss of the last `computeLosses` (in `graph.losses` order), and the L2 penalty.
   public private(set) var lossValues: [Double]
   public private(set) var l2Value: Double = 0
@@ -408,7 +410,8 @@ public final class Executor {
       total += Double(lossWeights[i]) * v
     }
     l2Value = l2Penalty()
-    return total + l2Value
+    calibrationValue = workers.reduce(0) { $0 + ($1.rows > 0 ? $1.calibrationValue : 0) }
+    return total + l2Value + calibrationValue
   }
 
   /// Gradients of the last `computeLosses(gradients: true)` with respect to every parameter, summed

@@ -38,9 +38,10 @@ struct GradientPlan {
     var zeroBefore = Array(repeating: [ValueID](), count: steps)
     var zeroAtLosses: [ValueID] = []
     var skip = Array(repeating: false, count: steps)
-    for l in g.losses where ng[l.input] && firstWrite[l.input] == Int.max {
-      firstWrite[l.input] = -1
-      zeroAtLosses.append(l.input)
+    let lossInputs = g.losses.map(\.input) + (g.calibrations ?? []).flatMap { [$0.input, $0.upstream] }
+    for v in lossInputs where ng[v] && firstWrite[v] == Int.max {
+      firstWrite[v] = -1
+      zeroAtLosses.append(v)
     }
     for i in g.ops.indices.reversed() {
       let op = g.ops[i]
@@ -53,7 +54,7 @@ struct GradientPlan {
       switch op.kind {
       case .embed, .denseInput: writes = []
       case .linear, .expertLinear, .softmax, .sigmoid, .dropout, .batchNorm, .activation: writes = [op.inputs[0]]
-      case .concat, .mix, .product: writes = op.inputs
+      case .concat, .mix, .product, .dot: writes = op.inputs
       }
       for v in writes where ng[v] && firstWrite[v] == Int.max {
         firstWrite[v] = step(i)

@@ -171,6 +171,8 @@ final class Worker {
   let dense: UnsafeMutablePointer<Float>
   let labels: UnsafeMutablePointer<Float>
   var lossValues: [Double]
+  /// This worker's share of the calibration terms (already divided by the batch size).
+  var calibrationValue = 0.0
   /// Per loss: its label may be absent on some rows (`LabelColumn.maskable`).
   let maskable: [Bool]
 
@@ -192,6 +194,7 @@ final class Worker {
     self.capacity = capacity
     self.ownedGrads = ownsGrads
     lossValues = Array(repeating: 0, count: graph.losses.count)
+    calibrationValue = 0
     dropoutKeys = Array(repeating: 0, count: graph.ops.count)
     batchNormSums = graph.ops.map { op in
       guard op.kind == .batchNorm else { return nil }
@@ -360,6 +363,10 @@ final class Worker {
         Kernels.batchNormForward(
           y: y, x: values[op.inputs[0]], mean: st.mean, invStd: st.invStd, gamma: shared.params[op.params[0]],
           beta: shared.params[op.params[1]], act: Worker.act(op.activation), B: B, C: out.rowWidth)
+      case .dot:
+        let a = graph.values[op.inputs[0]]
+        Kernels.rowDotForward(
+          y: y, a: values[op.inputs[0]], c: values[op.inputs[1]], scale: op.scale ?? 1, B: B, K: a.rowWidth)
       case .activation:
         Kernels.inputActivationForward(
           act: Worker.inputAct(op), y: y, x: values[op.inputs[0]],
@@ -426,6 +433,13 @@ final class Worker {
         let g = valueGrads[l.input]
         for b in 0..<(B * graph.values[l.input].rowWidth) { g[b] += scratch[b] }
       }
+    }
+    // AITM's calibrations: a mean over the whole batch, so each row weighs W / batch.
+    calibrationValue = 0
+    for c in graph.calibrations ?? [] {
+      calibrationValue += Kernels.calibration(
+        dp: gradients ? valueGrads[c.input] : nil, dq: gradients ? valueGrads[c.upstream] : nil, p: values[c.input],
+        q: values[c.upstream], weight: c.weight / Float(batch), B: B)
     }
   }
 
@@ -547,6 +561,12 @@ final class Worker {
             gamma: shared.params[op.params[0]], meanDz: st.meanDz, meanDzXhat: st.meanDzXhat, B: B,
             C: out.rowWidth)
         }
+      case .dot:
+        let (aID, cID) = (op.inputs[0], op.inputs[1])
+        Kernels.rowDotBackward(
+          da: needsGrad[aID] ? valueGrads[aID] : nil, dc: needsGrad[cID] ? valueGrads[cID] : nil, dy: dy,
+          a: values[aID],
+          c: values[cID], scale: op.scale ?? 1, B: B, K: graph.values[aID].rowWidth)
       case .activation:
         let xID = op.inputs[0]
         Kernels.inputActivationBackward(

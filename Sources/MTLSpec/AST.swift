@@ -140,6 +140,9 @@ public struct TaskDecl: Sendable {
   /// Binary only: the weight of a positive row's loss (negatives weigh 1).
   public var positiveWeight: Located<Double>? = nil
   public var span: Span
+  /// `calibration: W`: AITM's behavioural expectation calibrator, W · mean(relu(p − p_upstream))
+  /// with the task its tower transfers from.
+  public var calibration: Located<Double>? = nil
 }
 
 /// A reference to a block output: `features`, `experts.NAME` or `gates.NAME`.
@@ -185,6 +188,18 @@ public struct TowerDecl: Sendable {
   public var input: [Reference]
   public var units: Located<[Int]>
   public var activation: ActivationKind
+  public var span: Span
+  /// `transfer: {from: TASK, units: K}`: AITM's adaptive information transfer from the tower of an
+  /// upstream task in a funnel (Xi et al., KDD 2021).
+  public var transfer: TransferDecl? = nil
+}
+
+/// `transfer:` of a tower.
+public struct TransferDecl: Sendable {
+  /// The upstream task whose tower's representation is transferred.
+  public var from: Located<String>
+  /// Width of the attention unit's projections (nil: the tower's last hidden width).
+  public var units: Int?
   public var span: Span
 }
 

@@ -312,7 +312,8 @@ public enum SpecDecoder {
     let what = "task `\(name.value)`"
     guard
       let m = r.mapping(
-        node, what, allowed: ["type", "label", "loss_weight", "tower", "output", "where", "positive_weight"],
+        node, what,
+        allowed: ["type", "label", "loss_weight", "tower", "output", "where", "positive_weight", "calibration"],
         required: ["type"])
     else { return nil }
     guard let typeNode = m.value("type"), let type = r.choice(typeNode, "task type", TaskKind.self) else {
@@ -386,9 +387,13 @@ public enum SpecDecoder {
       }
       product = Located(list, pn.span)
     }
-    return TaskDecl(
+    var task = TaskDecl(
       name: name, type: Located(type, typeNode.span), label: label, lossWeight: weight, tower: tower,
       product: product, where: space, positiveWeight: positiveWeight, span: name.span)
+    task.calibration = m.value("calibration").flatMap { n in
+      r.double(n, "`calibration` of \(what)", in: 0...1e6).map { Located($0, n.span) }
+    }
+    return task
   }
 
   /// `positive: [values]` or `threshold: number` of a label or a `where`.
@@ -512,7 +517,8 @@ public enum SpecDecoder {
     let what = "tower `\(name.value)`"
     guard
       let m = r.mapping(
-        node, what, allowed: ["input", "units", "activation", "dropout", "batch_norm"], required: ["input", "units"])
+        node, what, allowed: ["input", "units", "activation", "dropout", "batch_norm", "transfer"],
+        required: ["input", "units"])
     else {
       return nil
     }
@@ -526,6 +532,13 @@ public enum SpecDecoder {
     var t = TowerDecl(name: name, input: input, units: units, activation: act, span: name.span)
     t.dropout = decodeDropout(m, what, &r)
     t.batchNorm = m.value("batch_norm").flatMap { r.bool($0, "`batch_norm` of \(what)") } ?? false
+    if let n = m.value("transfer"),
+      let tm = r.mapping(n, "`transfer` of \(what)", allowed: ["from", "units"], required: ["from"]),
+      let fn = tm.value("from"), let from = r.string(fn, "`transfer.from` of \(what)")
+    {
+      let k = tm.value("units").flatMap { r.int($0, "`transfer.units` of \(what)", in: 1...65536) }
+      t.transfer = TransferDecl(from: Located(from, fn.span), units: k, span: r.keySpan(n))
+    }
     for (key, on) in [("dropout", t.dropout > 0), ("batch_norm", t.batchNorm)] where on && units.value.isEmpty {
       r.diags.error(
         .conflictingKeys, "`\(key)` of \(what) has no hidden layer to act on", at: m.pair(key)!.key.span,

@@ -10,7 +10,7 @@ import Testing
 struct ReferenceSpecTests {
   /// Names in specs/, or paths under the repo (bench/specs/movies: multi-valued features and a
   /// shared table).
-  static let specs = ["shared_bottom", "mmoe", "cgc", "ple", "esmm", "mixed_mmoe", "bench/specs/movies"]
+  static let specs = ["shared_bottom", "mmoe", "cgc", "ple", "esmm", "mixed_mmoe", "aitm", "bench/specs/movies"]
 
   /// Compiles with the repo root as the working directory, as the README does.
   static func compile(_ name: String) -> Compiler.Result {

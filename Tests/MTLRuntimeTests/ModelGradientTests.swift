@@ -170,12 +170,39 @@ struct ModelGradientTests {
     try check(g, threads: threads)
   }
 
-  func check(_ graph: Graph, threads: Int, training: Bool = false) throws {
+  /// AITM (specs/aitm.yaml): the income tower reads the married tower's representation through
+  /// the attention unit (its three projections shared by both candidates), and the calibration
+  /// term pulls p(income) below p(married); the loss checked includes it.
+  @Test("whole-model gradient of AITM with its calibration matches finite differences", arguments: [1, 2])
+  func gradientOfAITM(threads: Int) throws {
+    var g = try Repo.graph("aitm", batch: 16)
+    // A heavier calibration, so its gradient is well above the finite differences' noise; and the
+    // two probabilities far apart (p(income) ≈ 0.88 above p(married) ≈ 0.12 on every row), away
+    // from the relu's kink at p = q, where both start (a fresh model says 0.5 to everything).
+    g.calibrations![0].weight = 5
+    #expect(g.ops.filter { $0.kind == .dot }.count == 2)
+    #expect(
+      g.ops.filter { $0.kind == .linear && $0.params == [g.params.firstIndex { $0.name == "towers.income.ait.h1" }!] }
+        .count == 2)
+    try check(g, threads: threads) { g in
+      for i in g.params.indices where g.params[i].name == "towers.income.logit.b" {
+        g.params[i].initializer = .constant(2)
+      }
+      for i in g.params.indices where g.params[i].name == "towers.married.logit.b" {
+        g.params[i].initializer = .constant(-2)
+      }
+    }
+  }
+
+  func check(
+    _ graph: Graph, threads: Int, training: Bool = false, adjust: (inout Graph) -> Void = { _ in }
+  ) throws {
     var g = graph
     // Bigger embeddings than the 1e-4 default so their gradients are measurable.
     for i in g.params.indices where g.params[i].kind == .embedding { g.params[i].initializer = .normal(std: 0.3) }
     // Non-zero biases so that every bias gradient path is exercised away from zero.
     for i in g.params.indices where g.params[i].kind == .bias { g.params[i].initializer = .uniform(limit: 0.1) }
+    adjust(&g)
     let data = try Repo.data(g)
     let session = Session(graph: g, fitted: data.fitted, seed: 7, threads: threads)
     let ex = session.executor
