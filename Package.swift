@@ -53,6 +53,8 @@ let package = Package(
     .target(name: "MTLCompiler", dependencies: ["MTLIR", "MTLGraph", "MTLData", "MTLDiagnostics", "MTLSupport"]),
     // Forward/backward kernels over raw buffers. No IR, no graph.
     .target(name: "MTLKernels", dependencies: ["COpenBLAS", "CXSMM"], swiftSettings: fastMath),
+    // `mtlc synth`: synthetic data whose truth is known (click logs, the MMoE paper's tasks).
+    .target(name: "MTLSynth", dependencies: ["MTLSupport"]),
     // `mtlc init`: a starting spec from a CSV's header and a sample of its rows.
     .target(name: "MTLInit", dependencies: ["MTLData", "MTLSupport"]),
     // CSV reading, feature pipelines, labels, splits, batching.
@@ -70,7 +72,7 @@ let package = Package(
     .executableTarget(
       name: "mtlc",
       dependencies: [
-        "MTLCompiler", "MTLTrain", "MTLDiagnostics", "MTLONNX", "MTLInit",
+        "MTLCompiler", "MTLTrain", "MTLDiagnostics", "MTLONNX", "MTLInit", "MTLSynth",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
 

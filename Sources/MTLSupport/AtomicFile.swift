@@ -97,3 +97,72 @@ public enum AtomicFile {
 }
 
 func errnoText() -> String { String(cString: strerror(errno)) }
+
+/// A file written in pieces, for outputs too large to hold (`mtlc synth`): bytes go through a
+/// 1 MiB buffer into a temporary sibling, and `commit()` flushes, fsyncs and renames it over the
+/// target, so the target is either the old file or the whole new one. Not committed (an error, an
+/// interrupt), the temporary file is removed. Path `-` streams to standard output instead.
+public final class StreamingFile {
+  public let path: String
+  private let tmp: String?
+  private let fd: Int32
+  private var buffer: [UInt8] = []
+  private var done = false
+
+  public init(_ path: String) throws {
+    self.path = path
+    if path == "-" {
+      tmp = nil
+      fd = 1
+    } else {
+      let t = path + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+      fd = open(t, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+      guard fd >= 0 else { throw FileError(path: path, reason: errnoText()) }
+      tmp = t
+    }
+    buffer.reserveCapacity(1 << 20)
+  }
+
+  deinit { if !done { abandon() } }
+
+  public func write(_ text: String) throws {
+    buffer.append(contentsOf: text.utf8)
+    if buffer.count >= 1 << 20 { try flush() }
+  }
+
+  private func flush() throws {
+    try buffer.withUnsafeBytes { raw in
+      var off = 0
+      while off < raw.count {
+        let n = Glibc.write(fd, raw.baseAddress! + off, raw.count - off)
+        if n < 0 {
+          if errno == EINTR { continue }
+          throw FileError(path: path, reason: errnoText())
+        }
+        off += n
+      }
+    }
+    buffer.removeAll(keepingCapacity: true)
+  }
+
+  /// Writes what is buffered and puts the file in place.
+  public func commit() throws {
+    try flush()
+    done = true
+    guard let tmp else { return }
+    defer { close(fd) }
+    guard fsync(fd) == 0, rename(tmp, path) == 0 else {
+      let r = errnoText()
+      unlink(tmp)
+      throw FileError(path: path, reason: r)
+    }
+  }
+
+  /// Drops the temporary file (the target is left as it was).
+  public func abandon() {
+    done = true
+    guard let tmp else { return }
+    close(fd)
+    unlink(tmp)
+  }
+}

@@ -13,7 +13,9 @@ import MTLTrain
 #endif
 
 /// Commands that train and use models.
-let runtimeCommands: [ParsableCommand.Type] = [Run.self, Predict.self, Evaluate.self, Export.self, Init.self]
+let runtimeCommands: [ParsableCommand.Type] = [
+  Run.self, Predict.self, Evaluate.self, Export.self, Init.self, Synth.self,
+]
 
 /// A spec (compiled now, with any `--set` flags) or a compiled model file. Spec errors exit 1.
 /// With `checkData`, the spec's data files are read for the checks `validate` makes (columns,
