@@ -34,6 +34,8 @@ let package = Package(
     // System libraries: module maps and nothing else.
     .systemLibrary(name: "CLibYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
     .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+    // zlib, for gzip-compressed data files (`.csv.gz`).
+    .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
     // LIBXSMM's JIT small-matrix kernels behind a row-major shim (one transpose LIBXSMM lacks).
     .target(name: "CXSMM", cSettings: libxsmm.c, linkerSettings: libxsmm.link),
 
@@ -58,7 +60,7 @@ let package = Package(
     // `mtlc init`: a starting spec from a CSV's header and a sample of its rows.
     .target(name: "MTLInit", dependencies: ["MTLData", "MTLSupport"]),
     // CSV reading, feature pipelines, labels, splits, batching.
-    .target(name: "MTLData", dependencies: ["MTLGraph", "MTLSupport", "MTLDiagnostics"]),
+    .target(name: "MTLData", dependencies: ["MTLGraph", "MTLSupport", "MTLDiagnostics", "CZlib"]),
     // Executes a graph: buffer plan, forward/backward, optimisers.
     .target(name: "MTLRuntime", dependencies: ["MTLGraph", "MTLKernels", "MTLSupport"], swiftSettings: fastMath),
     // Training loop, metrics, checkpoints, predict.

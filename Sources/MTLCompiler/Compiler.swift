@@ -112,7 +112,9 @@ public enum Compiler {
       options.readData
       ? { file in
         do {
-          return .columns(try RawTable.readHeader(options.located(file), delimiter: spec.data.delimiter))
+          return .columns(
+            try RawTable.readHeader(
+              options.located(file), delimiter: spec.data.delimiter, columns: spec.data.columns?.value))
         } catch let e as DataError {
           return .unreadable(e.message)
         } catch {
@@ -127,7 +129,9 @@ public enum Compiler {
       ? { file, name in
         if tables[file] == nil {
           tables[file] = .some(
-            try? RawTable.read(options.located(file), delimiter: spec.data.delimiter, onBadRow: .skip))
+            try? RawTable.read(
+              options.located(file), delimiter: spec.data.delimiter, onBadRow: .skip, columns: spec.data.columns?.value)
+          )
         }
         guard let t = tables[file] ?? nil, let c = t.columnIndex(name) else { return nil }
         var counts: [String: Int] = [:]

@@ -212,6 +212,7 @@ public struct Lowering {
       },
       labels: labels, onBadRow: BadRowPolicy(rawValue: m.data.onBadRow.rawValue)!)
     pipeline.validation = m.data.validation
+    pipeline.columns = m.data.columns
     pipeline.validationFraction = m.data.validation == nil ? m.data.validationFraction : 0
     let tr = m.training
     var training = Training(

@@ -69,20 +69,20 @@ public struct RawTable: Sendable {
   /// Reads and parses a CSV file. `delimiter` is one ASCII character. With `onBadRow: .skip`,
   /// records with a row-level syntax problem are dropped (see `skipped`); the value problems a
   /// pipeline finds are dropped by `droppingBadRows(for:)`.
-  public static func read(_ path: String, delimiter: String = ",", onBadRow: BadRowPolicy = .error)
-    throws -> RawTable
-  {
+  public static func read(
+    _ path: String, delimiter: String = ",", onBadRow: BadRowPolicy = .error, columns: [String]? = nil
+  ) throws -> RawTable {
     let bytes: [UInt8]
     do {
       bytes = try AtomicFile.read(path, limit: Int(UInt32.max) - 1)
     } catch let e as FileError {
       throw DataError(path: path, message: "cannot read the file: \(e.reason)")
     }
-    return try parse(bytes, path: path, delimiter: delimiter, onBadRow: onBadRow)
+    return try parse(bytes, path: path, delimiter: delimiter, onBadRow: onBadRow, columns: columns)
   }
 
   /// The header of a CSV file, without parsing its records (what `mtlc validate` checks).
-  public static func readHeader(_ path: String, delimiter: String = ",") throws -> [String] {
+  public static func readHeader(_ path: String, delimiter: String = ",", columns: [String]? = nil) throws -> [String] {
     let delim = try delimiterByte(delimiter, path: path)
     var bytes: [UInt8]
     do {
@@ -90,6 +90,8 @@ public struct RawTable: Sendable {
     } catch let e as FileError {
       throw DataError(path: path, message: "cannot read the file: \(e.reason)")
     }
+    if let columns { return columns }
+    if Gzip.isCompressed(bytes) { bytes = try Gzip.inflate(bytes, path: path, limit: Int(UInt32.max) - 1) }
     return try bytes.withUnsafeMutableBufferPointer { buf in
       var parser = CSVParser(buf: buf, path: path, delimiter: delim)
       return try parser.parseHeader()
@@ -98,16 +100,19 @@ public struct RawTable: Sendable {
 
   /// Parses CSV text held in memory; `path` is only used in error messages.
   public static func parse(
-    _ bytes: consuming [UInt8], path: String, delimiter: String = ",", onBadRow: BadRowPolicy = .error
+    _ bytes: consuming [UInt8], path: String, delimiter: String = ",", onBadRow: BadRowPolicy = .error,
+    columns: [String]? = nil
   ) throws -> RawTable {
     let delim = try delimiterByte(delimiter, path: path)
-    guard bytes.count < Int(UInt32.max) else {
+    var storage = bytes
+    if Gzip.isCompressed(storage) { storage = try Gzip.inflate(storage, path: path, limit: Int(UInt32.max) - 1) }
+    guard storage.count < Int(UInt32.max) else {
       throw DataError(path: path, message: "the file is larger than 4 GiB")
     }
-    var storage = bytes
     let (header, headerLine, spans, lines, skipped) = try storage.withUnsafeMutableBufferPointer {
       buf in
       var parser = CSVParser(buf: buf, path: path, delimiter: delim, skip: onBadRow == .skip)
+      parser.givenHeader = columns
       return try parser.parseAll()
     }
     return RawTable(
@@ -206,6 +211,8 @@ struct CSVParser {
   var line = 1
   /// Set once the header is parsed (for error messages).
   var header: [String]? = nil
+  /// The column names of a file without a header line (`data.columns`): its first line is a record.
+  var givenHeader: [String]? = nil
 
   init(buf: UnsafeMutableBufferPointer<UInt8>, path: String, delimiter: UInt8, skip: Bool = false) {
     self.buf = buf
@@ -229,21 +236,29 @@ struct CSVParser {
     var cells: [CellSpan] = []
     var flagged: [(field: Int, flag: UInt8)] = []
     let headerStart = i
-    // The header is never skipped: without it no record can be read.
-    guard let (headerLine, _) = try nextRecord(&cells, &flagged, keep: Int.max, lenient: false)
-    else {
-      throw DataError(path: path, message: "the file is empty")
-    }
-    for (k, flag) in flagged {
-      if let m = cellProblem(cells[k], flag) {
-        throw DataError(path: path, row: headerLine, message: "header field \(k + 1): \(m)")
-      }
-    }
     var names: [String] = []
-    for s in cells {
-      names.append(
-        String(
-          decoding: UnsafeBufferPointer(rebasing: buf[Int(s.start)..<Int(s.end)]), as: UTF8.self))
+    let headerLine: Int
+    if let givenHeader {
+      // No header line: the names come from the spec, and every line is a record.
+      names = givenHeader
+      headerLine = 0
+    } else {
+      // The header is never skipped: without it no record can be read.
+      guard let (line, _) = try nextRecord(&cells, &flagged, keep: Int.max, lenient: false)
+      else {
+        throw DataError(path: path, message: "the file is empty")
+      }
+      headerLine = line
+      for (k, flag) in flagged {
+        if let m = cellProblem(cells[k], flag) {
+          throw DataError(path: path, row: headerLine, message: "header field \(k + 1): \(m)")
+        }
+      }
+      for s in cells {
+        names.append(
+          String(
+            decoding: UnsafeBufferPointer(rebasing: buf[Int(s.start)..<Int(s.end)]), as: UTF8.self))
+      }
     }
     var seen: [String: Int] = [:]
     for (k, name) in names.enumerated() {
@@ -259,7 +274,7 @@ struct CSVParser {
 
     let c = names.count
     // A guess at the row count from the header's length (rows are usually no shorter).
-    let guess = min(buf.count / max(i - headerStart, 8), 1 << 24)
+    let guess = min(buf.count / max(i - headerStart, givenHeader == nil ? 8 : 8 * names.count), 1 << 24)
     cells.removeAll(keepingCapacity: true)
     cells.reserveCapacity(guess * c)
     var lines: [Int32] = []

@@ -102,7 +102,7 @@ public struct LoadedData: Equatable, Sendable {
       } catch {
         // As without a cache: a syntax error in the train file is reported before the others'.
         _ = try RawTable.parse(
-          trainBytes, path: trainFile, delimiter: p.delimiter, onBadRow: p.onBadRow)
+          trainBytes, path: trainFile, delimiter: p.delimiter, onBadRow: p.onBadRow, columns: p.columns)
         throw error
       }
     }
@@ -155,7 +155,7 @@ public struct LoadedData: Equatable, Sendable {
   ) throws -> LoadedData {
     /// Parsed, and under `skip` without its bad rows.
     func table(_ bytes: consuming [UInt8], _ path: String) throws -> RawTable {
-      let t = try RawTable.parse(bytes, path: path, delimiter: p.delimiter, onBadRow: p.onBadRow)
+      let t = try RawTable.parse(bytes, path: path, delimiter: p.delimiter, onBadRow: p.onBadRow, columns: p.columns)
       return p.onBadRow == .skip ? try t.droppingBadRows(for: p) : t
     }
     func report(_ t: RawTable) -> SkipReport? { t.skipped.isEmpty ? nil : t.skipped }

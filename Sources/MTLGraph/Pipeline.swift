@@ -162,6 +162,9 @@ public struct Pipeline: Codable, Equatable, Sendable {
   /// when 0). In the file only when set, so pipelines without them are unchanged.
   public var validation: String? = nil
   public var validationFraction: Double = 0
+  /// The column names of data files without a header line (Criteo's TSV); nil: the first line of
+  /// each file names its columns. In the file only when set.
+  public var columns: [String]? = nil
   public var delimiter: String
   public var sparse: [SparseFeature]
   public var dense: [DenseFeature]
@@ -188,7 +191,7 @@ public struct Pipeline: Codable, Equatable, Sendable {
 
   enum CodingKeys: String, CodingKey {
     case train, test, testFraction, splitSeed, delimiter, sparse, dense, labels, onBadRow, validation,
-      validationFraction
+      validationFraction, columns
   }
 
   /// Id columns of an encoded example: one per single-valued sparse feature, `maxLength` per
@@ -219,6 +222,7 @@ public struct Pipeline: Codable, Equatable, Sendable {
     onBadRow = try c.decodeIfPresent(BadRowPolicy.self, forKey: .onBadRow) ?? .error
     validation = try c.decodeIfPresent(String.self, forKey: .validation)
     validationFraction = try c.decodeIfPresent(Double.self, forKey: .validationFraction) ?? 0
+    columns = try c.decodeIfPresent([String].self, forKey: .columns)
   }
 
   public func encode(to encoder: any Encoder) throws {
@@ -234,6 +238,7 @@ public struct Pipeline: Codable, Equatable, Sendable {
     if onBadRow != .error { try c.encode(onBadRow, forKey: .onBadRow) }
     try c.encodeIfPresent(validation, forKey: .validation)
     if validationFraction != 0 { try c.encode(validationFraction, forKey: .validationFraction) }
+    try c.encodeIfPresent(columns, forKey: .columns)
   }
 
   /// Whether the data has a validation set (a file, or a fraction of the training rows).

@@ -53,6 +53,8 @@ public struct DataSource: Sendable {
   public var onBadRow: BadRowAction
   public var validation: String? = nil
   public var validationFraction: Double = 0
+  /// Column names of header-less files (`data.columns`).
+  public var columns: [String]? = nil
 }
 
 /// Experts `start..<start+count` of expert group `group`: what a gate mixes.

@@ -280,6 +280,7 @@ public struct Validator {
       splitSeed: d.splitSeed ?? spec.training.seed, delimiter: d.delimiter, onBadRow: d.onBadRow)
     source.validation = d.validation.map(resolve)
     source.validationFraction = d.validationFraction
+    source.columns = d.columns?.value
     return source
   }
 

@@ -81,6 +81,8 @@ public struct DataDecl: Sendable {
   public var missing: [String]
   public var onBadRow: BadRowAction
   public var span: Span
+  /// `columns: [...]`: the data files have no header line; these name their columns in order.
+  public var columns: Located<[String]>? = nil
 }
 
 public struct FeatureDecl: Sendable {

@@ -62,7 +62,7 @@ public enum SpecDecoder {
         node, "`data`",
         allowed: [
           "train", "test", "test_fraction", "split_seed", "delimiter", "missing", "on_bad_row", "validation",
-          "validation_fraction",
+          "validation_fraction", "columns",
         ],
         required: ["train"])
     else { return nil }
@@ -118,6 +118,23 @@ public enum SpecDecoder {
       onBadRow: onBadRow ?? .error, span: r.keySpan(node))
     d.validation = validation
     d.validationFraction = validationFraction
+    if let n = m.value("columns"), let list = r.stringList(n, "`data.columns`") {
+      var seen: [String: Span] = [:]
+      for c in list {
+        if let first = seen[c.value] {
+          r.diags.error(
+            .duplicateName, "column `\(c.value)` is named twice in `data.columns`", at: c.span,
+            notes: ["first named at \(first.location)"])
+        }
+        seen[c.value] = c.span
+      }
+      if list.isEmpty {
+        r.diags.error(
+          .emptyList, "`data.columns` is empty", at: n.span, help: "name every column of the files, in order")
+      } else {
+        d.columns = Located(list.map(\.value), n.span)
+      }
+    }
     return d
   }
 

@@ -21,7 +21,7 @@ public enum Inference {
   /// reported (`skipped`), as in training.
   static func table(_ s: Session, _ path: String, labels: Bool) throws -> RawTable {
     let p = s.fitted.pipeline
-    let t = try RawTable.read(path, delimiter: p.delimiter, onBadRow: p.onBadRow)
+    let t = try RawTable.read(path, delimiter: p.delimiter, onBadRow: p.onBadRow, columns: p.columns)
     return p.onBadRow == .skip ? try t.droppingBadRows(for: p, labels: labels) : t
   }
 
