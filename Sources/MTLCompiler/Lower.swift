@@ -192,7 +192,7 @@ public struct Lowering {
       sparse: m.sparse.map { s in
         let v: Vocabulary
         switch s.vocabulary {
-        case .learned(let n): v = .learned(minCount: n)
+        case .learned(let n, let most): v = .learned(minCount: n, maxSize: most)
         case .fixed(let vs): v = .fixed(vs)
         case .hashed(let b): v = .hashed(buckets: b)
         }

@@ -237,7 +237,8 @@ public struct FittedPipeline: Codable, Equatable, Sendable {
       var values: [String] = []
       var buckets: Int? = nil
       switch feature.vocabulary {
-      case .learned(let minCount): values = counters[counterOf[f]]!.vocabulary(minCount: minCount)
+      case .learned(let minCount, let maxSize):
+        values = counters[counterOf[f]]!.vocabulary(minCount: minCount, maxSize: maxSize)
       case .fixed(let list): values = list
       case .hashed(let b): buckets = b
       }
@@ -369,7 +370,7 @@ public struct FittedPipeline: Codable, Equatable, Sendable {
         throw DataError(path: path, message: "two features are named `\(f.name)`")
       }
       switch f.vocabulary {
-      case .learned(let minCount) where minCount < 1:
+      case .learned(let minCount, let maxSize) where minCount < 1 || (maxSize ?? 1) < 1:
         throw DataError(
           path: path,
           message: "sparse feature `\(f.name)`: minCount must be at least 1, not \(minCount)")
@@ -433,12 +434,19 @@ struct ValueCounter {
     counts[k - markers] += 1
   }
 
-  /// The values seen at least `minCount` times, sorted by bytes.
-  func vocabulary(minCount: Int) -> [String] {
-    var keys: [[UInt8]] = []
-    for k in markers..<seen.count where counts[k - markers] >= minCount { keys.append(seen.key(k)) }
-    keys.sort { $0.lexicographicallyPrecedes($1) }
-    return keys.map { String(decoding: $0, as: UTF8.self) }
+  /// The values seen at least `minCount` times, sorted by bytes; with `maxSize`, the `maxSize`
+  /// most frequent of them, a tie at the cut going to the values first in byte order.
+  func vocabulary(minCount: Int, maxSize: Int? = nil) -> [String] {
+    var keys: [(bytes: [UInt8], count: Int)] = []
+    for k in markers..<seen.count where counts[k - markers] >= minCount {
+      keys.append((seen.key(k), counts[k - markers]))
+    }
+    if let maxSize, keys.count > maxSize {
+      keys.sort { $0.count != $1.count ? $0.count > $1.count : $0.bytes.lexicographicallyPrecedes($1.bytes) }
+      keys.removeSubrange(maxSize...)
+    }
+    keys.sort { $0.bytes.lexicographicallyPrecedes($1.bytes) }
+    return keys.map { String(decoding: $0.bytes, as: UTF8.self) }
   }
 }
 

@@ -2,7 +2,9 @@
 
 public enum Vocabulary: Codable, Equatable, Sendable {
   /// Learned from the training rows: every distinct non-missing value, sorted.
-  case learned(minCount: Int)
+  /// The training values seen at least `minCount` times; with `maxSize`, only the `maxSize` most
+  /// frequent of them (equal counts in byte order of the values).
+  case learned(minCount: Int, maxSize: Int? = nil)
   /// A fixed list given in the spec.
   case fixed([String])
   /// FNV-1a hash of the value modulo `buckets`.

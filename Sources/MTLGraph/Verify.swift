@@ -459,7 +459,7 @@ extension Pipeline {
       switch s.vocabulary {
       case .hashed(let b) where !(1...GraphLimits.maxHashBuckets).contains(b):
         throw GraphProblem(at + ".vocabulary", "hash bucket count \(b) is outside 1...\(GraphLimits.maxHashBuckets)")
-      case .learned(let n) where n < 1:
+      case .learned(let n, let most) where n < 1 || (most ?? 1) < 1:
         throw GraphProblem(at + ".vocabulary", "min count must be at least 1")
       default: break
       }

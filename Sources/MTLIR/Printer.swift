@@ -155,7 +155,9 @@ public enum IRPrinter {
   }
   static func vocab(_ v: VocabularyDecl) -> String {
     switch v {
-    case .learned(let n): return n == 1 ? "learned" : "learned(min_count=\(n))"
+    case .learned(let n, let most):
+      let parts = (n == 1 ? [] : ["min_count=\(n)"]) + (most.map { ["max_size=\($0)"] } ?? [])
+      return parts.isEmpty ? "learned" : "learned(\(parts.joined(separator: ",")))"
     case .fixed(let vs): return "fixed(\(vs.count))"
     case .hashed(let b): return "hashed(\(b))"
     }

@@ -64,7 +64,7 @@ public enum LossBalancingMethod: String, Sendable, CaseIterable { case none, unc
 public enum BadRowAction: String, Sendable, CaseIterable { case error, skip }
 
 public enum VocabularyDecl: Sendable {
-  case learned(minCount: Int)
+  case learned(minCount: Int, maxSize: Int? = nil)
   case fixed([String])
   case hashed(buckets: Int)
 }

@@ -264,17 +264,25 @@ public enum SpecDecoder {
       return nil
     }
     guard
-      let m = r.mapping(node, "`vocabulary` of \(what)", allowed: ["min_count", "values", "hash_buckets"])
+      let m = r.mapping(
+        node, "`vocabulary` of \(what)", allowed: ["min_count", "max_size", "values", "hash_buckets"])
     else { return nil }
-    let given = m.pairs.map(\.name).filter { ["min_count", "values", "hash_buckets"].contains($0) }
-    if given.count != 1 {
+    // `min_count` and `max_size` together make one learned vocabulary.
+    let kinds = Set(
+      m.pairs.map(\.name).filter { ["min_count", "max_size", "values", "hash_buckets"].contains($0) }
+        .map { $0 == "max_size" ? "min_count" : $0 })
+    if kinds.count != 1 {
       r.diags.error(
-        .conflictingKeys, "`vocabulary` of \(what) needs exactly one of `min_count`, `values`, `hash_buckets`",
+        .conflictingKeys,
+        "`vocabulary` of \(what) needs exactly one of `min_count` (with `max_size`), `values`, `hash_buckets`",
         at: r.keySpan(node))
       return nil
     }
-    if let n = m.value("min_count") {
-      return r.int(n, "`min_count`", in: 1...1_000_000_000).map { .learned(minCount: $0) }
+    if m.value("min_count") != nil || m.value("max_size") != nil {
+      let minCount = m.value("min_count").map { r.int($0, "`min_count`", in: 1...1_000_000_000) } ?? 1
+      let maxSize = m.value("max_size").map { r.int($0, "`max_size`", in: 1...100_000_000) }
+      guard let minCount, maxSize != .some(nil) else { return nil }
+      return .learned(minCount: minCount, maxSize: maxSize ?? nil)
     }
     if let n = m.value("hash_buckets") {
       return r.int(n, "`hash_buckets`", in: 1...100_000_000).map { .hashed(buckets: $0) }

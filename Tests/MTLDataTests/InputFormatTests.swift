@@ -81,3 +81,22 @@ import Testing
     #expect(data.fitted.sparse[0].values.allSatisfy { $0.hasPrefix("cat") })
   }
 }
+
+@Suite struct VocabularyBoundTests {
+  // Counts: a 4, b 3, c 3, d 2, e 1 (and the missing marker, never a value).
+  let csv = "c,y\na,1\nb,1\nc,1\na,1\nd,1\nb,1\nc,1\na,1\ne,1\n?,1\nd,1\na,1\nb,1\nc,1\n"
+
+  @Test func maxSizeKeepsTheMostFrequentTiesInByteOrder() throws {
+    let t = try table(csv)
+    func fit(_ v: Vocabulary) throws -> [String] {
+      try FittedPipeline.fit(pipeline(sparse: [sparse("c", v)]), table: t, rows: Array(0..<t.rowCount)).sparse[0].values
+    }
+    #expect(try fit(.learned(minCount: 1)) == ["a", "b", "c", "d", "e"])
+    // The 2 most frequent: a (4), then b and c tie at 3: b comes first in byte order.
+    #expect(try fit(.learned(minCount: 1, maxSize: 2)) == ["a", "b"])
+    #expect(try fit(.learned(minCount: 1, maxSize: 3)) == ["a", "b", "c"])
+    // min_count first, then the cap; the kept values stay in byte order (their embedding rows).
+    #expect(try fit(.learned(minCount: 3, maxSize: 10)) == ["a", "b", "c"])
+    #expect(try fit(.learned(minCount: 2, maxSize: 4)) == ["a", "b", "c", "d"])
+  }
+}
