@@ -240,6 +240,9 @@ struct CSVParser {
     let headerLine: Int
     if let givenHeader {
       // No header line: the names come from the spec, and every line is a record.
+      guard !givenHeader.isEmpty else {
+        throw DataError(path: path, message: "no column names for a file without header")
+      }
       names = givenHeader
       headerLine = 0
     } else {
@@ -274,7 +277,7 @@ struct CSVParser {
 
     let c = names.count
     // A guess at the row count from the header's length (rows are usually no shorter).
-    let guess = min(buf.count / max(i - headerStart, givenHeader == nil ? 8 : 8 * names.count), 1 << 24)
+    let guess = min(buf.count / max(i - headerStart, givenHeader == nil ? 8 : 8 * max(names.count, 1)), 1 << 24)
     cells.removeAll(keepingCapacity: true)
     cells.reserveCapacity(guess * c)
     var lines: [Int32] = []

@@ -3,6 +3,7 @@
 // Dimension letters: N examples, S sparse features, D dense features, L label columns (tasks with
 // labels), B a batch.
 
+import Foundation
 import MTLGraph
 import MTLSupport
 
@@ -176,6 +177,16 @@ extension FittedPipeline {
     let offsets = p.idOffsets
     let d = p.dense.count
     let l = p.labels.count
+    // The encoded arrays are held in memory: refuse what cannot fit rather than be killed.
+    let bytes = Double(n) * Double(w + d + l + 2) * 4
+    let budget = Double(ProcessInfo.processInfo.physicalMemory) / 2
+    guard bytes <= budget else {
+      throw DataError(
+        path: table.path,
+        message:
+          "encoding \(n) rows of \(w) sparse ids, \(d) dense values and \(l) labels needs \(Int(bytes / 1e9)) GB, over half this machine's memory"
+      )
+    }
     var sparseOut = [Int32](repeating: 0, count: n * w)  // [N, idColumns]
     var denseOut = [Float](repeating: 0, count: n * d)  // [N, D]
     var labelsOut = [Float](repeating: 0, count: n * l)  // [N, L]

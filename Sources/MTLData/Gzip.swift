@@ -5,6 +5,13 @@
 // small file that inflates without end is an error, not an exhausted machine.
 import CZlib
 
+extension RawTable {
+  /// `bytes` inflated when they are a gzip file (`Gzip`), else as they are.
+  public static func inflatedIfCompressed(_ bytes: [UInt8], path: String) throws -> [UInt8] {
+    Gzip.isCompressed(bytes) ? try Gzip.inflate(bytes, path: path, limit: Int(UInt32.max) - 1) : bytes
+  }
+}
+
 enum Gzip {
   static func isCompressed(_ bytes: [UInt8]) -> Bool { bytes.count >= 2 && bytes[0] == 0x1F && bytes[1] == 0x8B }
 

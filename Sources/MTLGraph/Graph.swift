@@ -205,7 +205,8 @@ public enum OpKind: String, Codable, Sendable {
   /// a [B, K], b [B, K] -> `scale` · Σ_k a·b [B, 1]: AITM's attention score of one candidate.
   case dot
   /// x [B, E, W] -> act(x) [B, E, W], element-wise, for the activations a producer cannot fuse
-  /// (`Activation.fusesIntoProducer`) and for `leaky_relu` with a `slope` other than 0.01.
+  /// (`Activation.fusesIntoProducer`) and for `leaky_relu` whose spec gives a `slope` other than
+  /// its default (a `slope` written as 0.01 is the default and fuses).
   /// params: [slope [C]] for `prelu` (C = E·W, one learned slope per unit), none otherwise.
   case activation
   /// x [B, E, W] -> x [B, E, W], each element kept with probability 1 − `rate` and scaled by

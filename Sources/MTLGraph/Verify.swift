@@ -18,6 +18,10 @@ public enum GraphLimits {
   public static let maxEmbeddingDim = 4096
   /// Values of a multi-valued feature kept per cell (`max_length`).
   public static let maxBagLength = 1024
+  /// Sparse id columns of an example (one per single-valued feature, `max_length` per bag).
+  public static let maxIdColumns = 16_384
+  /// Column names of header-less files (`pipeline.columns`).
+  public static let maxColumns = 100_000
   public static let maxHashBuckets = 100_000_000
   /// Classes of a multiclass task.
   public static let maxClasses = 10_000
@@ -165,6 +169,8 @@ extension Graph {
         throw GraphProblem(at + ".initializer", "Glorot fans must be positive")
       case .normal(let s) where !(s.isFinite && s >= 0), .uniform(let s) where !(s.isFinite && s >= 0):
         throw GraphProblem(at + ".initializer", "the scale must be a non-negative number")
+      case .constant(let v) where !Float(v).isFinite:
+        throw GraphProblem(at + ".initializer", "the constant must be a finite Float")
       default: break
       }
     }
@@ -414,6 +420,9 @@ extension Graph {
       guard probabilities.contains(c.input), probabilities.contains(c.upstream), c.input != c.upstream,
         c.weight.isFinite, c.weight >= 0
       else { throw GraphProblem("calibrations[\(i)]", "calibration of `\(c.task)` is malformed") }
+      guard training.lossBalancing == nil || training.lossBalancing == .uncertainty else {
+        throw GraphProblem("calibrations[\(i)]", "a calibration needs loss balancing `none` or `uncertainty`")
+      }
     }
   }
 }
@@ -442,6 +451,15 @@ extension Pipeline {
     }
     if p.delimiter.utf8.count != 1 {
       throw GraphProblem("pipeline.delimiter", "the delimiter must be one byte")
+    }
+    if let cs = p.columns, cs.isEmpty || Set(cs).count != cs.count || cs.count > GraphLimits.maxColumns {
+      throw GraphProblem(
+        "pipeline.columns", "the column names of header-less files are 1...\(GraphLimits.maxColumns) distinct names")
+    }
+    if p.idColumns > GraphLimits.maxIdColumns {
+      throw GraphProblem(
+        "pipeline.sparse",
+        "the sparse features need \(p.idColumns) id columns per row, over \(GraphLimits.maxIdColumns)")
     }
     for (i, s) in p.sparse.enumerated() {
       let at = "pipeline.sparse[\(i)]"

@@ -147,12 +147,14 @@ public enum StarterSpec {
 
   /// The first `sampleRows` rows of the file (whole lines only).
   static func sample(_ path: String, delimiter: String) throws -> RawTable {
-    let bytes: [UInt8]
+    var bytes: [UInt8]
     do {
-      bytes = try AtomicFile.read(path, limit: Int.max)
+      bytes = try AtomicFile.read(path, limit: Int(UInt32.max) - 1)
     } catch let e as FileError {
       throw DataError(path: path, message: e.reason)
     }
+    // A gzip file is sampled from its text.
+    bytes = try RawTable.inflatedIfCompressed(bytes, path: path)
     var end = bytes.count
     var lines = 0
     for (i, b) in bytes.enumerated() where b == 0x0A {

@@ -37,7 +37,10 @@ public enum BLAS {
       }
       return
     }
-    let library = forced ?? self.library(M: M, N: N, K: K, alpha: alpha, beta: beta)
+    // LIBXSMM's kernels take alpha 1 and beta 0 or 1 only, forced or not.
+    let library =
+      alpha == 1 && (beta == 0 || beta == 1)
+      ? forced ?? self.library(M: M, N: N, K: K, alpha: alpha, beta: beta) : .openblas
     if library == .libxsmm,
       mtlc_xsmm_gemm(
         transA ? 1 : 0, transB ? 1 : 0, Int32(M), Int32(N), Int32(K), a, Int32(lda), b, Int32(ldb), beta == 0 ? 1 : 0,

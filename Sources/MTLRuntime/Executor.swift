@@ -528,6 +528,9 @@ public final class Executor {
     for i in 0..<lossWeights.count { stepWeights[i] = lossWeights[i] }
     runForward()
     seedGradients = true
+    // Each task's own gradient: the calibration terms belong to none of them.
+    for w in workers { w.calibrating = false }
+    defer { for w in workers { w.calibrating = true } }
     for t in 0..<lossWeights.count {
       for i in 0..<lossWeights.count { lossWeights[i] = i == t ? stepWeights[i] : 0 }
       pool.run(Phase.losses.rawValue)

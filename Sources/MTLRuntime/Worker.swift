@@ -173,6 +173,8 @@ final class Worker {
   var lossValues: [Double]
   /// This worker's share of the calibration terms (already divided by the batch size).
   var calibrationValue = 0.0
+  /// Whether `computeLosses` adds the calibration terms (not while one task's gradient is kept).
+  var calibrating = true
   /// Per loss: its label may be absent on some rows (`LabelColumn.maskable`).
   let maskable: [Bool]
 
@@ -429,16 +431,19 @@ final class Worker {
         case .softmaxCrossEntropy: preconditionFailure("a softmax cross-entropy loss is always maskable")
         }
       }
-      if gradients {
+      if gradients && needsGrad[l.input] {
         let g = valueGrads[l.input]
         for b in 0..<(B * graph.values[l.input].rowWidth) { g[b] += scratch[b] }
       }
     }
-    // AITM's calibrations: a mean over the whole batch, so each row weighs W / batch.
+    // AITM's calibrations: a mean over the whole batch, so each row weighs W / batch. Not a task
+    // loss: left out of the passes that keep one task's gradient (`calibrating` false).
     calibrationValue = 0
-    for c in graph.calibrations ?? [] {
+    for c in graph.calibrations ?? [] where calibrating {
+      let seed = gradients
       calibrationValue += Kernels.calibration(
-        dp: gradients ? valueGrads[c.input] : nil, dq: gradients ? valueGrads[c.upstream] : nil, p: values[c.input],
+        dp: seed && needsGrad[c.input] ? valueGrads[c.input] : nil,
+        dq: seed && needsGrad[c.upstream] ? valueGrads[c.upstream] : nil, p: values[c.input],
         q: values[c.upstream], weight: c.weight / Float(batch), B: B)
     }
   }

@@ -39,9 +39,11 @@ public enum SpecIncludes {
   }
 
   /// The `include` value of a section written `{include: FILE}`, or nil when it is not one.
+  /// A mapping with an `include` key whose value is not a scalar (a task named `include`) is not one.
   static func target(_ node: YAMLNode, _ diags: inout Diagnostics) -> Located<String>? {
     guard case .mapping(let pairs) = node.kind,
-      let p = pairs.first(where: { if case .scalar("include", _) = $0.key.kind { return true } else { return false } })
+      let p = pairs.first(where: { if case .scalar("include", _) = $0.key.kind { return true } else { return false } }),
+      case .scalar = p.value.kind
     else { return nil }
     for other in pairs where other.key.span != p.key.span {
       diags.error(

@@ -247,6 +247,13 @@ public enum SpecDecoder {
       }
       separator = Located(s, n.span)
     }
+    if m.value("separator") == nil && delimiter == "|" {
+      r.diags.error(
+        .conflictingKeys,
+        "\(what) splits its cells at `|` when no `separator` is given, and `|` is the file's delimiter",
+        at: r.keySpan(node), help: "give `separator:` another character, e.g. `separator: \";\"`")
+      return nil
+    }
     guard let n = m.value("max_length"), let maxLength = r.int(n, "`max_length` of \(what)", in: 1...1024) else {
       return nil
     }

@@ -103,6 +103,8 @@ enum ModelTarget {
     let g = executor.graph
     let rows = min(executor.maxBatch, 64)
     let S = g.pipeline.sparse.count
+    let W = g.pipeline.idColumns
+    let offsets = g.pipeline.idOffsets
     let D = g.pipeline.dense.count
     let L = g.pipeline.labels.count
     executor.setBatch(rows: rows) { first, count, sparse, dense, labels in
@@ -110,7 +112,10 @@ enum ModelTarget {
         let r = first + i
         for s in 0..<S {
           let n = max(sparseRows[s], 1)
-          sparse[i * S + s] = Int32(truncatingIfNeeded: r == 0 ? n - 1 : (r &* 7 &+ s) % n)
+          let id = Int32(truncatingIfNeeded: r == 0 ? n - 1 : (r &* 7 &+ s) % n)
+          // A bag: its first id, then padding.
+          let width = g.pipeline.sparse[s].multi?.maxLength ?? 1
+          for k in 0..<width { sparse[i * W + offsets[s] + k] = k == 0 ? id : -1 }
         }
         for j in 0..<D { dense[i * D + j] = Float((r + j) % 5) * 0.25 - 0.5 }
         for j in 0..<L { labels[i * L + j] = Float((r + j) % 2) }

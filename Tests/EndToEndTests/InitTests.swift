@@ -56,6 +56,26 @@ struct InitTests {
     #expect(run.status == 0, "\(run.stderr)")
   }
 
+  @Test("init samples a gzip-compressed file from its text")
+  func gzipData() throws {
+    let dir = try B.tempDir()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    var csv = "x,c,y\n"
+    for i in 0..<25000 { csv += "\(i % 97),k\(i % 13),\(i % 2)\n" }
+    let data = dir.appendingPathComponent("big.csv")
+    try csv.write(to: data, atomically: true, encoding: .utf8)
+    let gz = Process()
+    gz.executableURL = URL(fileURLWithPath: "/bin/gzip")
+    gz.arguments = ["-9", data.path]
+    try gz.run()
+    gz.waitUntilExit()
+    #expect(gz.terminationStatus == 0)
+    let r = try B.mtlc(["init", data.path + ".gz", "--task", "y=y:1"])
+    #expect(r.status == 0, "\(r.stderr)")
+    #expect(r.stdout.contains("from 20000 sampled rows"))
+    #expect(r.stdout.contains("{name: c, kind: sparse, embedding_dim: 11}  # 13 distinct values"))
+  }
+
   @Test("init refuses a missing column (data error), a malformed --task (usage) and an existing file")
   func refusals() throws {
     let dir = try B.tempDir()

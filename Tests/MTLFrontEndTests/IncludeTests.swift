@@ -181,3 +181,53 @@ struct IncludeTests {
     }
   }
 }
+
+/// Model files are input: what the new features added to the graph is checked before it runs.
+struct NewGraphRulesTests {
+  static func compile(_ name: String, _ overrides: [String] = []) throws -> MTLGraph.Graph {
+    var o = Compiler.Options()
+    o.readData = false
+    o.overrides = overrides
+    let r = Compiler.compile(path: Fixtures.repo.appendingPathComponent(name).path, options: o)
+    return try #require(r.graph, "\(r.rendered)")
+  }
+
+  @Test func hostileFieldsOfTheNewFeaturesAreRefused() throws {
+    var g = try Self.compile("specs/aitm.yaml")
+    #expect(g.check() == nil)
+    // A calibration under a balancing that weighs tasks one by one.
+    g.training.lossBalancing = .gradnorm
+    #expect(g.check() != nil)
+    g.training.lossBalancing = nil
+    // Header-less columns: none, or twice the same.
+    g.pipeline.columns = []
+    #expect(g.check() != nil)
+    g.pipeline.columns = ["a", "a"]
+    #expect(g.check() != nil)
+    g.pipeline.columns = nil
+    // A PReLU slope that is no Float.
+    var p = try Self.compile("specs/mmoe.yaml", ["towers.income.activation=prelu"])
+    let i = try #require(p.params.firstIndex { $0.name.hasSuffix(".prelu.slope") })
+    p.params[i].initializer = .constant(1e300)
+    #expect(p.check() != nil)
+    // Bags too long, or too many id columns.
+    var m = try Self.compile("bench/specs/movies.yaml")
+    m.pipeline.sparse[2].multi?.maxLength = 5000
+    #expect(m.check() != nil)
+  }
+
+  @Test func aTaskNamedIncludeIsATask() throws {
+    let text = """
+      mtlc: 1
+      data: {train: ../data/adult-50.csv, missing: ["?"]}
+      features: [{name: age, kind: dense}]
+      tasks:
+        include: {type: binary, label: {column: income-per-year, positive: [">50K"]}}
+      towers:
+        include: {input: features, units: [4]}
+
+      """
+    let r = Compiler.compile(bytes: Array(text.utf8), path: Fixtures.url("invalid/include-task.yaml").path)
+    #expect(r.graph?.tasks.map(\.name) == ["include"], "\(r.rendered)")
+  }
+}
