@@ -61,9 +61,16 @@ struct MTLC: ParsableCommand {
 
 struct Validate: ParsableCommand {
   static let configuration = CommandConfiguration(
-    abstract: "Check a spec and report every error with its file:line:col.")
+    abstract: "Check specs and report every error with its file:line:col.",
+    discussion: """
+      Several specs at once (`mtlc validate specs/*.yaml`) end with one summary line; the exit status \
+      is 1 when any fails. --format json or sarif writes the diagnostics to standard output for tools \
+      (SARIF 2.1.0 for code-scanning services).
+      """)
 
-  @Argument(help: "The YAML spec.") var spec: String
+  enum Format: String, ExpressibleByArgument, CaseIterable { case text, json, sarif }
+
+  @Argument(help: "The YAML specs.") var specs: [String]
   @Flag(
     name: .customLong("no-data"),
     help: "Do not read the data files (which checks that they exist, their columns and label values).")
@@ -72,17 +79,53 @@ struct Validate: ParsableCommand {
     name: .customLong("set"),
     help: ArgumentHelp("Set a spec key, checked like the spec (repeatable).", valueName: "key=value"))
   var overrides: [String] = []
+  @Option(help: "How to report: text (standard error), json or sarif (standard output).") var format: Format = .text
+  @Flag(name: .customLong("warnings-as-errors"), help: "A spec with a warning fails too.") var warningsAsErrors = false
+
+  func validate() throws {
+    guard !specs.isEmpty else { throw ValidationError("give at least one spec") }
+  }
 
   func run() throws {
     var opts = Compiler.Options()
     opts.readData = !noData
     opts.overrides = overrides
-    let r = Compiler.frontEnd(path: spec, options: opts)
-    if !r.diagnostics.all.isEmpty { eprint(r.rendered) }
-    guard r.ir != nil, !r.diagnostics.hasErrors else { throw ExitCode(specFailure(r.diagnostics)) }
-    let ir = r.ir!
-    func n(_ k: Int, _ w: String) -> String { "\(k) \(w)\(k == 1 ? "" : "s")" }
-    print("\(spec): valid (\(n(ir.blocks.count, "block")), \(n(ir.tasks.count, "task")))")
+    var checked: [CheckedFile] = []
+    var internalError = false
+    for spec in specs {
+      let r = Compiler.frontEnd(path: spec, options: opts)
+      if format == .text && !r.diagnostics.all.isEmpty { eprint(r.rendered) }
+      internalError = internalError || r.diagnostics.errors.contains { $0.code.id.hasPrefix("E09") }
+      var summary: String?
+      if let ir = r.ir, !r.diagnostics.hasErrors {
+        func n(_ k: Int, _ w: String) -> String { "\(k) \(w)\(k == 1 ? "" : "s")" }
+        summary = "valid (\(n(ir.blocks.count, "block")), \(n(ir.tasks.count, "task")))"
+      }
+      checked.append(CheckedFile(path: spec, diagnostics: r.diagnostics.sorted, summary: summary))
+    }
+    let failed = checked.filter { f in
+      f.summary == nil || (warningsAsErrors && f.diagnostics.contains { $0.severity == .warning })
+    }
+    switch format {
+    case .text:
+      for f in checked where f.summary != nil && !failed.contains(where: { $0.path == f.path }) {
+        print("\(f.path): \(f.summary!)")
+      }
+      for f in failed where f.summary != nil { print("\(f.path): fails with --warnings-as-errors") }
+      if specs.count > 1 {
+        let errors = checked.reduce(0) { $0 + $1.diagnostics.filter { $0.severity == .error }.count }
+        let warnings = checked.reduce(0) { $0 + $1.diagnostics.filter { $0.severity == .warning }.count }
+        print(
+          "\(specs.count) specs: \(specs.count - failed.count) valid, \(failed.count) failed (\(errors) errors, \(warnings) warnings)"
+        )
+      }
+    case .json: print(MachineReadable.json(checked, warningsAsErrors: warningsAsErrors), terminator: "")
+    case .sarif:
+      print(
+        MachineReadable.sarif(checked, version: MTLVersion.string, warningsAsErrors: warningsAsErrors), terminator: "")
+    }
+    if internalError { throw ExitCode(Exit.internalError) }
+    if !failed.isEmpty { throw ExitCode(Exit.specError) }
   }
 }
 
