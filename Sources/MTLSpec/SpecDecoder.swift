@@ -5,9 +5,7 @@ import MTLYAML
 /// structure are the validator's job (MTLIR). All errors of this stage are reported together.
 public enum SpecDecoder {
   public static let supportedVersion = 1
-  static let topKeys = [
-    "mtlc", "name", "description", "data", "features", "tasks", "experts", "gates", "towers", "training",
-  ]
+  static let topKeys = SpecKeys.top.allowed
 
   public static func decode(_ root: YAMLNode, path: String) -> (Spec?, Diagnostics) {
     var r = Reader()
@@ -22,7 +20,7 @@ public enum SpecDecoder {
       }
       r.diags.add(contentsOf: vr.diags)
     }
-    guard let top = r.mapping(root, "the spec", allowed: topKeys, required: ["mtlc", "data", "features", "tasks"])
+    guard let top = r.mapping(root, "the spec", allowed: topKeys, required: SpecKeys.top.required)
     else { return (nil, r.diags) }
 
     let name = top.value("name").flatMap { r.string($0, "`name`") } ?? defaultName(path)
@@ -59,12 +57,7 @@ public enum SpecDecoder {
   static func decodeData(_ node: YAMLNode, _ r: inout Reader) -> DataDecl? {
     guard
       let m = r.mapping(
-        node, "`data`",
-        allowed: [
-          "train", "test", "test_fraction", "split_seed", "delimiter", "missing", "on_bad_row", "validation",
-          "validation_fraction", "columns",
-        ],
-        required: ["train"])
+        node, "`data`", allowed: SpecKeys.data.allowed, required: SpecKeys.data.required)
     else { return nil }
     let train = m.value("train").flatMap { n in r.string(n, "`data.train`").map { Located($0, n.span) } }
     let test = m.value("test").flatMap { n in r.string(n, "`data.test`").map { Located($0, n.span) } }
@@ -140,9 +133,7 @@ public enum SpecDecoder {
 
   // MARK: features
 
-  static let featureKeys = [
-    "name", "column", "kind", "embedding_dim", "embedding", "vocabulary", "multi", "normalize", "missing",
-  ]
+  static let featureKeys = SpecKeys.feature.allowed
 
   static func decodeFeatures(
     _ node: YAMLNode, _ defaultMissing: [String], delimiter: String, _ r: inout Reader
@@ -155,7 +146,9 @@ public enum SpecDecoder {
     var out: [FeatureDecl] = []
     var seen: [String: Span] = [:]
     for item in items {
-      guard let m = r.mapping(item, "a feature", allowed: featureKeys, required: ["name", "kind"]) else { continue }
+      guard let m = r.mapping(item, "a feature", allowed: featureKeys, required: SpecKeys.feature.required) else {
+        continue
+      }
       guard let nameNode = m.value("name"), let name = r.string(nameNode, "the feature's `name`") else { continue }
       guard r.checkName(name, nameNode.span, "feature") else { continue }
       if let first = seen[name] {
@@ -234,7 +227,7 @@ public enum SpecDecoder {
   static func decodeMulti(_ node: YAMLNode, _ what: String, delimiter: String, _ r: inout Reader) -> MultiDecl? {
     guard
       let m = r.mapping(
-        node, "`multi` of \(what)", allowed: ["separator", "max_length", "pooling"], required: ["max_length"])
+        node, "`multi` of \(what)", allowed: SpecKeys.multi.allowed, required: SpecKeys.multi.required)
     else { return nil }
     var separator = Located("|", node.span)
     if let n = m.value("separator"), let s = r.string(n, "`separator` of \(what)") {
@@ -272,7 +265,7 @@ public enum SpecDecoder {
     }
     guard
       let m = r.mapping(
-        node, "`vocabulary` of \(what)", allowed: ["min_count", "max_size", "values", "hash_buckets"])
+        node, "`vocabulary` of \(what)", allowed: SpecKeys.vocabulary.allowed)
     else { return nil }
     // `min_count` and `max_size` together make one learned vocabulary.
     let kinds = Set(
@@ -345,8 +338,7 @@ public enum SpecDecoder {
     guard
       let m = r.mapping(
         node, what,
-        allowed: ["type", "label", "loss_weight", "tower", "output", "where", "positive_weight", "calibration"],
-        required: ["type"])
+        allowed: SpecKeys.task.allowed, required: SpecKeys.task.required)
     else { return nil }
     guard let typeNode = m.value("type"), let type = r.choice(typeNode, "task type", TaskKind.self) else {
       return nil
@@ -354,8 +346,7 @@ public enum SpecDecoder {
     var label: LabelDecl?
     if let n = m.value("label"),
       let lm = r.mapping(
-        n, "the label of \(what)", allowed: ["column", "positive", "threshold", "classes", "missing", "normalize"],
-        required: ["column"])
+        n, "the label of \(what)", allowed: SpecKeys.label.allowed, required: SpecKeys.label.required)
     {
       let column = lm.value("column").flatMap { c in r.string(c, "the label column").map { Located($0, c.span) } }
       let (positive, threshold) = decodeRule(
@@ -390,7 +381,7 @@ public enum SpecDecoder {
     var space: WhereDecl?
     if let n = m.value("where"),
       let wm = r.mapping(
-        n, "`where` of \(what)", allowed: ["column", "positive", "threshold"], required: ["column"])
+        n, "`where` of \(what)", allowed: SpecKeys.sampleSpace.allowed, required: SpecKeys.sampleSpace.required)
     {
       let column = wm.value("column").flatMap { c in r.string(c, "the `where` column").map { Located($0, c.span) } }
       let (positive, threshold) = decodeRule(
@@ -409,7 +400,8 @@ public enum SpecDecoder {
     let tower = m.value("tower").flatMap { n in r.string(n, "`tower` of \(what)").map { Located($0, n.span) } }
     var product: Located<[Located<String>]>?
     if let n = m.value("output"),
-      let om = r.mapping(n, "`output` of \(what)", allowed: ["product"], required: ["product"]),
+      let om = r.mapping(
+        n, "`output` of \(what)", allowed: SpecKeys.output.allowed, required: SpecKeys.output.required),
       let pn = om.value("product"), let list = r.stringList(pn, "`output.product` of \(what)")
     {
       if list.count < 2 {
@@ -453,8 +445,7 @@ public enum SpecDecoder {
     let what = "expert group `\(name.value)`"
     guard
       let m = r.mapping(
-        node, what, allowed: ["count", "input", "units", "activation", "dropout", "batch_norm"],
-        required: ["count", "input", "units"])
+        node, what, allowed: SpecKeys.expert.allowed, required: SpecKeys.expert.required)
     else { return nil }
     let countNode = m.value("count")
     let count = countNode.flatMap { r.int($0, "`count` of \(what)", in: 1...1024) }
@@ -474,7 +465,9 @@ public enum SpecDecoder {
     guard case .mapping = node.kind else {
       return r.choice(node, "activation", ActivationName.self).map { ActivationKind($0) }
     }
-    guard let m = r.mapping(node, "`activation` of \(what)", allowed: ["type", "slope"], required: ["type"]),
+    guard
+      let m = r.mapping(
+        node, "`activation` of \(what)", allowed: SpecKeys.activation.allowed, required: SpecKeys.activation.required),
       let name = m.value("type").flatMap({ r.choice($0, "activation", ActivationName.self) })
     else { return nil }
     guard let slopeNode = m.value("slope") else { return ActivationKind(name) }
@@ -517,8 +510,7 @@ public enum SpecDecoder {
     let what = "gate `\(name.value)`"
     guard
       let m = r.mapping(
-        node, what, allowed: ["input", "experts", "units", "activation", "dropout", "batch_norm", "bias"],
-        required: ["input", "experts"])
+        node, what, allowed: SpecKeys.gate.allowed, required: SpecKeys.gate.required)
     else { return nil }
     let input = m.value("input").flatMap { references($0, "`input` of \(what)", &r) }
     var experts: [Located<String>]?
@@ -549,8 +541,7 @@ public enum SpecDecoder {
     let what = "tower `\(name.value)`"
     guard
       let m = r.mapping(
-        node, what, allowed: ["input", "units", "activation", "dropout", "batch_norm", "transfer"],
-        required: ["input", "units"])
+        node, what, allowed: SpecKeys.tower.allowed, required: SpecKeys.tower.required)
     else {
       return nil
     }
@@ -565,7 +556,8 @@ public enum SpecDecoder {
     t.dropout = decodeDropout(m, what, &r)
     t.batchNorm = m.value("batch_norm").flatMap { r.bool($0, "`batch_norm` of \(what)") } ?? false
     if let n = m.value("transfer"),
-      let tm = r.mapping(n, "`transfer` of \(what)", allowed: ["from", "units"], required: ["from"]),
+      let tm = r.mapping(
+        n, "`transfer` of \(what)", allowed: SpecKeys.transfer.allowed, required: SpecKeys.transfer.required),
       let fn = tm.value("from"), let from = r.string(fn, "`transfer.from` of \(what)")
     {
       let k = tm.value("units").flatMap { r.int($0, "`transfer.units` of \(what)", in: 1...65536) }
@@ -585,11 +577,7 @@ public enum SpecDecoder {
     var t = TrainingDecl()
     guard
       let m = r.mapping(
-        node, "`training`",
-        allowed: [
-          "optimizer", "batch_size", "epochs", "seed", "l2", "clip_norm", "loss_balancing", "early_stopping",
-          "schedule", "gradient_cosine",
-        ])
+        node, "`training`", allowed: SpecKeys.training.allowed)
     else { return t }
     if let n = m.value("optimizer") { decodeOptimizer(n, &t, &r) }
     if let n = m.value("batch_size") { t.batchSize = r.int(n, "`batch_size`", in: 1...1_000_000) ?? t.batchSize }
@@ -597,7 +585,9 @@ public enum SpecDecoder {
     if let n = m.value("seed") { t.seed = r.int(n, "`seed`", in: 0...Int.max) ?? t.seed }
     if let n = m.value("clip_norm") { t.clipNorm = r.double(n, "`clip_norm`", in: 0...1e9) ?? t.clipNorm }
     if let n = m.value("loss_balancing"),
-      let lm = r.mapping(n, "`training.loss_balancing`", allowed: ["method", "alpha"], required: ["method"]),
+      let lm = r.mapping(
+        n, "`training.loss_balancing`", allowed: SpecKeys.lossBalancing.allowed,
+        required: SpecKeys.lossBalancing.required),
       let mn = lm.value("method")
     {
       t.lossBalancing = r.choice(mn, "loss-balancing method", LossBalancingMethod.self) ?? .none
@@ -613,7 +603,8 @@ public enum SpecDecoder {
     }
     if let n = m.value("early_stopping"),
       let em = r.mapping(
-        n, "`training.early_stopping`", allowed: ["monitor", "patience", "min_delta"], required: ["monitor"])
+        n, "`training.early_stopping`", allowed: SpecKeys.earlyStopping.allowed,
+        required: SpecKeys.earlyStopping.required)
     {
       let monitor = em.value("monitor").flatMap { mn in r.string(mn, "`monitor`").map { Located($0, mn.span) } }
       let patience = em.value("patience").flatMap { r.int($0, "`patience`", in: 0...100_000) } ?? 10
@@ -626,7 +617,7 @@ public enum SpecDecoder {
     if let n = m.value("gradient_cosine") { t.gradientCosine = r.bool(n, "`gradient_cosine`") ?? false }
     if let n = m.value("schedule"),
       let sm = r.mapping(
-        n, "`training.schedule`", allowed: ["warmup_steps", "decay", "decay_steps", "decay_rate", "min_rate"])
+        n, "`training.schedule`", allowed: SpecKeys.schedule.allowed)
     {
       var sc = ScheduleDecl()
       if let v = sm.value("warmup_steps") { sc.warmupSteps = r.int(v, "`warmup_steps`", in: 0...1_000_000_000) ?? 0 }
@@ -654,7 +645,7 @@ public enum SpecDecoder {
       }
       t.schedule = sc
     }
-    if let n = m.value("l2"), let lm = r.mapping(n, "`training.l2`", allowed: ["embeddings", "weights"]) {
+    if let n = m.value("l2"), let lm = r.mapping(n, "`training.l2`", allowed: SpecKeys.l2.allowed) {
       if let v = lm.value("embeddings") { t.l2Embeddings = r.double(v, "`l2.embeddings`", in: 0...1) ?? 0 }
       if let v = lm.value("weights") { t.l2Weights = r.double(v, "`l2.weights`", in: 0...1) ?? 0 }
     }
@@ -666,8 +657,9 @@ public enum SpecDecoder {
       if let k = r.choice(node, "optimizer", OptimizerType.self) { t.optimizer = k }
       return
     }
-    let all = ["type", "learning_rate", "beta1", "beta2", "epsilon", "momentum", "initial_accumulator", "weight_decay"]
-    guard let m = r.mapping(node, "`training.optimizer`", allowed: all, required: ["type"]) else { return }
+    let all = SpecKeys.optimizer.allowed
+    guard let m = r.mapping(node, "`training.optimizer`", allowed: all, required: SpecKeys.optimizer.required)
+    else { return }
     guard let tn = m.value("type"), let kind = r.choice(tn, "optimizer", OptimizerType.self) else { return }
     t.optimizer = kind
     let own: [String]
