@@ -529,46 +529,40 @@ struct Builder {
     return n
   }
 
-  /// A 1-D int64 initializer, shared between equal uses.
-  mutating func int64s(_ values: [Int64], hint: String) -> String {
-    let key = "i64:" + values.map(String.init).joined(separator: ",")
+  /// An initializer named after `hint`, filled by `fill`, shared between uses with the same `key`.
+  private mutating func constant(key: String, hint: String, _ fill: (inout Onnx_TensorProto) -> Void) -> String {
     if let n = constants[key] { return n }
     let n = unique("const.\(hint)")
     var t = Onnx_TensorProto()
     t.name = n
-    t.dims = [Int64(values.count)]
-    t.dataType = Int32(DType.int64.rawValue)
-    t.int64Data = values
+    fill(&t)
     graph.initializer.append(t)
     constants[key] = n
     return n
+  }
+
+  /// A 1-D int64 initializer, shared between equal uses.
+  mutating func int64s(_ values: [Int64], hint: String) -> String {
+    constant(key: "i64:" + values.map(String.init).joined(separator: ","), hint: hint) {
+      $0.dims = [Int64(values.count)]
+      $0.dataType = Int32(DType.int64.rawValue)
+      $0.int64Data = values
+    }
   }
 
   /// A scalar float initializer, shared between equal uses.
   mutating func float(_ value: Float, hint: String) -> String {
-    let key = "f32:\(value.bitPattern)"
-    if let n = constants[key] { return n }
-    let n = unique("const.\(hint)")
-    var t = Onnx_TensorProto()
-    t.name = n
-    t.dataType = Int32(DType.float.rawValue)
-    t.floatData = [value]
-    graph.initializer.append(t)
-    constants[key] = n
-    return n
+    constant(key: "f32:\(value.bitPattern)", hint: hint) {
+      $0.dataType = Int32(DType.float.rawValue)
+      $0.floatData = [value]
+    }
   }
 
   /// A scalar double initializer, shared between equal uses.
   mutating func double(_ value: Double, hint: String) -> String {
-    let key = "f64:\(value.bitPattern)"
-    if let n = constants[key] { return n }
-    let n = unique("const.\(hint)")
-    var t = Onnx_TensorProto()
-    t.name = n
-    t.dataType = Int32(DType.double.rawValue)
-    t.doubleData = [value]
-    graph.initializer.append(t)
-    constants[key] = n
-    return n
+    constant(key: "f64:\(value.bitPattern)", hint: hint) {
+      $0.dataType = Int32(DType.double.rawValue)
+      $0.doubleData = [value]
+    }
   }
 }

@@ -85,6 +85,8 @@ final class SharedState {
   let sparseWidth: Int
   /// Per sparse slot, its first id column (`Pipeline.idOffsets`).
   let idOffsets: [Int]
+  /// Per sparse slot of a multi-valued feature: its bag's length and pooling (nil: one id).
+  let bags: [(length: Int, pooling: BagPooling)?]
   /// For each embedding table: the id columns that look rows up in it (one per single-valued
   /// feature reading it, `maxLength` per multi-valued one); nil for other parameters.
   let embeddingColumns: [[Int]?]
@@ -99,6 +101,7 @@ final class SharedState {
     counts = graph.params.map(\.count)
     sparseWidth = graph.pipeline.idColumns
     idOffsets = graph.pipeline.idOffsets
+    bags = graph.pipeline.sparse.map { f in f.multi.map { ($0.maxLength, Worker.pooling($0.pooling)) } }
     let total = counts.reduce(0, +)
     let states = Optimizer.stateCount(graph.training.optimizer)
     // params, grads, then each optimiser state buffer over all parameters; every parameter starts
@@ -330,10 +333,9 @@ final class Worker {
         let ids = sparseIDs + shared.idOffsets[slot]
         let table = shared.params[op.params[0]]
         let V = graph.params[op.params[0]].shape[0]
-        if let m = graph.pipeline.sparse[slot].multi {
+        if let bag = shared.bags[slot] {
           Kernels.embedBagForward(
-            y: y, table: table, ids: ids, idStride: S, L: m.maxLength, pooling: Worker.pooling(m.pooling), B: B,
-            D: out.width, V: V)
+            y: y, table: table, ids: ids, idStride: S, L: bag.length, pooling: bag.pooling, B: B, D: out.width, V: V)
         } else {
           Kernels.embedForward(y: y, table: table, ids: ids, idStride: S, B: B, D: out.width, V: V)
         }
@@ -509,12 +511,12 @@ final class Worker {
         let slot = op.slot!
         let ids = sparseIDs + shared.idOffsets[slot]
         let set = touched[table]!
-        if let m = graph.pipeline.sparse[slot].multi {
+        if let bag = shared.bags[slot] {
           Kernels.embedBagBackward(
-            dtable: grads[table], dy: dy, table: shared.params[table], ids: ids, idStride: S, L: m.maxLength,
-            pooling: Worker.pooling(m.pooling), B: B, D: out.width)
+            dtable: grads[table], dy: dy, table: shared.params[table], ids: ids, idStride: S, L: bag.length,
+            pooling: bag.pooling, B: B, D: out.width)
           for b in 0..<B {
-            for k in 0..<m.maxLength where ids[b * S + k] >= 0 { set.insert(ids[b * S + k]) }
+            for k in 0..<bag.length where ids[b * S + k] >= 0 { set.insert(ids[b * S + k]) }
           }
         } else {
           Kernels.embedBackward(dtable: grads[table], dy: dy, ids: ids, idStride: S, B: B, D: out.width)

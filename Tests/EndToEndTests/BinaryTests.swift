@@ -19,17 +19,34 @@ struct BinaryTests {
     guard FileManager.default.isExecutableFile(atPath: bin.path) else {
       throw CocoaError(.fileNoSuchFile, userInfo: [NSLocalizedDescriptionKey: "build mtlc first: swift build"])
     }
+    return try run(bin, args, cwd: cwd)
+  }
+
+  /// Runs a shell command line (for `ulimit`) from the repo root.
+  static func shell(_ command: String) throws -> Output {
+    try run(URL(fileURLWithPath: "/bin/bash"), ["-c", command])
+  }
+
+  /// Runs a script of `scripts/` with bash from the repo root, with `environment` added.
+  static func script(_ name: String, environment: [String: String] = [:]) throws -> Output {
+    try run(
+      URL(fileURLWithPath: "/bin/bash"), [repo.appendingPathComponent("scripts/\(name)").path], extra: environment)
+  }
+
+  /// Runs `executable` and waits: no data cache and the machine's memory limit (never a user's
+  /// settings), `extra` added to the environment. Output goes to files, not pipes, so a chatty
+  /// process can never stall on a full pipe.
+  static func run(_ executable: URL, _ args: [String], cwd: URL = repo, extra: [String: String] = [:]) throws -> Output
+  {
     let p = Process()
-    p.executableURL = bin
+    p.executableURL = executable
     p.arguments = args
     p.currentDirectoryURL = cwd
-    // Never touch the user's data cache from tests.
     var env = ProcessInfo.processInfo.environment
     env["MTLC_CACHE_DIR"] = "off"
-    // The machine's memory limit, not a user's setting.
     env["MTLC_MEMORY_LIMIT"] = nil
+    for (k, v) in extra { env[k] = v }
     p.environment = env
-    // Output goes to files, not pipes, so a chatty process can never stall on a full pipe.
     let dir = try tempDir()
     defer { try? FileManager.default.removeItem(at: dir) }
     let outURL = dir.appendingPathComponent("stdout")
@@ -44,36 +61,9 @@ struct BinaryTests {
     p.waitUntilExit()
     try out.close()
     try err.close()
-    let o = try Data(contentsOf: outURL)
-    let e = try Data(contentsOf: errURL)
     return Output(
-      status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self),
-      stderr: String(decoding: e, as: UTF8.self))
-  }
-
-  /// Runs a shell command line (for `ulimit`) from the repo root.
-  static func shell(_ command: String) throws -> Output {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: "/bin/bash")
-    p.arguments = ["-c", command]
-    p.currentDirectoryURL = repo
-    var env = ProcessInfo.processInfo.environment
-    env["MTLC_CACHE_DIR"] = "off"
-    // The machine's memory limit, not a user's setting.
-    env["MTLC_MEMORY_LIMIT"] = nil
-    p.environment = env
-    let dir = try tempDir()
-    defer { try? FileManager.default.removeItem(at: dir) }
-    let errURL = dir.appendingPathComponent("stderr")
-    FileManager.default.createFile(atPath: errURL.path, contents: nil)
-    let err = try FileHandle(forWritingTo: errURL)
-    p.standardOutput = FileHandle.nullDevice
-    p.standardError = err
-    try p.run()
-    p.waitUntilExit()
-    try err.close()
-    return Output(
-      status: p.terminationStatus, stdout: "", stderr: String(decoding: try Data(contentsOf: errURL), as: UTF8.self))
+      status: p.terminationStatus, stdout: String(decoding: try Data(contentsOf: outURL), as: UTF8.self),
+      stderr: String(decoding: try Data(contentsOf: errURL), as: UTF8.self))
   }
 
   static func tempDir() throws -> URL {

@@ -28,27 +28,9 @@ struct ONNXTests {
     "every reference model's ONNX export matches mtlc predict under onnxruntime",
     .enabled(if: ONNXTests.enabled, "set MTLC_ONNX_TEST=1 (or run scripts/onnx-parity once) to check ONNX parity"))
   func parity() throws {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: "/bin/bash")
-    p.arguments = [Self.repo.appendingPathComponent("scripts/onnx-parity").path]
-    p.currentDirectoryURL = Self.repo
-    var env = ProcessInfo.processInfo.environment
-    env["MTLC"] = Self.binary
-    env["MTLC_CACHE_DIR"] = "off"
-    p.environment = env
-    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mtlc-onnx-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-    defer { try? FileManager.default.removeItem(at: dir) }
-    let log = dir.appendingPathComponent("log")
-    _ = FileManager.default.createFile(atPath: log.path, contents: nil)
-    let h = try FileHandle(forWritingTo: log)
-    p.standardOutput = h
-    p.standardError = h
-    try p.run()
-    p.waitUntilExit()
-    try h.close()
-    let out = String(decoding: try Data(contentsOf: log), as: UTF8.self)
-    #expect(p.terminationStatus == 0, "scripts/onnx-parity failed:\n\(out)")
+    let r = try BinaryTests.script("onnx-parity", environment: ["MTLC": Self.binary])
+    let out = r.stdout + r.stderr
+    #expect(r.status == 0, "scripts/onnx-parity failed:\n\(out)")
     #expect(!out.contains("SKIPPED"), "onnxruntime could not be installed, so ONNX parity was not checked:\n\(out)")
     #expect(out.contains("all outputs within"), "\(out)")
   }

@@ -33,20 +33,9 @@ struct SchemaTests {
     "every spec validates against the schema and the structural fixtures fail it",
     .enabled(if: SchemaTests.enabled, "set MTLC_ONNX_TEST=1 (or run scripts/schema-check once) to check the schema"))
   func schemaCheck() throws {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: "/bin/bash")
-    p.arguments = [B.repo.appendingPathComponent("scripts/schema-check").path]
-    p.currentDirectoryURL = B.repo
-    var env = ProcessInfo.processInfo.environment
-    env["MTLC"] = B.repo.appendingPathComponent(".build/debug/mtlc").path
-    p.environment = env
-    let pipe = Pipe()
-    p.standardOutput = pipe
-    p.standardError = pipe
-    try p.run()
-    let out = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    p.waitUntilExit()
-    #expect(p.terminationStatus == 0, "\(out)")
+    let r = try B.script("schema-check", environment: ["MTLC": B.repo.appendingPathComponent(".build/debug/mtlc").path])
+    let out = r.stdout + r.stderr
+    #expect(r.status == 0, "\(out)")
     #expect(!out.contains("SKIPPED"), "jsonschema could not be installed, so the schema was not checked:\n\(out)")
     #expect(out.contains(", 0 problems"), "\(out)")
   }

@@ -42,7 +42,7 @@ import Testing
     #expect(d.unseenCounts == [1])
     #expect(d.missingCounts == [1])
     #expect(d.indexProblem(f) == nil)
-    // A damaged cache entry: -1 where only a single-valued feature's column is, or past the table.
+    // A damaged cache entry: an id past the table.
     var bad = d
     bad.sparse[0] = 9
     #expect(bad.indexProblem(f) != nil)

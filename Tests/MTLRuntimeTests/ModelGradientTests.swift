@@ -80,14 +80,12 @@ struct ModelGradientTests {
   /// step, not of the parameters), on experts, gate hidden layers and towers.
   @Test("whole-model gradient with dropout matches finite differences (fixed masks)", arguments: [1, 2])
   func gradientWithDropout(threads: Int) throws {
-    var opts = Compiler.Options()
-    opts.readData = false
-    opts.overrides = [
-      "experts.shared.dropout=0.3", "towers.income.dropout=0.2", "towers.marital.dropout=0.5",
-      "gates.income.units=[8]", "gates.income.dropout=0.25",
-    ]
-    let r = Compiler.compile(path: Repo.path("specs/mmoe.yaml"), options: opts)
-    var g = try #require(r.graph, "\(r.rendered)")
+    var g = try Self.compiled(
+      "specs/mmoe.yaml",
+      [
+        "experts.shared.dropout=0.3", "towers.income.dropout=0.2", "towers.marital.dropout=0.5",
+        "gates.income.units=[8]", "gates.income.dropout=0.25",
+      ])
     g.training.batchSize = 16
     #expect(g.ops.filter { $0.kind == .dropout }.count == 2 + 2 + 2 + 1)  // experts, two towers, the gate
     try check(g, threads: threads, training: true)
@@ -97,14 +95,12 @@ struct ModelGradientTests {
   /// expert stack, a gate's hidden layer and the towers, with dropout beside it.
   @Test("whole-model gradient with batch normalisation matches finite differences", arguments: [1, 2])
   func gradientWithBatchNorm(threads: Int) throws {
-    var opts = Compiler.Options()
-    opts.readData = false
-    opts.overrides = [
-      "experts.shared.batch_norm=true", "towers.income.batch_norm=true", "towers.marital.batch_norm=true",
-      "gates.income.units=[8]", "gates.income.batch_norm=true", "towers.marital.dropout=0.2",
-    ]
-    let r = Compiler.compile(path: Repo.path("specs/mmoe.yaml"), options: opts)
-    var g = try #require(r.graph, "\(r.rendered)")
+    var g = try Self.compiled(
+      "specs/mmoe.yaml",
+      [
+        "experts.shared.batch_norm=true", "towers.income.batch_norm=true", "towers.marital.batch_norm=true",
+        "gates.income.units=[8]", "gates.income.batch_norm=true", "towers.marital.dropout=0.2",
+      ])
     g.training.batchSize = 16
     #expect(g.ops.filter { $0.kind == .batchNorm }.count == 2 + 2 + 2 + 1)
     try check(g, threads: threads, training: true)
@@ -115,14 +111,12 @@ struct ModelGradientTests {
   @Test(
     "whole-model gradient with gelu, swish, prelu and a leaky_relu slope matches finite differences", arguments: [1, 2])
   func gradientWithInputActivations(threads: Int) throws {
-    var opts = Compiler.Options()
-    opts.readData = false
-    opts.overrides = [
-      "experts.shared.activation=gelu", "gates.income.units=[8]", "gates.income.activation=swish",
-      "towers.income.activation=prelu", "towers.marital.activation={type: leaky_relu, slope: 0.2}",
-    ]
-    let r = Compiler.compile(path: Repo.path("specs/mmoe.yaml"), options: opts)
-    let g = try #require(r.graph, "\(r.rendered)")
+    let g = try Self.compiled(
+      "specs/mmoe.yaml",
+      [
+        "experts.shared.activation=gelu", "gates.income.units=[8]", "gates.income.activation=swish",
+        "towers.income.activation=prelu", "towers.marital.activation={type: leaky_relu, slope: 0.2}",
+      ])
     let acts = g.ops.filter { $0.kind == .activation }
     #expect(
       acts.map(\.activation.rawValue).sorted() == [
@@ -137,11 +131,7 @@ struct ModelGradientTests {
   /// gradients land in the one table, row by row, and the vocabulary is fitted on both columns.
   @Test("whole-model gradient through a shared embedding table matches finite differences", arguments: [1, 2])
   func gradientWithSharedTable(threads: Int) throws {
-    var opts = Compiler.Options()
-    opts.readData = false
-    opts.overrides = ["features.occupation.embedding=education"]
-    let r = Compiler.compile(path: Repo.path("specs/mmoe.yaml"), options: opts)
-    let g = try #require(r.graph, "\(r.rendered)")
+    let g = try Self.compiled("specs/mmoe.yaml", ["features.occupation.embedding=education"])
     let embeds = g.ops.filter { $0.kind == .embed }
     #expect(embeds.count == 7)
     #expect(Set(embeds.map { $0.params[0] }).count == 6, "education and occupation read one table")
@@ -161,11 +151,7 @@ struct ModelGradientTests {
     "whole-model gradient with embedding bags matches finite differences",
     arguments: ["max", "sum", "mean"], [1, 2])
   func gradientWithBags(genresPooling: String, threads: Int) throws {
-    var opts = Compiler.Options()
-    opts.readData = false
-    opts.overrides = ["features.genres.multi.pooling=\(genresPooling)"]
-    let r = Compiler.compile(path: Repo.path("bench/specs/movies.yaml"), options: opts)
-    let g = try #require(r.graph, "\(r.rendered)")
+    let g = try Self.compiled("bench/specs/movies.yaml", ["features.genres.multi.pooling=\(genresPooling)"])
     #expect(g.pipeline.idColumns == 1 + 1 + 4 + 5)
     try check(g, threads: threads)
   }
@@ -192,6 +178,15 @@ struct ModelGradientTests {
         g.params[i].initializer = .constant(-2)
       }
     }
+  }
+
+  /// A spec of the repo compiled with `overrides`, without reading its data.
+  static func compiled(_ path: String, _ overrides: [String]) throws -> Graph {
+    var opts = Compiler.Options()
+    opts.readData = false
+    opts.overrides = overrides
+    let r = Compiler.compile(path: Repo.path(path), options: opts)
+    return try #require(r.graph, "\(r.rendered)")
   }
 
   func check(
