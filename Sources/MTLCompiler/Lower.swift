@@ -213,6 +213,9 @@ public struct Lowering {
       labels: labels, onBadRow: BadRowPolicy(rawValue: m.data.onBadRow.rawValue)!)
     pipeline.validation = m.data.validation
     pipeline.columns = m.data.columns
+    pipeline.streaming = m.data.streaming
+    pipeline.shardRows = m.data.shardRows ?? Pipeline.defaultShardRows
+    pipeline.shuffleWindow = m.data.shuffleWindow ?? Pipeline.defaultShuffleWindow
     pipeline.validationFraction = m.data.validation == nil ? m.data.validationFraction : 0
     let tr = m.training
     var training = Training(

@@ -119,6 +119,34 @@ public struct SkipReport: Codable, Equatable, Sendable, CustomStringConvertible 
   public var description: String { "\(path): skipped \(summary)" }
 
   /// The error when nothing is left.
+  /// Adds the rows `other` dropped (a later piece of the same file) to this report.
+  mutating func merge(_ other: SkipReport) {
+    count += other.count
+    for r in other.reasons {
+      if let k = reasons.firstIndex(where: { $0.what == r.what }) {
+        reasons[k].count += r.count
+        for l in r.lines where reasons[k].lines.count < SkipReport.linesShown { reasons[k].lines.append(l) }
+        for e in r.examples where !reasons[k].examples.contains(e) {
+          if reasons[k].examples.count < SkipReport.examplesShown {
+            reasons[k].examples.append(e)
+          } else {
+            reasons[k].moreExamples = true
+          }
+        }
+        if r.moreExamples { reasons[k].moreExamples = true }
+      } else if reasons.count < SkipReport.reasonsKept {
+        reasons.append(r)
+      } else {
+        let other = "other problems"
+        if reasons.last?.what != other { reasons.append(Reason(what: other, count: 0, examples: [], lines: [])) }
+        reasons[reasons.count - 1].count += r.count
+        for l in r.lines where reasons[reasons.count - 1].lines.count < SkipReport.linesShown {
+          reasons[reasons.count - 1].lines.append(l)
+        }
+      }
+    }
+  }
+
   func nothingLeft() -> DataError {
     DataError(path: path, message: "no data rows left after skipping \(summary)")
   }
@@ -128,7 +156,9 @@ extension RawTable {
   /// This table without the rows that have a value-level problem for pipeline `p` (see the top of
   /// this file), which are added to `skipped`. Without `labels` the label columns are not read.
   /// A DataError for a column the pipeline needs and the header lacks, or when no row is left.
-  public func droppingBadRows(for p: Pipeline, labels withLabels: Bool = true) throws -> RawTable {
+  public func droppingBadRows(for p: Pipeline, labels withLabels: Bool = true, allowNoneLeft: Bool = false) throws
+    -> RawTable
+  {
     var p = p
     if !withLabels { p.labels = [] }
     let columns = try FittedPipeline.requiredColumns(p, table: self)
@@ -204,7 +234,7 @@ extension RawTable {
       }
     }
     if dropped == 0 { return self }
-    if dropped == rowCount { throw report.nothingLeft() }
+    if dropped == rowCount && !allowNoneLeft { throw report.nothingLeft() }
     let c = columnCount
     var newSpans: [CellSpan] = []
     newSpans.reserveCapacity((rowCount - dropped) * c)

@@ -101,7 +101,7 @@ public struct RawTable: Sendable {
   /// Parses CSV text held in memory; `path` is only used in error messages.
   public static func parse(
     _ bytes: consuming [UInt8], path: String, delimiter: String = ",", onBadRow: BadRowPolicy = .error,
-    columns: [String]? = nil
+    columns: [String]? = nil, firstLine: Int = 1, allowNoRows: Bool = false
   ) throws -> RawTable {
     let delim = try delimiterByte(delimiter, path: path)
     var storage = bytes
@@ -113,6 +113,9 @@ public struct RawTable: Sendable {
       buf in
       var parser = CSVParser(buf: buf, path: path, delimiter: delim, skip: onBadRow == .skip)
       parser.givenHeader = columns
+      parser.line = firstLine
+      parser.lastLine = firstLine
+      parser.allowNoRows = allowNoRows
       return try parser.parseAll()
     }
     return RawTable(
@@ -213,6 +216,8 @@ struct CSVParser {
   var header: [String]? = nil
   /// The column names of a file without a header line (`data.columns`): its first line is a record.
   var givenHeader: [String]? = nil
+  /// A piece of a file after its first (`RecordChunks`): no records is not an error.
+  var allowNoRows = false
 
   init(buf: UnsafeMutableBufferPointer<UInt8>, path: String, delimiter: UInt8, skip: Bool = false) {
     self.buf = buf
@@ -317,7 +322,7 @@ struct CSVParser {
       }
       lines.append(Int32(truncatingIfNeeded: start))
     }
-    if lines.isEmpty {
+    if lines.isEmpty && !allowNoRows {
       if !skipped.isEmpty { throw skipped.nothingLeft() }
       throw DataError(path: path, message: "the file has a header but no data rows")
     }

@@ -56,7 +56,7 @@ import MTLSupport
 /// A directory of encoded data sets, keyed by the data files' contents and the pipeline.
 public struct DataCache: Equatable, Sendable {
   /// Bumped whenever the file layout or the encoding of any value changes.
-  public static let formatVersion: UInt32 = 1
+  public static let formatVersion: UInt32 = 2
   public static let fileExtension = "mtlcdata"
   static let magic: [UInt8] = Array("MTLCDATA".utf8)
 

@@ -148,7 +148,7 @@ public struct LoadedData: Equatable, Sendable {
     }
   }
 
-  /// Parses, splits, fits and encodes.
+  /// Parses, splits, fits and encodes: `DataBuild` over each file read whole.
   static func build(
     _ p: Pipeline, trainFile: String, trainBytes: consuming [UInt8], testFile: String?,
     testBytes: consuming [UInt8]?, validationBytes: consuming [UInt8]? = nil
@@ -158,53 +158,28 @@ public struct LoadedData: Equatable, Sendable {
       let t = try RawTable.parse(bytes, path: path, delimiter: p.delimiter, onBadRow: p.onBadRow, columns: p.columns)
       return p.onBadRow == .skip ? try t.droppingBadRows(for: p) : t
     }
-    func report(_ t: RawTable) -> SkipReport? { t.skipped.isEmpty ? nil : t.skipped }
     let trainTable = try table(trainBytes, trainFile)
-    var trainRows: [Int]
-    var testTable = trainTable
-    var testRows: [Int]
-    var testSkipped: SkipReport?
-    if let testFile, let testBytes {
-      testTable = try table(testBytes, testFile)
-      trainRows = Array(0..<trainTable.rowCount)
-      testRows = Array(0..<testTable.rowCount)
-      testSkipped = report(testTable)
-    } else {
-      guard p.testFraction >= 0 && p.testFraction < 1 else {
-        throw DataError(
-          path: trainFile, message: "the test fraction must be in [0, 1), not \(p.testFraction)")
-      }
-      (trainRows, testRows) = DataSplit.holdout(
-        count: trainTable.rowCount, testFraction: p.testFraction, seed: p.splitSeed)
-    }
-    // The validation rows: a file, or a fraction of the train file's rows out of the training rows.
-    var validationTable: RawTable?
-    var validationRows: [Int]?
-    if let file = p.validation, let validationBytes {
-      let t = try table(validationBytes, file)
-      validationTable = t
-      validationRows = Array(0..<t.rowCount)
-    } else if p.validationFraction > 0 {
-      guard p.validationFraction < 1 && p.testFraction + p.validationFraction < 1 else {
-        throw DataError(
-          path: trainFile,
-          message: "the validation fraction must be in [0, 1) and leave training rows, not \(p.validationFraction)")
-      }
-      let split = DataSplit.validation(
-        rows: trainRows, total: trainTable.rowCount, fraction: p.validationFraction, seed: p.splitSeed)
-      trainRows = split.train
-      validationRows = split.validation
-      validationTable = trainTable
-    }
-    let fitted = try FittedPipeline.fit(p, table: trainTable, rows: trainRows)
+    var testSource: TableSource? = nil
+    if let testFile, let testBytes { testSource = .tables([try table(testBytes, testFile)]) }
+    var validationSource: TableSource? = nil
+    if let file = p.validation, let validationBytes { validationSource = .tables([try table(validationBytes, file)]) }
+    var train = MemorySink()
+    var test = MemorySink()
+    var validation = MemorySink()
+    let r = try DataBuild.run(
+      p, train: .tables([trainTable]), test: testSource, validation: validationSource, trainSink: &train,
+      testSink: &test, validationSink: &validation)
+    let empty = Dataset.empty(p)
+    let trainSet = train.data ?? empty
+    let testSet = test.data ?? empty
     var data = LoadedData(
-      fitted: fitted, train: try fitted.encode(table: trainTable, rows: trainRows),
-      test: try fitted.encode(table: testTable, rows: testRows), trainRows: trainRows,
-      testRows: testRows, trainSkipped: report(trainTable), testSkipped: testSkipped)
-    if let validationTable, let validationRows {
-      data.validation = try fitted.encode(table: validationTable, rows: validationRows)
-      data.validationRows = validationRows
-      if p.validation != nil { data.validationSkipped = report(validationTable) }
+      fitted: r.fitted, train: trainSet, test: testSet, trainRows: trainSet.rows, testRows: testSet.rows,
+      trainSkipped: r.trainSkipped.first, testSkipped: r.testSkipped.first)
+    if validationSource != nil || p.validationFraction > 0 {
+      let v = validation.data ?? empty
+      data.validation = v
+      data.validationRows = v.rows
+      data.validationSkipped = r.validationSkipped.first
     }
     return data
   }

@@ -7,7 +7,7 @@ import MTLSupport
 // The identity is the graph's ops, values, parameters, tasks, losses, feature pipeline (features,
 // vocabulary kinds, missing markers, labels) and training settings. It is never where the files
 // were or how they were named: the spec path (`source`), the data paths, the split of the data
-// (`test_fraction`, `split_seed`, the validation set), the CSV dialect and bad-row policy (how files are read), the
+// (`test_fraction`, `split_seed`, the validation set), the CSV dialect and bad-row policy (how files are read), where the examples live and their order (`streaming`, `shard_rows`, `shuffle_window`), the
 // spec locations of ops (a comment added above a block moves them), the model's display name and
 // the epoch count and early stopping (a run resumed with more `--epochs` or another patience is
 // the same model). The learned vocabularies
@@ -25,6 +25,9 @@ extension Pipeline {
     p.validationFraction = 0
     p.delimiter = ","
     p.onBadRow = .error
+    p.streaming = nil
+    p.shardRows = Pipeline.defaultShardRows
+    p.shuffleWindow = Pipeline.defaultShuffleWindow
     return p
   }
 }

@@ -167,6 +167,16 @@ public struct Pipeline: Codable, Equatable, Sendable {
   /// The column names of data files without a header line (Criteo's TSV); nil: the first line of
   /// each file names its columns. In the file only when set.
   public var columns: [String]? = nil
+  /// Where the encoded examples live while training: nil decides by the data's size (see
+  /// `MTLData.DataSets`), true streams them from shards on disk, false holds them in memory. The
+  /// result is the same either way. In the file only when set.
+  public var streaming: Bool? = nil
+  /// Examples per block of the epoch order (a shard on disk), and examples shuffled together in
+  /// one window of it (`EpochOrder`). In the file only when not the defaults.
+  public var shardRows: Int = Pipeline.defaultShardRows
+  public var shuffleWindow: Int = Pipeline.defaultShuffleWindow
+  public static let defaultShardRows = 65_536
+  public static let defaultShuffleWindow = 262_144
   public var delimiter: String
   public var sparse: [SparseFeature]
   public var dense: [DenseFeature]
@@ -193,7 +203,7 @@ public struct Pipeline: Codable, Equatable, Sendable {
 
   enum CodingKeys: String, CodingKey {
     case train, test, testFraction, splitSeed, delimiter, sparse, dense, labels, onBadRow, validation,
-      validationFraction, columns
+      validationFraction, columns, streaming, shardRows, shuffleWindow
   }
 
   /// Id columns of an encoded example: one per single-valued sparse feature, `maxLength` per
@@ -225,6 +235,9 @@ public struct Pipeline: Codable, Equatable, Sendable {
     validation = try c.decodeIfPresent(String.self, forKey: .validation)
     validationFraction = try c.decodeIfPresent(Double.self, forKey: .validationFraction) ?? 0
     columns = try c.decodeIfPresent([String].self, forKey: .columns)
+    streaming = try c.decodeIfPresent(Bool.self, forKey: .streaming)
+    shardRows = try c.decodeIfPresent(Int.self, forKey: .shardRows) ?? Pipeline.defaultShardRows
+    shuffleWindow = try c.decodeIfPresent(Int.self, forKey: .shuffleWindow) ?? Pipeline.defaultShuffleWindow
   }
 
   public func encode(to encoder: any Encoder) throws {
@@ -241,6 +254,9 @@ public struct Pipeline: Codable, Equatable, Sendable {
     try c.encodeIfPresent(validation, forKey: .validation)
     if validationFraction != 0 { try c.encode(validationFraction, forKey: .validationFraction) }
     try c.encodeIfPresent(columns, forKey: .columns)
+    try c.encodeIfPresent(streaming, forKey: .streaming)
+    if shardRows != Pipeline.defaultShardRows { try c.encode(shardRows, forKey: .shardRows) }
+    if shuffleWindow != Pipeline.defaultShuffleWindow { try c.encode(shuffleWindow, forKey: .shuffleWindow) }
   }
 
   /// Whether the data has a validation set (a file, or a fraction of the training rows).

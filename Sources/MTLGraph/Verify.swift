@@ -114,6 +114,9 @@ extension Graph {
   }
 
   private func checkValues() throws {
+    guard (1...(1 << 24)).contains(pipeline.shardRows), (1...(1 << 28)).contains(pipeline.shuffleWindow) else {
+      throw GraphProblem("pipeline", "shardRows and shuffleWindow must be in 1...2^24 and 1...2^28")
+    }
     let learned = Set(tasks.filter { $0.type == .multiclass && $0.classes?.isEmpty != false }.map(\.name))
     for (i, v) in values.enumerated() {
       if let t = v.widthFrom, !learned.contains(t) && !tasks.contains(where: { $0.name == t && $0.type == .multiclass })

@@ -55,6 +55,10 @@ public struct DataSource: Sendable {
   public var validationFraction: Double = 0
   /// Column names of header-less files (`data.columns`).
   public var columns: [String]? = nil
+  /// `data.streaming`, `data.shard_rows`, `data.shuffle_window` (nil: not written).
+  public var streaming: Bool? = nil
+  public var shardRows: Int? = nil
+  public var shuffleWindow: Int? = nil
 }
 
 /// Experts `start..<start+count` of expert group `group`: what a gate mixes.

@@ -281,6 +281,7 @@ public struct Validator {
     source.validation = d.validation.map(resolve)
     source.validationFraction = d.validationFraction
     source.columns = d.columns?.value
+    (source.streaming, source.shardRows, source.shuffleWindow) = (d.streaming, d.shardRows, d.shuffleWindow)
     return source
   }
 

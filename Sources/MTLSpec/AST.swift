@@ -83,6 +83,11 @@ public struct DataDecl: Sendable {
   public var span: Span
   /// `columns: [...]`: the data files have no header line; these name their columns in order.
   public var columns: Located<[String]>? = nil
+  /// `streaming: true|false`: examples from shards on disk or in memory; nil: by the data's size.
+  public var streaming: Bool? = nil
+  /// `shard_rows`, `shuffle_window`: the epoch order's blocks and windows (nil: the defaults).
+  public var shardRows: Int? = nil
+  public var shuffleWindow: Int? = nil
 }
 
 public struct FeatureDecl: Sendable {

@@ -111,6 +111,9 @@ public enum SpecDecoder {
       onBadRow: onBadRow ?? .error, span: r.keySpan(node))
     d.validation = validation
     d.validationFraction = validationFraction
+    if let n = m.value("streaming") { d.streaming = r.bool(n, "`data.streaming`") }
+    if let n = m.value("shard_rows") { d.shardRows = r.int(n, "`data.shard_rows`", in: 1...(1 << 24)) }
+    if let n = m.value("shuffle_window") { d.shuffleWindow = r.int(n, "`data.shuffle_window`", in: 1...(1 << 28)) }
     if let n = m.value("columns"), let list = r.stringList(n, "`data.columns`") {
       var seen: [String: Span] = [:]
       for c in list {

@@ -17,7 +17,7 @@ public enum SpecKeys {
   public static let data = Table(
     [
       "train", "test", "test_fraction", "split_seed", "delimiter", "missing", "on_bad_row", "validation",
-      "validation_fraction", "columns",
+      "validation_fraction", "columns", "streaming", "shard_rows", "shuffle_window",
     ], required: ["train"])
   public static let feature = Table(
     ["name", "column", "kind", "embedding_dim", "embedding", "vocabulary", "multi", "normalize", "missing"],

@@ -77,7 +77,8 @@ public enum SpecSchema {
     switch (kind, key) {
     case ("data", "train"), ("data", "test"), ("data", "validation"), ("data", "delimiter"): return string
     case ("data", "test_fraction"), ("data", "validation_fraction"): return number
-    case ("data", "split_seed"): return integer
+    case ("data", "split_seed"), ("data", "shard_rows"), ("data", "shuffle_window"): return integer
+    case ("data", "streaming"): return boolean
     case ("data", "missing"), ("feature", "missing"): return stringOrStrings
     case ("data", "on_bad_row"): return choice(BadRowAction.self)
     case ("data", "columns"): return strings

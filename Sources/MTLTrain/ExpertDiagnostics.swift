@@ -74,7 +74,9 @@ public struct ExpertReport: Codable, Equatable, Sendable {
 
 extension Session {
   /// Gate utilisation and expert similarity over `data` (forward passes only).
-  public func expertReport(_ data: Dataset) -> ExpertReport {
+  public func expertReport(_ data: Dataset) -> ExpertReport { expertReport(MemoryExamples(data)) }
+
+  public func expertReport(_ data: any Examples) -> ExpertReport {
     // Gates: a softmax whose output a mix reads. Groups: every stacked value a mix reads.
     var gateOps: [(softmax: Op, mix: Op)] = []
     var groupValues: [ValueID] = []
@@ -93,11 +95,10 @@ extension Session {
     var grams = groupValues.map { v in
       [Double](repeating: 0, count: graph.values[v].experts * graph.values[v].experts)
     }
-    let all = Array(0..<data.count)
     var lo = 0
     while lo < data.count {
       let hi = min(lo + executor.maxBatch, data.count)
-      load(data, all[lo..<hi])
+      loadRange(data, lo, hi)
       executor.forward()
       for (gi, g) in gateOps.enumerated() {
         let k = graph.values[g.softmax.output].width

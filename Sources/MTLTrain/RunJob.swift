@@ -33,7 +33,7 @@ public struct RunJob {
 
   public struct Result {
     public var session: Session
-    public var data: LoadedData
+    public var data: DataSets
     public var metrics: [TaskMetrics]
     /// Gate utilisation and expert similarity on the test rows after training.
     public var experts: ExpertReport
@@ -55,8 +55,9 @@ public struct RunJob {
           "`training.early_stopping` watches a validation set: give `data.validation`, `data.validation_fraction` or --validation FILE"
       )
     }
-    let data = try LoadedData.load(
+    let data = try DataSets.load(
       g.pipeline, trainPath: trainPath, testPath: testPath, validationPath: validationPath)
+    if let line = data.sourceLine { log(line) }
     for s in data.skipped { log(s.description) }
     for t in data.truncations { log(t) }
     if let epochs { g.training.epochs = epochs }
@@ -143,6 +144,7 @@ public struct RunJob {
     }
     let metrics = session.evaluate(data.test)
     let experts = session.expertReport(data.test)
+    if let e = data.test.failure { throw e }
     let seconds = trained.reduce(0) { $0 + $1.seconds }
     let samples = Double(data.train.count * trained.count)
     let result = Result(
@@ -175,7 +177,7 @@ public struct RunJob {
   }
 
   func train(
-    _ session: Session, _ data: LoadedData, _ g: Graph, _ trained: inout [EpochReport], afterEach: () -> Void
+    _ session: Session, _ data: DataSets, _ g: Graph, _ trained: inout [EpochReport], afterEach: () -> Void
   ) throws {
     var epochs: [EpochReport] = []
     defer { trained = epochs }

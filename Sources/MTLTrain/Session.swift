@@ -91,6 +91,8 @@ public final class Session {
   /// Progress inside the current epoch: batches done and their loss sums (so a run interrupted
   /// mid-epoch resumes at the next batch, to the same result).
   public private(set) var batchInEpoch = 0
+  /// The examples of the batch being loaded (one allocation, reused).
+  private var batch: [Int] = []
   private var partialTotal = 0.0
   private var partialPerLoss: [Double] = []
   /// Early stopping (`training.earlyStopping`, with a validation set): the best epoch so far and
@@ -164,11 +166,18 @@ public final class Session {
   }
 
   /// Loads examples `indices` of `data` as the executor's batch.
-  func load(_ data: Dataset, _ indices: ArraySlice<Int>) {
+  func load(_ data: any Examples, _ indices: ArraySlice<Int>) {
     let lo = indices.startIndex
     executor.setBatch(rows: indices.count) { first, count, sparse, dense, labels in
       data.gather(indices: indices[(lo + first)..<(lo + first + count)], into: sparse, dense: dense, labels: labels)
     }
+  }
+
+  /// Loads examples lo..<hi of `data`, in order (evaluation, prediction).
+  func loadRange(_ data: any Examples, _ lo: Int, _ hi: Int) {
+    batch.removeAll(keepingCapacity: true)
+    batch.append(contentsOf: lo..<hi)
+    load(data, batch[...])
   }
 
   /// Trains until `epochs` epochs are done in all, or early stopping ends it. With `validation`,
@@ -180,6 +189,16 @@ public final class Session {
     _ data: Dataset, epochs: Int, validation: Dataset? = nil, afterEpoch: (EpochReport) throws -> Void = { _ in },
     onBatch: ((Int, Int, Double) -> Void)? = nil
   ) throws {
+    try train(
+      MemoryExamples(data), epochs: epochs, validation: validation.map(MemoryExamples.init), afterEpoch: afterEpoch,
+      onBatch: onBatch)
+  }
+
+  /// `train` over examples wherever they live (memory or shards), in `EpochOrder`'s order.
+  public func train(
+    _ data: any Examples, epochs: Int, validation: (any Examples)? = nil,
+    afterEpoch: (EpochReport) throws -> Void = { _ in }, onBatch: ((Int, Int, Double) -> Void)? = nil
+  ) throws {
     let B = graph.training.batchSize
     let n = data.count
     guard n > 0 else { return }
@@ -187,16 +206,20 @@ public final class Session {
     if partialPerLoss.count != graph.losses.count { partialPerLoss = Array(repeating: 0, count: graph.losses.count) }
     while epochsDone < epochs && !stoppedEarly {
       let epoch = epochsDone + 1
-      let order = EpochOrder.permutation(count: n, seed: seed, epoch: epoch)
+      var cursor = BatchCursor(
+        EpochOrder(
+          count: n, seed: seed, epoch: epoch, blockRows: graph.pipeline.shardRows, window: graph.pipeline.shuffleWindow))
+      // A resumed epoch continues at its next batch, in the same order.
+      cursor.skip(batchInEpoch * B)
       let start = monotonicSeconds()
       while batchInEpoch < batches {
         if stop.requested {
           throw Interrupted(signal: stop.signal, epoch: epoch, batch: batchInEpoch)
         }
         let bi = batchInEpoch
-        let lo = bi * B
-        let hi = min(lo + B, n)
-        load(data, order[lo..<hi])
+        cursor.next(B, into: &batch)
+        load(data, batch[...])
+        if let e = data.failure { throw e }
         let loss = executor.step()
         if !loss.isFinite || executor.nonFiniteGradient != nil || executor.nonFiniteBalancer {
           throw diverged(epoch: epoch, loss: loss)
@@ -275,15 +298,16 @@ public final class Session {
 
   /// Predictions for every task, in `graph.tasks` order, in the tasks' own units (a standardised
   /// regression label's prediction is mapped back). [T][N], [N, K] for a multiclass task.
-  public func predict(_ data: Dataset) -> [[Float]] {
+  public func predict(_ data: Dataset) -> [[Float]] { predict(MemoryExamples(data)) }
+
+  public func predict(_ data: any Examples) -> [[Float]] {
     let B = executor.maxBatch
     var out = graph.tasks.map { _ in [Float]() }
     for t in out.indices { out[t].reserveCapacity(data.count * graph.tasks[t].width) }
     var lo = 0
-    let all = Array(0..<data.count)
     while lo < data.count {
       let hi = min(lo + B, data.count)
-      load(data, all[lo..<hi])
+      loadRange(data, lo, hi)
       executor.forward()
       for t in graph.tasks.indices { executor.appendPredictions(t, to: &out[t]) }
       lo = hi
@@ -297,14 +321,17 @@ public final class Session {
   /// Each labelled task's mean loss over `data` (over the rows it is scored on), and Σ of them
   /// times the losses' fixed weights. The same losses as training, without updating anything.
   public func validationLosses(_ data: Dataset) -> (total: Double, perTask: [String: Double]) {
+    validationLosses(MemoryExamples(data))
+  }
+
+  public func validationLosses(_ data: any Examples) -> (total: Double, perTask: [String: Double]) {
     let B = executor.maxBatch
     var sums = [Double](repeating: 0, count: graph.losses.count)
     var counts = [Double](repeating: 0, count: graph.losses.count)
-    let all = Array(0..<data.count)
     var lo = 0
     while lo < data.count {
       let hi = min(lo + B, data.count)
-      load(data, all[lo..<hi])
+      loadRange(data, lo, hi)
       executor.forward()
       executor.computeLosses(gradients: false)
       for (i, l) in graph.losses.enumerated() {
@@ -359,7 +386,9 @@ public final class Session {
   }
 
   /// Metrics of every task on `data` (which must carry the labels).
-  public func evaluate(_ data: Dataset) -> [TaskMetrics] {
+  public func evaluate(_ data: Dataset) -> [TaskMetrics] { evaluate(MemoryExamples(data)) }
+
+  public func evaluate(_ data: any Examples) -> [TaskMetrics] {
     let preds = predict(data)
     return graph.tasks.enumerated().map { t, task in
       var labels: [Float]?

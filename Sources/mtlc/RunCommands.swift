@@ -56,6 +56,9 @@ func exitFor(_ error: Error) -> ExitCode {
   case let e as DataError:
     eprint(e.description)
     return ExitCode(Exit.dataError)
+  case let e as ShardError:
+    eprint(e.description)
+    return ExitCode(Exit.dataError)
   case let e as NumericalError:
     eprint("error: \(e)")
     return ExitCode(Exit.numericalError)
