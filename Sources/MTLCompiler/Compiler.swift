@@ -123,23 +123,35 @@ public enum Compiler {
       } : nil
     // Label columns of the training file, read once per file (bad rows are skipped here: the
     // checks only need the values; `run` reports bad rows under the spec's policy).
-    var tables: [String: RawTable?] = [:]
+    // Data past the streaming threshold is not read here (it would be read whole, and `run`
+    // streams it); nor is a file that cannot be parsed (the run reports that).
+    var tables: [String: [RawTable]?] = [:]
     let column: ((String, String) -> ColumnValues?)? =
       options.readData
       ? { file, name in
         if tables[file] == nil {
-          tables[file] = .some(
-            try? RawTable.read(
-              options.located(file), delimiter: spec.data.delimiter, onBadRow: .skip, columns: spec.data.columns?.value)
-          )
+          let files = (try? DataFiles.expand(options.located(file))) ?? []
+          if files.isEmpty || DataSets.estimatedBytes(files) > DataSets.streamingThreshold {
+            tables[file] = .some(nil)
+          } else {
+            tables[file] = .some(
+              try? files.map {
+                try RawTable.read($0, delimiter: spec.data.delimiter, onBadRow: .skip, columns: spec.data.columns?.value)
+              })
+          }
         }
-        guard let t = tables[file] ?? nil, let c = t.columnIndex(name) else { return nil }
+        guard let ts = tables[file] ?? nil else { return nil }
         var counts: [String: Int] = [:]
-        for r in 0..<t.rowCount {
-          counts[t.cell(row: r, column: c), default: 0] += 1
-          if counts.count > 100_000 { return nil }
+        var rows = 0
+        for t in ts {
+          guard let c = t.columnIndex(name) else { return nil }
+          rows += t.rowCount
+          for r in 0..<t.rowCount {
+            counts[t.cell(row: r, column: c), default: 0] += 1
+            if counts.count > 100_000 { return nil }
+          }
         }
-        return ColumnValues(rows: t.rowCount, counts: counts)
+        return ColumnValues(rows: rows, counts: counts)
       } : nil
     let (ir, vd) = Validator.validate(spec, header: header, column: column)
     r.diagnostics.add(contentsOf: vd)

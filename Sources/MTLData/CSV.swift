@@ -81,17 +81,20 @@ public struct RawTable: Sendable {
     return try parse(bytes, path: path, delimiter: delimiter, onBadRow: onBadRow, columns: columns)
   }
 
-  /// The header of a CSV file, without parsing its records (what `mtlc validate` checks).
+  /// The header of a CSV file, without parsing its records (what `mtlc validate` checks): only
+  /// the file's beginning is read (inflated when compressed). A glob names its first file.
   public static func readHeader(_ path: String, delimiter: String = ",", columns: [String]? = nil) throws -> [String] {
     let delim = try delimiterByte(delimiter, path: path)
-    var bytes: [UInt8]
-    do {
-      bytes = try AtomicFile.read(path, limit: Int(UInt32.max) - 1)
-    } catch let e as FileError {
-      throw DataError(path: path, message: "cannot read the file: \(e.reason)")
-    }
+    let file = try DataFiles.expand(path)[0]
+    let stream = try ByteStream(path: file)
     if let columns { return columns }
-    if Gzip.isCompressed(bytes) { bytes = try Gzip.inflate(bytes, path: path, limit: Int(UInt32.max) - 1) }
+    var bytes: [UInt8] = []
+    // Up to the first record boundary after the header; a header longer than 1 MiB reads on.
+    var target = 1 << 20
+    while try stream.append(to: &bytes, max: target - bytes.count) {
+      if RecordChunks.lastBoundary(bytes, delimiter: delim, trim: delim != spaceByte) != nil { break }
+      target *= 2
+    }
     return try bytes.withUnsafeMutableBufferPointer { buf in
       var parser = CSVParser(buf: buf, path: path, delimiter: delim)
       return try parser.parseHeader()

@@ -130,7 +130,7 @@ public final class DataSets {
   }
 
   /// The bytes the files would take as text: their sizes, a gzip file's times 4.
-  static func estimatedBytes(_ files: [String]) -> Int {
+  public static func estimatedBytes(_ files: [String]) -> Int {
     var total = 0
     for f in files {
       var st = stat()
@@ -215,7 +215,11 @@ public final class DataSets {
     let directory: String
     if let cache, DataCache.supported, cache.makeDirectories(cache.directory) == nil {
       directory = cache.directory + "/" + DataCache.hex(key) + ".shards"
-      if let sets = try? openStore(directory, key: key, pipeline: p) { return sets }
+      if AtomicFile.exists(directory) {
+        if let sets = try? openStore(directory, key: key, pipeline: p) { return sets }
+        // Damaged or from another version: built again.
+        removeTree(directory)
+      }
     } else {
       var template = Array(((getenv("TMPDIR").map { String(cString: $0) } ?? "/tmp") + "/mtlc-shards-XXXXXX").utf8CString)
       guard template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) != nil else {
@@ -304,7 +308,7 @@ public final class DataSets {
 }
 
 /// Seconds on a monotonic clock.
-func monotonicNow() -> Double {
+public func monotonicNow() -> Double {
   var ts = timespec()
   clock_gettime(CLOCK_MONOTONIC, &ts)
   return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9

@@ -14,7 +14,7 @@ import MTLTrain
 
 /// Commands that train and use models.
 let runtimeCommands: [ParsableCommand.Type] = [
-  Run.self, Predict.self, Evaluate.self, Export.self, Init.self, Synth.self,
+  Run.self, Prepare.self, Predict.self, Evaluate.self, Export.self, Init.self, Synth.self,
 ]
 
 /// A spec (compiled now, with any `--set` flags) or a compiled model file. Spec errors exit 1.

@@ -49,7 +49,7 @@ private func overwrite(_ path: String, _ b: [UInt8]) throws { try AtomicFile.wri
     #expect(second.cache.hit && second.cache.path == path && !second.cache.stored)
     #expect(second.data == first.data)
     #expect(second.data == (try LoadedData.load(p, cache: nil)))
-    #expect(second.data.train.count == 26049 && second.data.test.count == 6512)
+    #expect(second.data.train.count == 26151 && second.data.test.count == 6410)
   }
 
   @Test func separateTestFileHits() throws {
@@ -204,7 +204,7 @@ private func overwrite(_ path: String, _ b: [UInt8]) throws { try AtomicFile.wri
     let r = try LoadedData.loadReporting(smallPipeline(train: path), cache: try freshCache())
     let b = try bytes(try #require(r.cache.path))
     #expect(Array(b[0..<8]) == Array("MTLCDATA".utf8))
-    #expect(b[8..<12].elementsEqual([1, 0, 0, 0]))
+    #expect(b[8..<12].elementsEqual([2, 0, 0, 0]))
     let crc = Checksum.crc32(Array(b[..<(b.count - 4)]))
     #expect(b[(b.count - 4)...].elementsEqual((0..<4).map { UInt8(truncatingIfNeeded: crc >> (8 * $0)) }))
     // Adult too: a file long enough for the eight-bytes-at-a-time loop, with an odd tail.

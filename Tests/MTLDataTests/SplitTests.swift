@@ -9,24 +9,32 @@ import Testing
     let a = DataSplit.holdout(count: 1000, testFraction: 0.2, seed: 7)
     let b = DataSplit.holdout(count: 1000, testFraction: 0.2, seed: 7)
     #expect(a.train == b.train && a.test == b.test)
-    #expect(a.test.count == 200 && a.train.count == 800)
+    // Binomial(1000, 0.2): within 4 standard deviations (12.6).
+    #expect(abs(a.test.count - 200) < 51)
     #expect(Set(a.train).isDisjoint(with: a.test))
     #expect((a.train + a.test).sorted() == Array(0..<1000))
     #expect(a.train == a.train.sorted() && a.test == a.test.sorted())
     let c = DataSplit.holdout(count: 1000, testFraction: 0.2, seed: 8)
     #expect(c.test != a.test)
-    // Pinned, so that a change to the RNG or the shuffle (which would change every saved run's
-    // test set) is noticed.
+    // Pinned, so that a change to the hash (which would change every saved run's test set) is
+    // noticed.
     #expect(
-      DataSplit.holdout(count: 10, testFraction: 0.3, seed: 7) == (
-        [0, 2, 4, 5, 6, 7, 9], [1, 3, 8]
-      ))
+      (0..<12).map { DataSplit.part(row: $0, seed: 7, testFraction: 0.3, validationFraction: 0.2) } == [
+        .test, .train, .validation, .train, .validation, .train, .validation, .train, .train, .train, .train, .train,
+      ])
   }
 
-  @Test func holdoutRoundsTheTestCount() {
-    #expect(DataSplit.holdout(count: 32561, testFraction: 0.2, seed: 1).test.count == 6512)
-    // 2.5 rounds up.
-    #expect(DataSplit.holdout(count: 5, testFraction: 0.5, seed: 1).test.count == 3)
+  @Test func aRowsSetDependsOnItsIndexAlone() {
+    // The same row decides the same way in any file length: the split streams.
+    let short = DataSplit.holdout(count: 100, testFraction: 0.25, seed: 3)
+    let long = DataSplit.holdout(count: 10_000, testFraction: 0.25, seed: 3)
+    #expect(long.test.prefix { $0 < 100 } == short.test[...])
+    // The validation share comes out of the rows the test share leaves.
+    var counts: [DataPart: Int] = [:]
+    for r in 0..<100_000 {
+      counts[DataSplit.part(row: r, seed: 1, testFraction: 0.2, validationFraction: 0.1), default: 0] += 1
+    }
+    #expect(abs(counts[.test]! - 20_000) < 600 && abs(counts[.validation]! - 10_000) < 450)
     #expect(DataSplit.holdout(count: 5, testFraction: 0, seed: 1).test.isEmpty)
     let empty = DataSplit.holdout(count: 0, testFraction: 0.2, seed: 1)
     #expect(empty.train.isEmpty && empty.test.isEmpty)
@@ -40,8 +48,46 @@ import Testing
     #expect(e0 != Array(0..<500))
     #expect(EpochOrder.permutation(count: 500, seed: 3, epoch: 1) == e1)
     #expect(EpochOrder.permutation(count: 500, seed: 4, epoch: 1) != e1)
+    // One block and one window: Fisher–Yates over all rows, pinned (the order of every run on
+    // data under the block size; unchanged since the first release).
     #expect(EpochOrder.permutation(count: 8, seed: 3, epoch: 0) == [3, 1, 5, 7, 4, 6, 0, 2])
     #expect(EpochOrder.permutation(count: 8, seed: 3, epoch: 1) == [4, 7, 3, 0, 2, 1, 6, 5])
+  }
+
+  @Test func windowedOrderIsAPermutationThatStaysInFewBlocks() {
+    let n = 10_000
+    let (blockRows, window) = (512, 1200)
+    let o = EpochOrder.permutation(count: n, seed: 5, epoch: 2, blockRows: blockRows, window: window)
+    #expect(o.sorted() == Array(0..<n))
+    #expect(o == EpochOrder.permutation(count: n, seed: 5, epoch: 2, blockRows: blockRows, window: window))
+    #expect(o != EpochOrder.permutation(count: n, seed: 5, epoch: 3, blockRows: blockRows, window: window))
+    // Each window's examples come from at most ⌈window / blockRows⌉ + 1 blocks.
+    var lo = 0
+    while lo < n {
+      let blocks = Set(o[lo..<min(lo + window, n)].map { $0 / blockRows })
+      #expect(blocks.count <= (window + blockRows - 1) / blockRows + 1)
+      lo += window
+    }
+    // The blocks are visited in a shuffled order, not file order.
+    #expect(o.prefix(window).map { $0 / blockRows }.min()! > 0 || o.prefix(window).map { $0 / blockRows }.max()! > 2)
+  }
+
+  @Test func batchCursorResumesWhereTheOrderWas() {
+    let order = EpochOrder(count: 1000, seed: 9, epoch: 1, blockRows: 128, window: 300)
+    let whole = EpochOrder.permutation(count: 1000, seed: 9, epoch: 1, blockRows: 128, window: 300)
+    var a = BatchCursor(order)
+    var batch: [Int] = []
+    var seen: [Int] = []
+    repeat {
+      a.next(64, into: &batch)
+      seen += batch
+    } while !batch.isEmpty
+    #expect(seen == whole)
+    // Skipping 7 batches lands on the 8th, across window boundaries.
+    var b = BatchCursor(order)
+    b.skip(7 * 64)
+    b.next(64, into: &batch)
+    #expect(batch == Array(whole[(7 * 64)..<(8 * 64)]))
   }
 }
 
@@ -90,9 +136,9 @@ import Testing
     let l = try LoadedData.load(p, trainPath: train, cache: nil)
     let split = DataSplit.holdout(count: 20, testFraction: 0.25, seed: 42)
     #expect(l.trainRows == split.train && l.testRows == split.test)
-    #expect(l.train.count == 15 && l.test.count == 5)
+    #expect(l.train.count + l.test.count == 20 && l.test.count == split.test.count)
     #expect(l.test.dense == l.testRows.map(Float.init))
-    #expect(l.fitted.trainRowCount == 15)
+    #expect(l.fitted.trainRowCount == split.train.count)
   }
 
   @Test func testFileMissingAColumn() throws {

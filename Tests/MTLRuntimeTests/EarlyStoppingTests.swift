@@ -51,7 +51,8 @@ struct EarlyStoppingTests {
     g.pipeline.validationFraction = 0.1
     let data = try Repo.data(g)
     let v = try #require(data.validationRows)
-    #expect(v.count == Int((32_561 * 0.1).rounded()))
+    // Binomial around 10% of the rows (σ ≈ 54): each row's set is a seeded hash of its index.
+    #expect(abs(v.count - 3256) < 220)
     #expect(Set(v).isDisjoint(with: data.trainRows) && Set(v).isDisjoint(with: data.testRows))
     #expect(v.count + data.trainRows.count + data.testRows.count == 32_561)
     // The test split is the one without a validation set: the validation rows come out of training.
