@@ -120,6 +120,8 @@ public struct FittedPipeline: Codable, Equatable, Sendable {
     (a.pipeline.validation, b.pipeline.validation) = (
       a.pipeline.validation.map { _ in "" }, b.pipeline.validation.map { _ in "" }
     )
+    // Memory or shards: the same examples either way.
+    (a.pipeline.streaming, b.pipeline.streaming) = (nil, nil)
     return a == b
   }
 
