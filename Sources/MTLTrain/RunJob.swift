@@ -47,6 +47,7 @@ public struct RunJob {
   }
 
   public func run() throws -> Result {
+    let started = monotonicSeconds()
     var g = graph
     if let splitSeed { g.pipeline.splitSeed = splitSeed }
     if g.training.earlyStopping != nil && !g.pipeline.hasValidation && validationPath == nil {
@@ -113,6 +114,7 @@ public struct RunJob {
     log(
       "training `\(g.name)` on \(data.train.count) rows\(validating), testing on \(data.test.count); \(g.training.epochs) epochs, batch \(g.training.batchSize), seed \(session.seed), \(session.executor.threads) threads"
     )
+    log("data ready and model initialised in \(fixed(monotonicSeconds() - started, 2)) s")
     var trained: [EpochReport] = []
     var expertHistory: [ExpertReport] = []
     do {
