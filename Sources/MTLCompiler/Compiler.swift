@@ -123,15 +123,15 @@ public enum Compiler {
       } : nil
     // Label columns of the training file, read once per file (bad rows are skipped here: the
     // checks only need the values; `run` reports bad rows under the spec's policy).
-    // Data past the streaming threshold is not read here (it would be read whole, and `run`
-    // streams it); nor is a file that cannot be parsed (the run reports that).
+    // Data that streams (past the threshold, or `streaming: true`) is not read here: it would be
+    // read whole, and `run` streams it; nor is a file that cannot be parsed (the run reports that).
     var tables: [String: [RawTable]?] = [:]
     let column: ((String, String) -> ColumnValues?)? =
       options.readData
       ? { file, name in
         if tables[file] == nil {
           let files = (try? DataFiles.expand(options.located(file))) ?? []
-          if files.isEmpty || DataSets.estimatedBytes(files) > DataSets.streamingThreshold {
+          if files.isEmpty || spec.data.streaming == true || DataSets.estimatedBytes(files) > DataSets.streamingThreshold {
             tables[file] = .some(nil)
           } else {
             tables[file] = .some(

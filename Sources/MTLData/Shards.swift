@@ -209,12 +209,15 @@ public final class ShardStore: Examples {
     lastUse[k] = tick
     if let b = bodies[k] { return b }
     if mapped.count >= capacity {
-      // The least recently used goes.
+      // The least recently used goes, unless the current gather uses it (its pointers are held
+      // until the gather returns): then one more stays mapped for now.
       var i = 0
       for j in mapped.indices where lastUse[mapped[j].shard] < lastUse[mapped[i].shard] { i = j }
-      let old = mapped.remove(at: i)
-      bodies[old.shard] = nil
-      munmap(old.base, old.bytes)
+      if lastUse[mapped[i].shard] < tick {
+        let old = mapped.remove(at: i)
+        bodies[old.shard] = nil
+        munmap(old.base, old.bytes)
+      }
     }
     let m: (UnsafeMutableRawPointer, Int)
     do {
@@ -240,7 +243,9 @@ public final class ShardStore: Examples {
     guard fstat(fd, &st) == 0, Int(st.st_size) == expected else {
       throw ShardError(path: path, reason: "the shard has \(st.st_size) bytes, not \(expected)")
     }
-    guard let base = mmap(nil, expected, PROT_READ, MAP_PRIVATE, fd, 0), base != MAP_FAILED else {
+    // Populated at once: the shard is read whole within a window anyway, and faulting it in page
+    // by page during the gathers costs more.
+    guard let base = mmap(nil, expected, PROT_READ, MAP_PRIVATE | mtlcMapPopulate, fd, 0), base != MAP_FAILED else {
       throw ShardError(path: path, reason: "cannot map the shard: \(String(cString: strerror(errno)))")
     }
     let header = UnsafeRawBufferPointer(start: base, count: ShardFormat.headerBytes)
@@ -304,23 +309,44 @@ public final class ShardStore: Examples {
     let d = denseWidth
     let l = labelWidth
     tick += 1
+    // The shards this call has looked up, kept in locals: the store's own tables are class
+    // properties, and touching them for every example costs more than the copy.
+    var keys: (Int, Int, Int, Int, Int, Int, Int, Int) = (-1, -1, -1, -1, -1, -1, -1, -1)
+    var bases = [UnsafeRawPointer?](repeating: nil, count: 8)
+    var next = 0
     var b = 0
     var cached = -1
     var base = UnsafeRawPointer(bitPattern: 1)!
     var n = 0
+    let shardRows = shardRows
+    let count = count
     for i in indices {
       precondition(i >= 0 && i < count, "example \(i) out of range 0..<\(count)")
       let k = i / shardRows
       if k != cached {
-        guard let p = body(k) else {
-          (sparseOut + b * s).update(repeating: 0, count: s * (indices.count - b))
-          (denseOut + b * d).update(repeating: 0, count: d * (indices.count - b))
-          (labelsOut + b * l).update(repeating: .nan, count: l * (indices.count - b))
-          return
+        var slot = -1
+        withUnsafeBytes(of: &keys) { kb in
+          let ks = kb.bindMemory(to: Int.self)
+          for j in 0..<8 where ks[j] == k {
+            slot = j
+            break
+          }
         }
-        base = p
+        if slot < 0 {
+          guard let p = body(k) else {
+            (sparseOut + b * s).update(repeating: 0, count: s * (indices.count - b))
+            (denseOut + b * d).update(repeating: 0, count: d * (indices.count - b))
+            (labelsOut + b * l).update(repeating: .nan, count: l * (indices.count - b))
+            return
+          }
+          slot = next
+          next = (next + 1) % 8
+          withUnsafeMutableBytes(of: &keys) { $0.bindMemory(to: Int.self)[slot] = k }
+          bases[slot] = p
+        }
+        base = bases[slot]!
         cached = k
-        n = rows(of: k)
+        n = min(shardRows, count - k * shardRows)
       }
       let r = i - k * shardRows
       let ids = base.assumingMemoryBound(to: Int32.self)
@@ -349,3 +375,9 @@ public final class ShardStore: Examples {
     return out
   }
 }
+
+#if os(Linux)
+  let mtlcMapPopulate = MAP_POPULATE
+#else
+  let mtlcMapPopulate: Int32 = 0
+#endif
