@@ -22,7 +22,7 @@ done
 cache=$(mktemp -d)
 trap 'rm -rf "$cache"' EXIT
 export MTLC_CACHE_DIR=$cache
-field() { grep -E "$1" "$2" | head -1 | sed -E "s/$3/\\1/"; }
+field() { { grep -E "$1" "$2" || true; } | head -1 | sed -E "s#$3#\\1#"; }
 echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores" >&2
 echo "| rows | data file | first run: encode into shards | peak RSS | prepared run: data ready | peak RSS | samples/s from shards |"
 echo "|---|---|---|---|---|---|---|"

@@ -131,12 +131,15 @@ public enum Compiler {
       ? { file, name in
         if tables[file] == nil {
           let files = (try? DataFiles.expand(options.located(file))) ?? []
-          if files.isEmpty || spec.data.streaming == true || DataSets.estimatedBytes(files) > DataSets.streamingThreshold {
+          if files.isEmpty || spec.data.streaming == true
+            || DataSets.estimatedBytes(files) > DataSets.streamingThreshold
+          {
             tables[file] = .some(nil)
           } else {
             tables[file] = .some(
               try? files.map {
-                try RawTable.read($0, delimiter: spec.data.delimiter, onBadRow: .skip, columns: spec.data.columns?.value)
+                try RawTable.read(
+                  $0, delimiter: spec.data.delimiter, onBadRow: .skip, columns: spec.data.columns?.value)
               })
           }
         }

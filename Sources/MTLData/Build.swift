@@ -121,7 +121,11 @@ enum DataBuild {
     }
     func merged(_ reports: inout [SkipReport], _ t: RawTable) {
       guard !t.skipped.isEmpty else { return }
-      if reports.last?.path == t.skipped.path { reports[reports.count - 1].merge(t.skipped) } else { reports.append(t.skipped) }
+      if reports.last?.path == t.skipped.path {
+        reports[reports.count - 1].merge(t.skipped)
+      } else {
+        reports.append(t.skipped)
+      }
     }
 
     // Pass 1: fit on the training rows.

@@ -152,9 +152,11 @@ public final class DataSets {
     var out: [String] = []
     for (f, s) in p.sparse.enumerated() {
       guard let m = s.multi else { continue }
-      let parts = sets.compactMap { name, counts in f < counts.count && counts[f] > 0 ? "\(counts[f]) in \(name)" : nil }
+      let parts = sets.compactMap { name, counts in f < counts.count && counts[f] > 0 ? "\(counts[f]) in \(name)" : nil
+      }
       if !parts.isEmpty {
-        out.append("feature `\(s.name)`: values past max_length \(m.maxLength) left out (\(parts.joined(separator: ", ")))")
+        out.append(
+          "feature `\(s.name)`: values past max_length \(m.maxLength) left out (\(parts.joined(separator: ", ")))")
       }
     }
     return out
@@ -221,7 +223,8 @@ public final class DataSets {
         removeTree(directory)
       }
     } else {
-      var template = Array(((getenv("TMPDIR").map { String(cString: $0) } ?? "/tmp") + "/mtlc-shards-XXXXXX").utf8CString)
+      var template = Array(
+        ((getenv("TMPDIR").map { String(cString: $0) } ?? "/tmp") + "/mtlc-shards-XXXXXX").utf8CString)
       guard template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) != nil else {
         throw ShardError(path: "/tmp", reason: "cannot make a temporary directory for the shards")
       }
@@ -243,7 +246,8 @@ public final class DataSets {
       }
       var (trainSink, testSink, validationSink) = (writer("train"), writer("test"), writer("validation"))
       let r = try DataBuild.run(
-        p, train: .streamed(train, p, chunkBytes: chunkBytes), test: test.map { .streamed($0, p, chunkBytes: chunkBytes) },
+        p, train: .streamed(train, p, chunkBytes: chunkBytes),
+        test: test.map { .streamed($0, p, chunkBytes: chunkBytes) },
         validation: validation.map { .streamed($0, p, chunkBytes: chunkBytes) }, trainSink: &trainSink,
         testSink: &testSink, validationSink: &validationSink)
       var sinks = [trainSink, testSink, validationSink]
@@ -293,7 +297,8 @@ public final class DataSets {
         directory: directory, set: s.name, count: s.count, shardRows: m.shardRows, fitted: fitted, capacity: capacity,
         unseenClassCounts: s.unseenClassCounts)
       guard store.shards == s.shards else {
-        throw ShardError(path: directory, reason: "the manifest's \(s.name) set has \(s.shards) shards for \(s.count) rows")
+        throw ShardError(
+          path: directory, reason: "the manifest's \(s.name) set has \(s.shards) shards for \(s.count) rows")
       }
       try store.checkFirst()
       return store

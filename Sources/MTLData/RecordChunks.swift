@@ -31,7 +31,8 @@ public enum DataFiles {
     guard status == 0 else {
       throw DataError(
         path: path,
-        message: status == GLOB_NOMATCH ? "no file matches the pattern" : "cannot expand the pattern (glob error \(status))")
+        message: status == GLOB_NOMATCH
+          ? "no file matches the pattern" : "cannot expand the pattern (glob error \(status))")
     }
     var out: [String] = []
     for i in 0..<Int(g.gl_pathc) {

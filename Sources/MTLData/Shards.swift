@@ -92,7 +92,9 @@ struct ShardWriter: ExampleSink {
     // not fully written fails its checksum when read.
     let bytes = header + body
     let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-    guard fd >= 0 else { throw ShardError(path: path, reason: "cannot write the shard: \(String(cString: strerror(errno)))") }
+    guard fd >= 0 else {
+      throw ShardError(path: path, reason: "cannot write the shard: \(String(cString: strerror(errno)))")
+    }
     defer { close(fd) }
     var done = 0
     while done < bytes.count {
@@ -237,7 +239,9 @@ public final class ShardStore: Examples {
     let n = rows(of: k)
     let expected = ShardFormat.headerBytes + n * (sparseWidth + denseWidth + labelWidth) * 4
     let fd = open(path, O_RDONLY | O_CLOEXEC)
-    guard fd >= 0 else { throw ShardError(path: path, reason: "cannot open the shard: \(String(cString: strerror(errno)))") }
+    guard fd >= 0 else {
+      throw ShardError(path: path, reason: "cannot open the shard: \(String(cString: strerror(errno)))")
+    }
     defer { close(fd) }
     var st = stat()
     guard fstat(fd, &st) == 0, Int(st.st_size) == expected else {
@@ -249,7 +253,9 @@ public final class ShardStore: Examples {
       throw ShardError(path: path, reason: "cannot map the shard: \(String(cString: strerror(errno)))")
     }
     let header = UnsafeRawBufferPointer(start: base, count: ShardFormat.headerBytes)
-    func u32(_ i: Int) -> UInt32 { UInt32(littleEndian: header.loadUnaligned(fromByteOffset: 8 + 4 * i, as: UInt32.self)) }
+    func u32(_ i: Int) -> UInt32 {
+      UInt32(littleEndian: header.loadUnaligned(fromByteOffset: 8 + 4 * i, as: UInt32.self))
+    }
     guard Array(header[0..<8]) == ShardFormat.magic, u32(0) == ShardFormat.version, u32(1) == UInt32(n),
       u32(2) == UInt32(sparseWidth), u32(3) == UInt32(denseWidth), u32(4) == UInt32(labelWidth)
     else {
@@ -257,7 +263,8 @@ public final class ShardStore: Examples {
       throw ShardError(path: path, reason: "the shard's header does not match its store")
     }
     if !checked.contains(k) {
-      let body = UnsafeRawBufferPointer(start: base + ShardFormat.headerBytes, count: expected - ShardFormat.headerBytes)
+      let body = UnsafeRawBufferPointer(
+        start: base + ShardFormat.headerBytes, count: expected - ShardFormat.headerBytes)
       guard UInt32(crc32_z(0, body.baseAddress?.assumingMemoryBound(to: UInt8.self), body.count)) == u32(5) else {
         munmap(base, expected)
         throw ShardError(path: path, reason: "the shard's checksum does not match: it is damaged")

@@ -76,6 +76,14 @@ public struct RunJob {
             path: at,
             reason: "the checkpoint was written by a different model: \(d); compile the same spec or start afresh")
         }
+        let (was, now) = (c.fitted.pipeline, data.fitted.pipeline)
+        guard was.shardRows == now.shardRows && was.shuffleWindow == now.shuffleWindow else {
+          throw ResumeError(
+            checkpoint: at,
+            reason:
+              "it was trained with data.shard_rows \(was.shardRows) and data.shuffle_window \(was.shuffleWindow) (an epoch's order); resume with the same"
+          )
+        }
         guard c.fitted.sameFit(as: data.fitted) else {
           throw ResumeError(
             checkpoint: at,

@@ -208,7 +208,8 @@ public final class Session {
       let epoch = epochsDone + 1
       var cursor = BatchCursor(
         EpochOrder(
-          count: n, seed: seed, epoch: epoch, blockRows: graph.pipeline.shardRows, window: graph.pipeline.shuffleWindow))
+          count: n, seed: seed, epoch: epoch, blockRows: graph.pipeline.shardRows, window: graph.pipeline.shuffleWindow)
+      )
       // A resumed epoch continues at its next batch, in the same order.
       cursor.skip(batchInEpoch * B)
       let start = monotonicSeconds()

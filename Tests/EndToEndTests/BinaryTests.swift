@@ -14,12 +14,12 @@ struct BinaryTests {
   }
 
   /// Runs the debug binary (built by `swift build --build-tests`) from the repo root.
-  static func mtlc(_ args: [String], cwd: URL = repo) throws -> Output {
+  static func mtlc(_ args: [String], cwd: URL = repo, environment: [String: String] = [:]) throws -> Output {
     let bin = repo.appendingPathComponent(".build/debug/mtlc")
     guard FileManager.default.isExecutableFile(atPath: bin.path) else {
       throw CocoaError(.fileNoSuchFile, userInfo: [NSLocalizedDescriptionKey: "build mtlc first: swift build"])
     }
-    return try run(bin, args, cwd: cwd)
+    return try run(bin, args, cwd: cwd, extra: environment)
   }
 
   /// Runs a shell command line (for `ulimit`) from the repo root.

@@ -21,7 +21,8 @@ func contents(_ e: any Examples) -> ([Int32], [Float], [Float]) {
       d.withUnsafeMutableBufferPointer { dp in
         l.withUnsafeMutableBufferPointer { lp in
           e.gather(
-            indices: all[lo..<hi], into: sp.baseAddress! + lo * e.sparseWidth, dense: dp.baseAddress! + lo * e.denseWidth,
+            indices: all[lo..<hi], into: sp.baseAddress! + lo * e.sparseWidth,
+            dense: dp.baseAddress! + lo * e.denseWidth,
             labels: lp.baseAddress! + lo * e.labelWidth)
         }
       }
@@ -56,7 +57,8 @@ func sameBits(_ a: [Float], _ b: [Float]) -> Bool { a.map(\.bitPattern) == b.map
 
 @Suite struct RecordChunking {
   static let tricky =
-    "a,b,y\r\n" + (0..<200).map { i in
+    "a,b,y\r\n"
+    + (0..<200).map { i in
       i % 7 == 0 ? "\"multi\nline \(i)\",\"q\"\"uote\",\(i % 2)\r\n" : "v\(i % 5), w\(i),\(i % 2)\r\n"
     }.joined()
 
@@ -108,12 +110,38 @@ func sameBits(_ a: [Float], _ b: [Float]) -> Bool { a.map(\.bitPattern) == b.map
     }
   }
 
+  @Test func badRowsAreSkippedPieceByPieceAsInTheWholeFile() throws {
+    // Bad rows spread over many pieces: wrong field counts, a non-number, a bad label.
+    var text = "a,x,y\n"
+    for i in 0..<400 {
+      switch i % 50 {
+      case 7: text += "v\(i),\(i)\n"
+      case 19: text += "v\(i),abc\(i),1\n"
+      case 33: text += "v\(i),\(i),\n"
+      default: text += "v\(i % 9),\(i),\(i % 2)\n"
+      }
+    }
+    let path = try fixture("dirty.csv", text)
+    var p = pipeline(
+      sparse: [sparse("a")], dense: [dense("x")], labels: [LabelColumn(task: "y", column: "y", rule: .positive(["1"]))],
+      train: path, testFraction: 0.2)
+    p.onBadRow = .skip
+    p.streaming = false
+    let whole = try DataSets.load(p, cache: nil)
+    p.streaming = true
+    let pieces = try DataSets.load(p, cache: nil, chunkBytes: 97)
+    #expect(whole.skipped.count == 1 && whole.skipped == pieces.skipped)
+    #expect(whole.skipped.first?.count == 24)
+    #expect(contents(whole.train).0 == contents(pieces.train).0 && contents(whole.test).0 == contents(pieces.test).0)
+  }
+
   @Test func globsExpandSortedAndFailWhenNothingMatches() throws {
     let dir = try temporaryFolder()
     for name in ["day-2.csv", "day-10.csv", "day-1.csv", "other.txt"] {
       try Data("a\n1\n".utf8).write(to: URL(fileURLWithPath: dir + "/" + name))
     }
-    #expect(try DataFiles.expand(dir + "/day-*.csv") == ["day-1.csv", "day-10.csv", "day-2.csv"].map { dir + "/" + $0 })
+    #expect(
+      try DataFiles.expand(dir + "/day-*.csv") == ["day-1.csv", "day-10.csv", "day-2.csv"].map { dir + "/" + $0 })
     #expect(try DataFiles.expand(dir + "/day-1.csv") == [dir + "/day-1.csv"])
     expectDataError("\(dir)/none-*.csv: error: no file matches the pattern") {
       _ = try DataFiles.expand(dir + "/none-*.csv")
@@ -187,7 +215,11 @@ func sameBits(_ a: [Float], _ b: [Float]) -> Bool { a.map(\.bitPattern) == b.map
     }
     #expect(!reused && dir.hasPrefix(cache.directory))
     let second = try DataSets.load(p, cache: cache)
-    #expect(second.source == .shards(directory: dir, reused: true, seconds: { if case .shards(_, _, let s) = first.source { return s } else { return 0 } }()))
+    #expect(
+      second.source
+        == .shards(
+          directory: dir, reused: true,
+          seconds: { if case .shards(_, _, let s) = first.source { return s } else { return 0 } }()))
     #expect(contents(second.train).0 == contents(first.train).0)
     // The window is not part of the store: another window reads the same shards.
     var other = p

@@ -59,7 +59,8 @@ import Testing
     first.stop = stop
     do {
       // Batch 30 of epoch 2 is past the first window (5000 examples = 19.5 batches).
-      try first.train(d.train, epochs: 2, onBatch: { b, _, _ in if first.epochsDone == 1 && b == 30 { stop.request() } })
+      try first.train(
+        d.train, epochs: 2, onBatch: { b, _, _ in if first.epochsDone == 1 && b == 30 { stop.request() } })
       Issue.record("not interrupted")
     } catch is Interrupted {}
     let c = try Checkpoint.decode(first.checkpoint().encode(), path: "mem")
