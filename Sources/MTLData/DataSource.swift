@@ -3,7 +3,7 @@
 // `DataSets.load` reads the data files a pipeline names (a path or a glob each), fits the
 // pipeline and encodes the sets. Small data is held in memory (and cached whole, Cache.swift);
 // data whose files pass `DataSets.streamingThreshold` (256 MiB, a gzip file counted at 4x its
-// size), or any data under `data.streaming: true`, is read a piece at a time (RecordChunks), fitted
+// size), several train files, or any data under `data.streaming: true`, is read a piece at a time (RecordChunks), fitted
 // in one pass and encoded into shards (Shards.swift) that training maps a few at a time. The
 // shards are kept in the data cache under a key of the files' contents and the pipeline, so a
 // later run over the same data (or `mtlc prepare` before it) starts training at once; without a
@@ -98,7 +98,8 @@ public final class DataSets {
     let testFiles = try p.test.map { try DataFiles.expand($0) }
     let validationFiles = try p.validation.map { try DataFiles.expand($0) }
     let all = trainFiles + (testFiles ?? []) + (validationFiles ?? [])
-    let streaming = p.streaming ?? (estimatedBytes(all) > streamingThreshold)
+    // Several train files are a log that grows by files: shards, cached, whatever the size.
+    let streaming = p.streaming ?? (trainFiles.count > 1 || estimatedBytes(all) > streamingThreshold)
     if !streaming {
       if trainFiles.count == 1 && (testFiles?.count ?? 1) == 1 && (validationFiles?.count ?? 1) == 1 {
         let (d, report) = try LoadedData.loadReporting(

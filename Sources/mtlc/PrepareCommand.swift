@@ -15,7 +15,8 @@ struct Prepare: ParsableCommand {
     abstract: "Fit the feature pipeline and encode the data into the cache (shards for large data), then stop.",
     discussion: """
       The source is the one `mtlc run` would use: data past \(DataSets.streamingThreshold >> 20) MiB (gzip \
-      counted at 4x) or under `data.streaming: true` is written as shards; smaller data as one cache entry. \
+      counted at 4x), several train files, or `data.streaming: true` is written as shards; smaller data as \
+      one cache entry. \
       Needs a data cache (MTLC_CACHE_DIR, or the default under ~/.cache/mtlc).
       """)
 
