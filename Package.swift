@@ -59,6 +59,10 @@ let package = Package(
     .target(name: "MTLSynth", dependencies: ["MTLSupport"]),
     // `mtlc init`: a starting spec from a CSV's header and a sample of its rows.
     .target(name: "MTLInit", dependencies: ["MTLData", "MTLSupport"]),
+    // `mtlc lsp`: the language server (JSON-RPC over stdio; diagnostics, hover, completion, definition).
+    .target(
+      name: "MTLLanguageServer",
+      dependencies: ["MTLCompiler", "MTLData", "MTLDiagnostics", "MTLSpec", "MTLSupport"]),
     // CSV reading, feature pipelines, labels, splits, batching.
     .target(name: "MTLData", dependencies: ["MTLGraph", "MTLSupport", "MTLDiagnostics", "CZlib"]),
     // Executes a graph: buffer plan, forward/backward, optimisers.
@@ -74,7 +78,7 @@ let package = Package(
     .executableTarget(
       name: "mtlc",
       dependencies: [
-        "MTLCompiler", "MTLTrain", "MTLDiagnostics", "MTLONNX", "MTLInit", "MTLSynth",
+        "MTLCompiler", "MTLTrain", "MTLDiagnostics", "MTLONNX", "MTLInit", "MTLSynth", "MTLLanguageServer",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
 
@@ -106,6 +110,7 @@ let package = Package(
       ],
       exclude: ["Fixtures"]),
     .testTarget(name: "MTLKernelsTests", dependencies: ["MTLKernels"]),
+    .testTarget(name: "LanguageServerTests", dependencies: ["MTLLanguageServer"]),
     .testTarget(name: "MTLDataTests", dependencies: ["MTLData", "MTLGraph"]),
     .testTarget(name: "MTLRuntimeTests", dependencies: ["MTLRuntime", "MTLTrain", "MTLCompiler", "MTLKernels"]),
     .testTarget(name: "EndToEndTests", dependencies: [], exclude: ["Fixtures"]),

@@ -48,6 +48,28 @@ public enum SpecSchema {
   /// Keys and enum values are plain identifiers: no escaping needed.
   static func quote(_ s: String) -> String { "\"" + s + "\"" }
   static func list(_ xs: [String]) -> String { "[" + xs.map(quote).joined(separator: ", ") + "]" }
+  /// The values a key takes when it is one of a fixed set (what an editor offers), or nil.
+  public static func choices(of key: String, in kind: String) -> [String]? {
+    func all<E: CaseIterable & RawRepresentable>(_: E.Type) -> [String] where E.RawValue == String {
+      E.allCases.map(\.rawValue)
+    }
+    switch (kind, key) {
+    case ("data", "on_bad_row"): return all(BadRowAction.self)
+    case ("data", "streaming"), (_, "batch_norm"), (_, "bias"), ("training", "gradient_cosine"): return ["true", "false"]
+    case ("feature", "kind"): return all(FeatureKind.self)
+    case ("feature", "normalize"): return all(NormalizeKind.self)
+    case ("multi", "pooling"): return all(MultiDecl.Pooling.self)
+    case ("task", "type"): return all(TaskKind.self)
+    case ("label", "missing"): return all(LabelMissingPolicy.self)
+    case ("label", "normalize"): return all(LabelNormalize.self)
+    case (_, "activation"), ("activation", "type"): return all(ActivationName.self)
+    case ("training", "optimizer"), ("optimizer", "type"): return all(OptimizerType.self)
+    case ("loss_balancing", "method"): return all(LossBalancingMethod.self)
+    case ("schedule", "decay"): return all(ScheduleDecay.self)
+    default: return nil
+    }
+  }
+
   static func choice<E: CaseIterable & RawRepresentable>(_: E.Type) -> String where E.RawValue == String {
     #"{"enum": "# + list(E.allCases.map(\.rawValue)) + "}"
   }

@@ -42,7 +42,7 @@ struct MTLC: ParsableCommand {
     commandName: "mtlc",
     abstract: "A compiler for multi-task recommender models: YAML spec in, trained model out.",
     version: MTLVersion.string,
-    subcommands: [Validate.self, Compile.self, Schema.self] + runtimeCommands)
+    subcommands: [Validate.self, Compile.self, Schema.self, LSP.self] + runtimeCommands)
 
   /// Start-up: OpenBLAS is loaded with the process and picks its core then, so when it fell back
   /// to a generic core on a CPU it serves well (`BLAS.coreTypeToRequest`), `mtlc` runs itself
