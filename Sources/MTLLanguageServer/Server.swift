@@ -272,7 +272,8 @@ public final class LanguageServer: @unchecked Sendable {
           SpecDocs.rows.first { $0.section == s.name && $0.key == (s.rest + [k]).joined(separator: ".") }
         }
         return item(
-          k, kind: 10, detail: row.map { "\($0.type); default \($0.defaultValue)" } ?? (kind == "top" ? "section" : nil),
+          k, kind: 10,
+          detail: row.map { "\($0.type); default \($0.defaultValue)" } ?? (kind == "top" ? "section" : nil),
           insert: k + ": ")
       }
     }
@@ -298,7 +299,8 @@ public final class LanguageServer: @unchecked Sendable {
     case "name" where section == "features":
       return columns(t, uri: uri).map { item($0, kind: 12, detail: "column of the data") }
     case "monitor":
-      let monitors = ["loss"] + tasks.flatMap { n in ["loss", "auc", "logloss", "mse", "mae", "accuracy"].map { "\(n).\($0)" } }
+      let monitors =
+        ["loss"] + tasks.flatMap { n in ["loss", "auc", "logloss", "mse", "mae", "accuracy"].map { "\(n).\($0)" } }
       return monitors.map { item($0, kind: 12) }
     default:
       let kind = c.table?.1 ?? "top"

@@ -200,7 +200,8 @@ struct CursorContext {
       segment = Array(s)
     }
     if let colon = segment.firstIndex(of: ":") {
-      let k = String(String.UnicodeScalarView(segment[..<colon])).trimmingCharacters(in: CharacterSet(charactersIn: " \"'"))
+      let k = String(String.UnicodeScalarView(segment[..<colon])).trimmingCharacters(
+        in: CharacterSet(charactersIn: " \"'"))
       key = nil
       valueOf = k
     } else {

@@ -6,97 +6,286 @@ enum SpecDocs {
   static let sections: [String: String] = [
     "data": "Required. Where the rows come from.",
     "description": "",
-    "experts": "Optional: a mapping from group name to expert group. A group is `count` MLPs of the same shape, each with its own weights, all reading the same input.",
-    "features": "Required: a non-empty list of mappings, one per input. The feature vector `features` is the concatenation of every sparse feature's embedding, **in list order, followed by** every dense feature's value, in list order (wherever the dense features appear in the list). Its width is the sum of the `embedding_dim`s plus the number of dense features.",
-    "gates": "Optional: a mapping from gate name to gate. A gate computes softmax weights from its input and returns the weighted sum of the experts of the groups it mixes.",
+    "experts":
+      "Optional: a mapping from group name to expert group. A group is `count` MLPs of the same shape, each with its own weights, all reading the same input.",
+    "features":
+      "Required: a non-empty list of mappings, one per input. The feature vector `features` is the concatenation of every sparse feature's embedding, **in list order, followed by** every dense feature's value, in list order (wherever the dense features appear in the list). Its width is the sum of the `embedding_dim`s plus the number of dense features.",
+    "gates":
+      "Optional: a mapping from gate name to gate. A gate computes softmax weights from its input and returns the weighted sum of the experts of the groups it mixes.",
     "mtlc": "",
     "name": "",
     "tasks": "Required: a non-empty mapping from task name to task (E0210 when empty).",
-    "towers": "Optional: a mapping from tower name to tower. A tower is a task's head: an MLP ending in one logit (K logits for a multiclass task with K classes).",
+    "towers":
+      "Optional: a mapping from tower name to tower. A tower is a task's head: an MLP ending in one logit (K logits for a multiclass task with K classes).",
     "training": "Optional.",
   ]
 
   /// (section, dotted key) -> (type, default, meaning), in the tables' order.
   static let rows: [(section: String, key: String, type: String, defaultValue: String, meaning: String)] = [
-    ("mtlc", "mtlc", "integer", "required", "The spec language version. Must be `1` (another integer: E0206, and nothing else is checked)."),
-    ("name", "name", "string", "the spec's file name without its extension", "The model's name, used in output and compiled files. Any string."),
+    (
+      "mtlc", "mtlc", "integer", "required",
+      "The spec language version. Must be `1` (another integer: E0206, and nothing else is checked)."
+    ),
+    (
+      "name", "name", "string", "the spec's file name without its extension",
+      "The model's name, used in output and compiled files. Any string."
+    ),
     ("description", "description", "string", "`\"\"`", "Free text."),
-    ("data", "train", "string", "required", "Training CSV, or a glob naming several (`logs/day-*.tsv.gz`: the regular files matching it, in byte order of their names, read one after the other as one table; each has its own header line unless `columns` is given; no match is a data error). A relative path is relative to the folder of the spec file (see [Data and features](#data-and-features)). Any data file may be gzip-compressed (`.csv.gz`, `.tsv.gz`): a file starting with gzip's magic bytes is inflated as it is read (zlib; concatenated members are read one after the other; truncated or corrupt data is a data error naming the file). `test` and `validation` take globs too."),
-    ("data", "test", "string", "none", "Test CSV. When given, every row of `train` trains and every row of `test` tests."),
-    ("data", "test_fraction", "number, > 0 and ≤ 0.9", "`0.2`", "Without `test`: the share of `train` rows held out for testing, each row decided by a seeded hash of its index (see [Split](#data-and-features)). Giving it together with `test` is an error (E0207)."),
-    ("data", "split_seed", "integer ≥ 0", "`training.seed`", "Seed of the held-out split (and of the validation split)."),
-    ("data", "validation", "string", "none", "Validation CSV: scored after every epoch (losses and metrics per task), for early stopping and the report's curves. Never trained on; the test rows stay untouched until the end. `mtlc run --validation FILE` replaces it."),
-    ("data", "validation_fraction", "number, > 0 and ≤ 0.9", "none", "Without `validation`: a share F of the train file's rows, decided per row by the same hash as the test share (a row whose draw u is in [test_fraction, test_fraction + F) validates), validate instead of training; the feature pipeline is fitted without them. With `validation`: E0207. With the test fraction, at least 5% of the rows must be left to train on (E0205)."),
-    ("data", "streaming", "boolean", "by size", "Where the encoded examples live while training. `false`: in memory. `true`: encoded into shards on disk (in the data cache, keyed by the files' contents and the pipeline) and read back with `mmap` a few shards at a time, so memory is bounded by the vocabularies and the shuffle window, not the rows. Not given: streaming when the data files pass 256 MiB (a gzip file counted at 4× its size) or `train` names several files. Either way the run is the same, bit for bit (see [Data at scale](#data-at-scale))."),
-    ("data", "shard_rows", "integer, 1 to 2^24", "`65536`", "Examples per block of the epoch order, and per shard on disk."),
-    ("data", "shuffle_window", "integer, 1 to 2^28", "`262144`", "Examples shuffled together: each epoch permutes the blocks, then shuffles each run of this many examples of the blocks laid end to end. Data of one block within one window is shuffled whole, as by one permutation."),
-    ("data", "delimiter", "string", "`\",\"`", "Field separator: one ASCII character other than `\"`, line feed or carriage return (`\"\\t\"` for tab-separated files)."),
-    ("data", "missing", "string or list of strings", "`[]`", "Cell values that mean \"missing\". The default `missing` of every feature."),
-    ("data", "columns", "list of strings", "none", "The files have no header line (Criteo's day files): these name their columns, in order, and every line is a record (line 1 is the first row in error messages). Names are unique (E0208), the list not empty (E0210). With `delimiter: \"\\t\"` and gzip: `{train: day_0.gz, delimiter: \"\\t\", columns: [label, i1, ..., c26]}`."),
-    ("data", "on_bad_row", "`error` or `skip`", "`error`", "What a data row with a row-level problem does: stop the load with an error naming file, line and column, or be dropped, counted and reported. See [Dirty data](#dirty-data)."),
+    (
+      "data", "train", "string", "required",
+      "Training CSV, or a glob naming several (`logs/day-*.tsv.gz`: the regular files matching it, in byte order of their names, read one after the other as one table; each has its own header line unless `columns` is given; no match is a data error). A relative path is relative to the folder of the spec file (see [Data and features](#data-and-features)). Any data file may be gzip-compressed (`.csv.gz`, `.tsv.gz`): a file starting with gzip's magic bytes is inflated as it is read (zlib; concatenated members are read one after the other; truncated or corrupt data is a data error naming the file). `test` and `validation` take globs too."
+    ),
+    (
+      "data", "test", "string", "none",
+      "Test CSV. When given, every row of `train` trains and every row of `test` tests."
+    ),
+    (
+      "data", "test_fraction", "number, > 0 and ≤ 0.9", "`0.2`",
+      "Without `test`: the share of `train` rows held out for testing, each row decided by a seeded hash of its index (see [Split](#data-and-features)). Giving it together with `test` is an error (E0207)."
+    ),
+    (
+      "data", "split_seed", "integer ≥ 0", "`training.seed`",
+      "Seed of the held-out split (and of the validation split)."
+    ),
+    (
+      "data", "validation", "string", "none",
+      "Validation CSV: scored after every epoch (losses and metrics per task), for early stopping and the report's curves. Never trained on; the test rows stay untouched until the end. `mtlc run --validation FILE` replaces it."
+    ),
+    (
+      "data", "validation_fraction", "number, > 0 and ≤ 0.9", "none",
+      "Without `validation`: a share F of the train file's rows, decided per row by the same hash as the test share (a row whose draw u is in [test_fraction, test_fraction + F) validates), validate instead of training; the feature pipeline is fitted without them. With `validation`: E0207. With the test fraction, at least 5% of the rows must be left to train on (E0205)."
+    ),
+    (
+      "data", "streaming", "boolean", "by size",
+      "Where the encoded examples live while training. `false`: in memory. `true`: encoded into shards on disk (in the data cache, keyed by the files' contents and the pipeline) and read back with `mmap` a few shards at a time, so memory is bounded by the vocabularies and the shuffle window, not the rows. Not given: streaming when the data files pass 256 MiB (a gzip file counted at 4× its size) or `train` names several files. Either way the run is the same, bit for bit (see [Data at scale](#data-at-scale))."
+    ),
+    (
+      "data", "shard_rows", "integer, 1 to 2^24", "`65536`",
+      "Examples per block of the epoch order, and per shard on disk."
+    ),
+    (
+      "data", "shuffle_window", "integer, 1 to 2^28", "`262144`",
+      "Examples shuffled together: each epoch permutes the blocks, then shuffles each run of this many examples of the blocks laid end to end. Data of one block within one window is shuffled whole, as by one permutation."
+    ),
+    (
+      "data", "delimiter", "string", "`\",\"`",
+      "Field separator: one ASCII character other than `\"`, line feed or carriage return (`\"\\t\"` for tab-separated files)."
+    ),
+    (
+      "data", "missing", "string or list of strings", "`[]`",
+      "Cell values that mean \"missing\". The default `missing` of every feature."
+    ),
+    (
+      "data", "columns", "list of strings", "none",
+      "The files have no header line (Criteo's day files): these name their columns, in order, and every line is a record (line 1 is the first row in error messages). Names are unique (E0208), the list not empty (E0210). With `delimiter: \"\\t\"` and gzip: `{train: day_0.gz, delimiter: \"\\t\", columns: [label, i1, ..., c26]}`."
+    ),
+    (
+      "data", "on_bad_row", "`error` or `skip`", "`error`",
+      "What a data row with a row-level problem does: stop the load with an error naming file, line and column, or be dropped, counted and reported. See [Dirty data](#dirty-data)."
+    ),
     ("features", "name", "name", "required", "Unique among features (E0208)."),
     ("features", "column", "string", "`name`", "The CSV column read. Several features may read the same column."),
-    ("features", "kind", "`sparse` or `dense`", "required", "`sparse`: a categorical value looked up in an embedding table. `dense`: a number."),
-    ("features", "embedding_dim", "integer 1–4096", "required for `sparse` (not with `embedding`)", "Width of the embedding. Sparse only (E0207 on a dense feature)."),
-    ("features", "embedding", "the name of another sparse feature", "—", "Reads through that feature's embedding table instead of a table of its own, as an item id and a clicked-item id share one (DeepCTR's `embedding_name`). The two features have one vocabulary, fitted on both columns (for `learned`, the values of both counted together; a cell that is a missing marker of either feature is not counted; when encoding, each feature's own `missing` markers mean missing, and the other's markers are values like any, unseen unless in the vocabulary) or the owner's fixed list or buckets, and the gradients of both lookups go to the one table. The width is the table's: `embedding_dim` may be left out, and a different one is E0312 (located at it, with the owner's definition in a note). No `vocabulary` beside it (E0207). The owner must be a sparse feature with a table of its own (E0312; an unknown name E0301 with a did-you-mean)."),
-    ("features", "vocabulary", "`learned`, `{min_count: N, max_size: M}` (either or both), `{values: [...]}` or `{hash_buckets: N}`", "`learned`", "How values map to embedding rows; sparse only. `learned` (the same as `{min_count: 1}`) or `{min_count: N}`: the values seen at least N times in the training rows (N 1–1,000,000,000). `{max_size: M}` (alone, or with `min_count`; M 1–100,000,000): of those, only the M most frequent, a tie at the cut going to the values first in byte order, so a table's size is bounded whatever the data holds; the kept values are numbered in byte order like any learned vocabulary. `values`: a fixed, non-empty list without repeats. `hash_buckets`: N buckets (1–100,000,000), no list. One kind per mapping: `min_count` and `max_size` together, or `values`, or `hash_buckets` (E0207)."),
-    ("features", "multi", "`{max_length: N, separator: S, pooling: P}`", "—", "A multi-valued feature (tags, genres, a click history; DeepCTR's `VarLenSparseFeat`): each cell holds several values separated by S (one character other than `data.delimiter`, a quote or a line break; `\"|\"` when not given), and their embeddings are pooled into one `embedding_dim`-wide vector by P: `sum`, `mean` (the default, DeepCTR's) or `max` (per element; its gradient goes to the first value holding the maximum). `max_length` (required, 1–1024) values per cell are kept: empty pieces and `missing` markers are skipped, the first N values left are looked up, and the rest are counted and reported by `mtlc run` (`feature `genres`: values past max_length 4 left out (...)`). A value not in the vocabulary holds its place but is left out of the pooling; a cell with no value left is an empty bag and pools to zeros. The vocabulary (`learned`, `min_count`, `values`, `hash_buckets`) is over the single values, not the cells. Works with `embedding:` (a click history read through the item table). Sparse only (E0207 on a dense feature). Example: `bench/specs/movies.yaml` on `data/movies.csv` (`bench/make_movies.py`)."),
-    ("features", "normalize", "`none`, `minmax`, `standard` or `log`", "`none`", "Dense only (E0207 on a sparse feature)."),
-    ("features", "missing", "string or list of strings", "`data.missing`", "Cell values that mean \"missing\" for this feature. Replaces `data.missing`, does not add to it (`missing: []` turns it off)."),
-    ("tasks", "type", "`binary`, `regression` or `multiclass`", "required", "`binary`: predicts a probability, loss binary cross-entropy. `regression`: predicts a number, loss mean squared error. `multiclass`: predicts one probability per class (the tower ends in K logits, softmax), loss softmax cross-entropy."),
-    ("tasks", "label", "mapping (below)", "none", "The target. A task without one is trained only through a labelled product task (see [Tasks](#tasks-and-their-dependencies))."),
-    ("tasks", "label.column", "string", "required in `label`", "The CSV column of the target. May not also be read by a feature (E0401)."),
-    ("tasks", "label.positive", "string or non-empty list of strings", "none", "Binary: the cell values that mean 1; any other value is 0. Each must occur in the label column of `train` (E0404)."),
+    (
+      "features", "kind", "`sparse` or `dense`", "required",
+      "`sparse`: a categorical value looked up in an embedding table. `dense`: a number."
+    ),
+    (
+      "features", "embedding_dim", "integer 1–4096", "required for `sparse` (not with `embedding`)",
+      "Width of the embedding. Sparse only (E0207 on a dense feature)."
+    ),
+    (
+      "features", "embedding", "the name of another sparse feature", "—",
+      "Reads through that feature's embedding table instead of a table of its own, as an item id and a clicked-item id share one (DeepCTR's `embedding_name`). The two features have one vocabulary, fitted on both columns (for `learned`, the values of both counted together; a cell that is a missing marker of either feature is not counted; when encoding, each feature's own `missing` markers mean missing, and the other's markers are values like any, unseen unless in the vocabulary) or the owner's fixed list or buckets, and the gradients of both lookups go to the one table. The width is the table's: `embedding_dim` may be left out, and a different one is E0312 (located at it, with the owner's definition in a note). No `vocabulary` beside it (E0207). The owner must be a sparse feature with a table of its own (E0312; an unknown name E0301 with a did-you-mean)."
+    ),
+    (
+      "features", "vocabulary",
+      "`learned`, `{min_count: N, max_size: M}` (either or both), `{values: [...]}` or `{hash_buckets: N}`",
+      "`learned`",
+      "How values map to embedding rows; sparse only. `learned` (the same as `{min_count: 1}`) or `{min_count: N}`: the values seen at least N times in the training rows (N 1–1,000,000,000). `{max_size: M}` (alone, or with `min_count`; M 1–100,000,000): of those, only the M most frequent, a tie at the cut going to the values first in byte order, so a table's size is bounded whatever the data holds; the kept values are numbered in byte order like any learned vocabulary. `values`: a fixed, non-empty list without repeats. `hash_buckets`: N buckets (1–100,000,000), no list. One kind per mapping: `min_count` and `max_size` together, or `values`, or `hash_buckets` (E0207)."
+    ),
+    (
+      "features", "multi", "`{max_length: N, separator: S, pooling: P}`", "—",
+      "A multi-valued feature (tags, genres, a click history; DeepCTR's `VarLenSparseFeat`): each cell holds several values separated by S (one character other than `data.delimiter`, a quote or a line break; `\"|\"` when not given), and their embeddings are pooled into one `embedding_dim`-wide vector by P: `sum`, `mean` (the default, DeepCTR's) or `max` (per element; its gradient goes to the first value holding the maximum). `max_length` (required, 1–1024) values per cell are kept: empty pieces and `missing` markers are skipped, the first N values left are looked up, and the rest are counted and reported by `mtlc run` (`feature `genres`: values past max_length 4 left out (...)`). A value not in the vocabulary holds its place but is left out of the pooling; a cell with no value left is an empty bag and pools to zeros. The vocabulary (`learned`, `min_count`, `values`, `hash_buckets`) is over the single values, not the cells. Works with `embedding:` (a click history read through the item table). Sparse only (E0207 on a dense feature). Example: `bench/specs/movies.yaml` on `data/movies.csv` (`bench/make_movies.py`)."
+    ),
+    (
+      "features", "normalize", "`none`, `minmax`, `standard` or `log`", "`none`",
+      "Dense only (E0207 on a sparse feature)."
+    ),
+    (
+      "features", "missing", "string or list of strings", "`data.missing`",
+      "Cell values that mean \"missing\" for this feature. Replaces `data.missing`, does not add to it (`missing: []` turns it off)."
+    ),
+    (
+      "tasks", "type", "`binary`, `regression` or `multiclass`", "required",
+      "`binary`: predicts a probability, loss binary cross-entropy. `regression`: predicts a number, loss mean squared error. `multiclass`: predicts one probability per class (the tower ends in K logits, softmax), loss softmax cross-entropy."
+    ),
+    (
+      "tasks", "label", "mapping (below)", "none",
+      "The target. A task without one is trained only through a labelled product task (see [Tasks](#tasks-and-their-dependencies))."
+    ),
+    (
+      "tasks", "label.column", "string", "required in `label`",
+      "The CSV column of the target. May not also be read by a feature (E0401)."
+    ),
+    (
+      "tasks", "label.positive", "string or non-empty list of strings", "none",
+      "Binary: the cell values that mean 1; any other value is 0. Each must occur in the label column of `train` (E0404)."
+    ),
     ("tasks", "label.threshold", "number", "none", "Binary: 1 when the cell's number is greater than this, else 0."),
-    ("tasks", "label.classes", "list of 2–10,000 distinct strings", "the training rows' classes", "Multiclass only (E0308 on another type): the classes, in output order; a row whose label is none of them is not scored, and is counted (`unseen_classes`). Without it the classes are the distinct values of the label on the training rows the task is scored on, sorted by UTF-8 bytes, learned when `run` fits the pipeline (like a learned vocabulary) and saved in the checkpoint. A class may not be a missing marker (E0308); fewer than two classes in `train` is E0308 (a data error when `run` finds it on the training rows)."),
-    ("tasks", "label.missing", "`error` or `mask`", "`error`", "A label cell that is empty or a missing marker: `error` makes it a data error (as every earlier version did); `mask` leaves the row out of this task (its loss and metrics) while the other tasks still learn from it."),
-    ("tasks", "label.normalize", "`none` or `standard`", "`none`", "Regression only (E0308 on another type): `standard` trains on (y − mean) / std, with the mean and population std of the scored training rows (a std of 0 counts as 1); predictions, metrics and the ONNX output are in the label's own units."),
-    ("tasks", "where", "`{column: C, positive: [...]}` or `{column: C, threshold: T}`", "none", "The task's **sample space**: its loss and metrics use only the rows whose column `C` holds one of the `positive` values (or a number greater than `T`); a missing cell is outside. Rows outside are not read for the label at all (a conversion label may be empty where there was no click). Needs a label (E0308) and exactly one rule (E0203, E0207); `C` must be in the header (E0402) and may be any column, a feature's or another task's label."),
+    (
+      "tasks", "label.classes", "list of 2–10,000 distinct strings", "the training rows' classes",
+      "Multiclass only (E0308 on another type): the classes, in output order; a row whose label is none of them is not scored, and is counted (`unseen_classes`). Without it the classes are the distinct values of the label on the training rows the task is scored on, sorted by UTF-8 bytes, learned when `run` fits the pipeline (like a learned vocabulary) and saved in the checkpoint. A class may not be a missing marker (E0308); fewer than two classes in `train` is E0308 (a data error when `run` finds it on the training rows)."
+    ),
+    (
+      "tasks", "label.missing", "`error` or `mask`", "`error`",
+      "A label cell that is empty or a missing marker: `error` makes it a data error (as every earlier version did); `mask` leaves the row out of this task (its loss and metrics) while the other tasks still learn from it."
+    ),
+    (
+      "tasks", "label.normalize", "`none` or `standard`", "`none`",
+      "Regression only (E0308 on another type): `standard` trains on (y − mean) / std, with the mean and population std of the scored training rows (a std of 0 counts as 1); predictions, metrics and the ONNX output are in the label's own units."
+    ),
+    (
+      "tasks", "where", "`{column: C, positive: [...]}` or `{column: C, threshold: T}`", "none",
+      "The task's **sample space**: its loss and metrics use only the rows whose column `C` holds one of the `positive` values (or a number greater than `T`); a missing cell is outside. Rows outside are not read for the label at all (a conversion label may be empty where there was no click). Needs a label (E0308) and exactly one rule (E0203, E0207); `C` must be in the header (E0402) and may be any column, a feature's or another task's label."
+    ),
     ("tasks", "loss_weight", "number, 0–1,000,000", "`1`", "The task's weight in the total loss."),
-    ("tasks", "positive_weight", "number, > 0 and ≤ 1,000,000", "`1`", "Binary tasks with a label only (E0308 otherwise): the weight of a positive row's loss, for an imbalanced label: −[pw·y·log p + (1 − y)·log(1 − p)], still averaged over the rows (as PyTorch's `pos_weight`)."),
-    ("tasks", "calibration", "number, 0–1,000,000", "—", "AITM's behavioural expectation calibrator (Xi et al., KDD 2021): adds W · mean over the batch of max(p − p_up, 0), where p_up is the probability of the task this task's tower transfers from (`towers.NAME.transfer`), so a later step of a funnel (a purchase) is not predicted likelier than the step before it (a click). The paper's W is 0.6. It is not a task loss: it is added to the loss beside L2, whatever the task weights. Both tasks binary, the tower with a `transfer`, and `loss_balancing` `none` or `uncertainty` (else E0313, E0207). Example: `specs/aitm.yaml`."),
+    (
+      "tasks", "positive_weight", "number, > 0 and ≤ 1,000,000", "`1`",
+      "Binary tasks with a label only (E0308 otherwise): the weight of a positive row's loss, for an imbalanced label: −[pw·y·log p + (1 − y)·log(1 − p)], still averaged over the rows (as PyTorch's `pos_weight`)."
+    ),
+    (
+      "tasks", "calibration", "number, 0–1,000,000", "—",
+      "AITM's behavioural expectation calibrator (Xi et al., KDD 2021): adds W · mean over the batch of max(p − p_up, 0), where p_up is the probability of the task this task's tower transfers from (`towers.NAME.transfer`), so a later step of a funnel (a purchase) is not predicted likelier than the step before it (a click). The paper's W is 0.6. It is not a task loss: it is added to the loss beside L2, whatever the task weights. Both tasks binary, the tower with a `transfer`, and `loss_balancing` `none` or `uncertainty` (else E0313, E0207). Example: `specs/aitm.yaml`."
+    ),
     ("tasks", "tower", "name", "the task's own name", "The tower that computes the task's logit."),
-    ("tasks", "output", "`{product: [TASK, TASK, ...]}`", "none", "The task's prediction is the product of these tasks' probabilities (at least two names). Used instead of a tower."),
-    ("experts", "count", "integer 1–1024", "required", "Experts in the group. With `count: 1` the group is a plain MLP, output [B,W]; with more, [B,count,W], which only a gate can read."),
-    ("experts", "input", "reference or list of references", "required", "What the group reads (see [References](#references-and-shapes))."),
+    (
+      "tasks", "output", "`{product: [TASK, TASK, ...]}`", "none",
+      "The task's prediction is the product of these tasks' probabilities (at least two names). Used instead of a tower."
+    ),
+    (
+      "experts", "count", "integer 1–1024", "required",
+      "Experts in the group. With `count: 1` the group is a plain MLP, output [B,W]; with more, [B,count,W], which only a gate can read."
+    ),
+    (
+      "experts", "input", "reference or list of references", "required",
+      "What the group reads (see [References](#references-and-shapes))."
+    ),
     ("experts", "units", "non-empty list of integers 1–65536", "required", "Layer widths; W is the last."),
-    ("experts", "activation", "`relu`, `leaky_relu`, `prelu`, `gelu`, `swish` (or `silu`), `tanh`, `sigmoid` or `none`; or `{type: leaky_relu, slope: S}` with 0 ≤ S ≤ 1", "`relu`", "Applied after every layer, the last included (formulas below). `slope` on any other type: E0204; out of range: E0205."),
-    ("experts", "dropout", "number, 0 ≤ P < 1", "`0`", "Inverted dropout after every layer's activation, the last included (as DeepCTR's `dnn_dropout`): while training each value is kept with probability 1 − P and scaled by 1/(1 − P); at evaluation, prediction and in the ONNX export it is the identity. The mask of a value is a hash of the seed, the op, the step and the value's batch row and column, so runs stay bit-identical for a thread count and the mask does not depend on it. P ≥ 1: E0205."),
-    ("experts", "batch_norm", "`true` or `false`", "`false`", "Batch normalisation in every layer, placed as DeepCTR's `dnn_use_bn` places it: product (with bias) → normalisation → activation → dropout. Per element of a row (each expert's units separately): while training, x̂ = (x − μ)/√(σ² + ε) with the mean and biased variance of the whole batch (every thread's rows, summed in thread order), ε = 1e-3, then γ·x̂ + β (γ from 1, β from 0, trained, no L2); the running mean and variance (from 0 and 1) move toward each batch's by 0.01 after every step (Keras' momentum 0.99) and are used at evaluation, prediction and in the ONNX export; they are saved in the checkpoint with the parameters."),
+    (
+      "experts", "activation",
+      "`relu`, `leaky_relu`, `prelu`, `gelu`, `swish` (or `silu`), `tanh`, `sigmoid` or `none`; or `{type: leaky_relu, slope: S}` with 0 ≤ S ≤ 1",
+      "`relu`",
+      "Applied after every layer, the last included (formulas below). `slope` on any other type: E0204; out of range: E0205."
+    ),
+    (
+      "experts", "dropout", "number, 0 ≤ P < 1", "`0`",
+      "Inverted dropout after every layer's activation, the last included (as DeepCTR's `dnn_dropout`): while training each value is kept with probability 1 − P and scaled by 1/(1 − P); at evaluation, prediction and in the ONNX export it is the identity. The mask of a value is a hash of the seed, the op, the step and the value's batch row and column, so runs stay bit-identical for a thread count and the mask does not depend on it. P ≥ 1: E0205."
+    ),
+    (
+      "experts", "batch_norm", "`true` or `false`", "`false`",
+      "Batch normalisation in every layer, placed as DeepCTR's `dnn_use_bn` places it: product (with bias) → normalisation → activation → dropout. Per element of a row (each expert's units separately): while training, x̂ = (x − μ)/√(σ² + ε) with the mean and biased variance of the whole batch (every thread's rows, summed in thread order), ε = 1e-3, then γ·x̂ + β (γ from 1, β from 0, trained, no L2); the running mean and variance (from 0 and 1) move toward each batch's by 0.01 after every step (Keras' momentum 0.99) and are used at evaluation, prediction and in the ONNX export; they are saved in the checkpoint with the parameters."
+    ),
     ("gates", "input", "reference or list of references", "required", "What the gate weights are computed from."),
-    ("gates", "experts", "group name or list of group names", "required", "The expert groups mixed (plain names, not `experts.NAME`; no repeats, E0208). All must have the same output width (E0303)."),
-    ("gates", "units", "list of integers 1–65536", "`[]`", "Hidden layers before the weights. `[]`: a single linear layer, as in the papers."),
+    (
+      "gates", "experts", "group name or list of group names", "required",
+      "The expert groups mixed (plain names, not `experts.NAME`; no repeats, E0208). All must have the same output width (E0303)."
+    ),
+    (
+      "gates", "units", "list of integers 1–65536", "`[]`",
+      "Hidden layers before the weights. `[]`: a single linear layer, as in the papers."
+    ),
     ("gates", "activation", "as for experts", "`relu`", "Activation of the hidden layers."),
-    ("gates", "dropout", "number, 0 ≤ P < 1", "`0`", "As for experts, after each hidden layer (a gate without `units` has none to act on: E0207)."),
-    ("gates", "batch_norm", "`true` or `false`", "`false`", "As for experts, in each hidden layer (E0207 without `units`)."),
-    ("gates", "bias", "`true` or `false`", "`false`", "A bias on the gate's logit layer (TorchEasyRec's gates, PyTorch's `nn.Linear` default). Without it, as in the MMOE and PLE papers and DeepCTR, the logits are x·W alone."),
+    (
+      "gates", "dropout", "number, 0 ≤ P < 1", "`0`",
+      "As for experts, after each hidden layer (a gate without `units` has none to act on: E0207)."
+    ),
+    (
+      "gates", "batch_norm", "`true` or `false`", "`false`",
+      "As for experts, in each hidden layer (E0207 without `units`)."
+    ),
+    (
+      "gates", "bias", "`true` or `false`", "`false`",
+      "A bias on the gate's logit layer (TorchEasyRec's gates, PyTorch's `nn.Linear` default). Without it, as in the MMOE and PLE papers and DeepCTR, the logits are x·W alone."
+    ),
     ("towers", "input", "reference or list of references", "required", "What the tower reads."),
-    ("towers", "units", "list of integers 1–65536", "required", "Hidden layer widths. `[]`: no hidden layer, the logit straight from the input (a peer's empty `tower_dnn_hidden_units`)."),
-    ("towers", "transfer", "`{from: TASK, units: K}`", "—", "AITM's adaptive information transfer (Xi et al., KDD 2021, §3.2) along a funnel of tasks: the tower's representation q (its last hidden layer's output, or its input without hidden layers) is combined with the representation of the tower of the upstream task TASK. That one first passes an information layer, p = relu(x·W + b) as wide as q; then an attention unit weighs the two candidates u ∈ {p, q} with three projections h1, h2, h3 (K wide, no bias, shared by both): w_u = softmax(⟨h1(u), h2(u)⟩ / √K), z = Σ w_u·h3(u), and the tower's logit reads z. K (`units`) defaults to q's width. The funnel's order is the towers' dependency order: a transfer is a dependency, so towers transferring in a circle are a cycle (E0302); TASK must be another task with a tower (unknown: E0301; itself or a product task: E0313). Gradients flow into the upstream tower."),
+    (
+      "towers", "units", "list of integers 1–65536", "required",
+      "Hidden layer widths. `[]`: no hidden layer, the logit straight from the input (a peer's empty `tower_dnn_hidden_units`)."
+    ),
+    (
+      "towers", "transfer", "`{from: TASK, units: K}`", "—",
+      "AITM's adaptive information transfer (Xi et al., KDD 2021, §3.2) along a funnel of tasks: the tower's representation q (its last hidden layer's output, or its input without hidden layers) is combined with the representation of the tower of the upstream task TASK. That one first passes an information layer, p = relu(x·W + b) as wide as q; then an attention unit weighs the two candidates u ∈ {p, q} with three projections h1, h2, h3 (K wide, no bias, shared by both): w_u = softmax(⟨h1(u), h2(u)⟩ / √K), z = Σ w_u·h3(u), and the tower's logit reads z. K (`units`) defaults to q's width. The funnel's order is the towers' dependency order: a transfer is a dependency, so towers transferring in a circle are a cycle (E0302); TASK must be another task with a tower (unknown: E0301; itself or a product task: E0313). Gradients flow into the upstream tower."
+    ),
     ("towers", "activation", "as for experts", "`relu`", "Activation of the hidden layers (the final logit has none)."),
-    ("towers", "dropout", "number, 0 ≤ P < 1", "`0`", "As for experts, after each hidden layer (not on the logit; E0207 with `units: []`)."),
-    ("towers", "batch_norm", "`true` or `false`", "`false`", "As for experts, in each hidden layer (not on the logit; E0207 with `units: []`)."),
-    ("training", "optimizer", "`adam`, `adamw`, `adagrad`, `sgd`, or a mapping (below)", "`adam`", "The optimiser, with default settings when given by name."),
-    ("training", "optimizer.type", "`adam`, `adamw`, `adagrad` or `sgd`", "required in the mapping", "`adamw`: Adam with decoupled weight decay (Loshchilov & Hutter 2019): every step first multiplies each weight matrix (not biases or embeddings) by 1 − lr·`weight_decay`, lr being the step's rate, then takes Adam's step."),
+    (
+      "towers", "dropout", "number, 0 ≤ P < 1", "`0`",
+      "As for experts, after each hidden layer (not on the logit; E0207 with `units: []`)."
+    ),
+    (
+      "towers", "batch_norm", "`true` or `false`", "`false`",
+      "As for experts, in each hidden layer (not on the logit; E0207 with `units: []`)."
+    ),
+    (
+      "training", "optimizer", "`adam`, `adamw`, `adagrad`, `sgd`, or a mapping (below)", "`adam`",
+      "The optimiser, with default settings when given by name."
+    ),
+    (
+      "training", "optimizer.type", "`adam`, `adamw`, `adagrad` or `sgd`", "required in the mapping",
+      "`adamw`: Adam with decoupled weight decay (Loshchilov & Hutter 2019): every step first multiplies each weight matrix (not biases or embeddings) by 1 − lr·`weight_decay`, lr being the step's rate, then takes Adam's step."
+    ),
     ("training", "optimizer.weight_decay", "number, 0–1", "`0.01`", "`adamw` only (E0207 on another optimiser)."),
     ("training", "optimizer.learning_rate", "number, > 0 and ≤ 10", "`0.001`", "For every optimiser (also `sgd`)."),
     ("training", "optimizer.epsilon", "number, > 0 and ≤ 1", "`1e-7`", "`adam`, `adamw` and `adagrad`."),
     ("training", "optimizer.initial_accumulator", "number, 0–1,000,000", "`0.1`", "`adagrad` only."),
     ("training", "optimizer.momentum", "number, 0–0.999999", "`0`", "`sgd` only; 0 is plain SGD."),
-    ("training", "batch_size", "integer 1–1,000,000", "`256`", "Examples per step; the last batch of an epoch may be smaller."),
+    (
+      "training", "batch_size", "integer 1–1,000,000", "`256`",
+      "Examples per step; the last batch of an epoch may be smaller."
+    ),
     ("training", "epochs", "integer 1–100,000", "`10`", "Passes over the training rows, each in a new random order."),
-    ("training", "seed", "integer ≥ 0", "`0`", "Seeds initialisation and shuffling (and the split, unless `data.split_seed` is given)."),
-    ("training", "clip_norm", "number, 0–1e9", "`0`", "When > 0, gradients are scaled so their global L2 norm is at most this. 0: no clipping."),
-    ("training", "loss_balancing.method", "`none`, `uncertainty`, `gradnorm` or `pcgrad`", "`none` (required in `loss_balancing`)", "How the task losses are combined each step. `none`: the `loss_weight`s. `uncertainty`: weights learned from each loss's uncertainty (Kendall, Gal & Cipolla 2018). `gradnorm`: weights learned to balance the tasks' gradient norms on the last shared layer (Chen et al. 2018). `pcgrad`: the weights stay fixed, and each task's gradient on the parameters several tasks share is projected off the ones it conflicts with (Yu et al. 2020). See \"Loss balancing\" below."),
+    (
+      "training", "seed", "integer ≥ 0", "`0`",
+      "Seeds initialisation and shuffling (and the split, unless `data.split_seed` is given)."
+    ),
+    (
+      "training", "clip_norm", "number, 0–1e9", "`0`",
+      "When > 0, gradients are scaled so their global L2 norm is at most this. 0: no clipping."
+    ),
+    (
+      "training", "loss_balancing.method", "`none`, `uncertainty`, `gradnorm` or `pcgrad`",
+      "`none` (required in `loss_balancing`)",
+      "How the task losses are combined each step. `none`: the `loss_weight`s. `uncertainty`: weights learned from each loss's uncertainty (Kendall, Gal & Cipolla 2018). `gradnorm`: weights learned to balance the tasks' gradient norms on the last shared layer (Chen et al. 2018). `pcgrad`: the weights stay fixed, and each task's gradient on the parameters several tasks share is projected off the ones it conflicts with (Yu et al. 2020). See \"Loss balancing\" below."
+    ),
     ("training", "loss_balancing.alpha", "number, 0–10", "`1.5`", "`gradnorm` only (E0207 with another method)."),
-    ("training", "gradient_cosine", "`true` or `false`", "`false`", "Measure, on every step, the cosine between each pair of tasks' gradients on the shared parameters also when the loss-balancing method sums them (`none`, `uncertainty`), and report each epoch's mean (`gradient_cosine` in the console and the metrics JSON). A diagnostic: each step runs one more backward pass per task, and the training is the same to the bit (not part of the model's identity). `gradnorm` and `pcgrad` always report it."),
-    ("training", "schedule.warmup_steps", "integer 0–10⁹", "`0`", "The learning rate of step s (1-based, counted over the whole run) rises linearly, s/W of the optimiser's rate, over the first W steps."),
-    ("training", "schedule.decay", "`none`, `cosine`, `step`, `exponential`", "`none`", "After the warm-up, with k = max(0, s − W − 1) the steps since (so the first one has the full rate) and D = `decay_steps`: `cosine` min_rate + (1 − min_rate)·½(1 + cos(π·min(k, D)/D)); `step` decay_rate^⌊k/D⌋; `exponential` decay_rate^(k/D). The rate of every step is in the metrics JSON (`history[].learning_rate`) and the epoch's last in the console."),
+    (
+      "training", "gradient_cosine", "`true` or `false`", "`false`",
+      "Measure, on every step, the cosine between each pair of tasks' gradients on the shared parameters also when the loss-balancing method sums them (`none`, `uncertainty`), and report each epoch's mean (`gradient_cosine` in the console and the metrics JSON). A diagnostic: each step runs one more backward pass per task, and the training is the same to the bit (not part of the model's identity). `gradnorm` and `pcgrad` always report it."
+    ),
+    (
+      "training", "schedule.warmup_steps", "integer 0–10⁹", "`0`",
+      "The learning rate of step s (1-based, counted over the whole run) rises linearly, s/W of the optimiser's rate, over the first W steps."
+    ),
+    (
+      "training", "schedule.decay", "`none`, `cosine`, `step`, `exponential`", "`none`",
+      "After the warm-up, with k = max(0, s − W − 1) the steps since (so the first one has the full rate) and D = `decay_steps`: `cosine` min_rate + (1 − min_rate)·½(1 + cos(π·min(k, D)/D)); `step` decay_rate^⌊k/D⌋; `exponential` decay_rate^(k/D). The rate of every step is in the metrics JSON (`history[].learning_rate`) and the epoch's last in the console."
+    ),
     ("training", "schedule.decay_steps", "integer 1–10⁹", "`1000`", "D, for `cosine`, `step`, `exponential`."),
-    ("training", "schedule.decay_rate", "number, > 0 and ≤ 1", "`0.96`", "`step` and `exponential` only (E0207 with another decay)."),
+    (
+      "training", "schedule.decay_rate", "number, > 0 and ≤ 1", "`0.96`",
+      "`step` and `exponential` only (E0207 with another decay)."
+    ),
     ("training", "schedule.min_rate", "number, 0–1", "`0`", "`cosine` only: the floor, as a fraction of the rate."),
-    ("training", "early_stopping.monitor", "`loss`, `TASK.METRIC`", "required in `early_stopping`", "What is watched on the validation set after every epoch: `loss` (Σ `loss_weight` × each task's mean validation loss: the spec's fixed weights, also under loss balancing, so the watched number does not move with learned weights), `TASK.loss` (one task's), or a metric of a labelled task: `auc`, `logloss` (binary), `mse`, `mae` (regression), `accuracy`, `auc`, `logloss` (multiclass). AUC and accuracy are maximised, the others minimised. An unknown task: E0301; a metric the task's type has not, or neither form: E0204."),
-    ("training", "early_stopping.patience", "integer 0–100,000", "`10`", "Training stops after this many epochs in a row without an improvement (0: at the first). The run ends with the **best epoch's parameters**, and the checkpoint keeps both the best and the last (so `--resume` continues exactly, the rule's counters included). `predict`, `evaluate` and `export` use the best ones; `--last` the last ones. A run with early stopping needs a validation set (`data.validation`, `data.validation_fraction` or `--validation`; exit 64 otherwise)."),
-    ("training", "early_stopping.min_delta", "number, 0–1e9", "`0`", "An epoch improves when it beats the best by more than this (an epoch whose metric is not a number never improves)."),
+    (
+      "training", "early_stopping.monitor", "`loss`, `TASK.METRIC`", "required in `early_stopping`",
+      "What is watched on the validation set after every epoch: `loss` (Σ `loss_weight` × each task's mean validation loss: the spec's fixed weights, also under loss balancing, so the watched number does not move with learned weights), `TASK.loss` (one task's), or a metric of a labelled task: `auc`, `logloss` (binary), `mse`, `mae` (regression), `accuracy`, `auc`, `logloss` (multiclass). AUC and accuracy are maximised, the others minimised. An unknown task: E0301; a metric the task's type has not, or neither form: E0204."
+    ),
+    (
+      "training", "early_stopping.patience", "integer 0–100,000", "`10`",
+      "Training stops after this many epochs in a row without an improvement (0: at the first). The run ends with the **best epoch's parameters**, and the checkpoint keeps both the best and the last (so `--resume` continues exactly, the rule's counters included). `predict`, `evaluate` and `export` use the best ones; `--last` the last ones. A run with early stopping needs a validation set (`data.validation`, `data.validation_fraction` or `--validation`; exit 64 otherwise)."
+    ),
+    (
+      "training", "early_stopping.min_delta", "number, 0–1e9", "`0`",
+      "An epoch improves when it beats the best by more than this (an epoch whose metric is not a number never improves)."
+    ),
   ]
 }

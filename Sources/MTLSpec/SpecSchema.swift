@@ -55,7 +55,8 @@ public enum SpecSchema {
     }
     switch (kind, key) {
     case ("data", "on_bad_row"): return all(BadRowAction.self)
-    case ("data", "streaming"), (_, "batch_norm"), (_, "bias"), ("training", "gradient_cosine"): return ["true", "false"]
+    case ("data", "streaming"), (_, "batch_norm"), (_, "bias"), ("training", "gradient_cosine"):
+      return ["true", "false"]
     case ("feature", "kind"): return all(FeatureKind.self)
     case ("feature", "normalize"): return all(NormalizeKind.self)
     case ("multi", "pooling"): return all(MultiDecl.Pooling.self)

@@ -93,7 +93,8 @@ final class Client: @unchecked Sendable {
 
   func find() -> Int? {
     guard buffer.count >= 4 else { return nil }
-    for i in 0...(buffer.count - 4) where buffer[i] == 13 && buffer[i + 1] == 10 && buffer[i + 2] == 13 && buffer[i + 3] == 10 {
+    for i in 0...(buffer.count - 4)
+    where buffer[i] == 13 && buffer[i + 1] == 10 && buffer[i + 2] == 13 && buffer[i + 3] == 10 {
       return i
     }
     return nil
@@ -103,7 +104,8 @@ final class Client: @unchecked Sendable {
     let header = String(decoding: buffer[0..<end], as: UTF8.self)
     return header.split(separator: "\r\n").compactMap { line -> Int? in
       let p = line.split(separator: ":", maxSplits: 1)
-      return p.count == 2 && p[0].lowercased() == "content-length" ? Int(p[1].trimmingCharacters(in: .whitespaces)) : nil
+      return p.count == 2 && p[0].lowercased() == "content-length"
+        ? Int(p[1].trimmingCharacters(in: .whitespaces)) : nil
     }.first
   }
 
@@ -116,8 +118,11 @@ final class Client: @unchecked Sendable {
   func response(_ id: Int) -> [String: Any]? { wait { ($0["id"] as? Int) == id } }
 
   func diagnostics(_ uri: String) -> [[String: Any]]? {
-    wait { ($0["method"] as? String) == "textDocument/publishDiagnostics" && (($0["params"] as? [String: Any])?["uri"] as? String) == uri }
-      .flatMap { ($0["params"] as? [String: Any])?["diagnostics"] as? [[String: Any]] }
+    wait {
+      ($0["method"] as? String) == "textDocument/publishDiagnostics"
+        && (($0["params"] as? [String: Any])?["uri"] as? String) == uri
+    }
+    .flatMap { ($0["params"] as? [String: Any])?["diagnostics"] as? [[String: Any]] }
   }
 
   func start() {
@@ -138,7 +143,8 @@ final class Client: @unchecked Sendable {
 func spec(_ name: String, _ edit: (String) -> String = { $0 }) throws -> (uri: String, text: String) {
   var text = try String(contentsOf: repo.appendingPathComponent("specs/\(name).yaml"), encoding: .utf8)
   text = text.replacingOccurrences(of: "../data/adult.csv", with: repo.appendingPathComponent("data/adult.csv").path)
-    .replacingOccurrences(of: "{include: common/", with: "{include: \(repo.appendingPathComponent("specs").path)/common/")
+    .replacingOccurrences(
+      of: "{include: common/", with: "{include: \(repo.appendingPathComponent("specs").path)/common/")
   text = edit(text)
   let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mtlc-lsp-\(UUID().uuidString)")
   try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
@@ -151,7 +157,9 @@ func spec(_ name: String, _ edit: (String) -> String = { $0 }) throws -> (uri: S
 func position(_ text: String, _ needle: String, offset: Int = 0) -> [String: Int] {
   let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
   for (i, l) in lines.enumerated() {
-    if let r = l.range(of: needle) { return ["line": i, "character": l.distance(from: l.startIndex, to: r.lowerBound) + offset] }
+    if let r = l.range(of: needle) {
+      return ["line": i, "character": l.distance(from: l.startIndex, to: r.lowerBound) + offset]
+    }
   }
   return ["line": 0, "character": 0]
 }
@@ -183,7 +191,9 @@ func position(_ text: String, _ needle: String, offset: Int = 0) -> [String: Int
       [
         "textDocument": ["uri": uri, "version": 3],
         "contentChanges": [
-          ["range": ["start": p, "end": ["line": p["line"]!, "character": p["character"]! + 8]], "text": "gates.nope"]
+          [
+            "range": ["start": p, "end": ["line": p["line"]!, "character": p["character"]! + 8]], "text": "gates.nope",
+          ]
         ],
       ])
     let again = try #require(c.diagnostics(uri))
@@ -200,14 +210,19 @@ func position(_ text: String, _ needle: String, offset: Int = 0) -> [String: Int
     let doc = ["uri": uri]
 
     // Hover on `units` in an expert group: its row of docs/spec.md.
-    let h = c.response(c.request("textDocument/hover", ["textDocument": doc, "position": position(text, "units: [64, 64]", offset: 1)]))
+    let h = c.response(
+      c.request("textDocument/hover", ["textDocument": doc, "position": position(text, "units: [64, 64]", offset: 1)]))
     let value = ((h?["result"] as? [String: Any])?["contents"] as? [String: Any])?["value"] as? String
-    #expect(value?.hasPrefix("**`experts.units`** — non-empty list of integers 1–65536; default: required") == true, "\(h ?? [:])")
+    #expect(
+      value?.hasPrefix("**`experts.units`** — non-empty list of integers 1–65536; default: required") == true,
+      "\(h ?? [:])")
 
     // Completion of an expert group's keys inside its flow mapping, after `{`.
     let keys = c.response(
       c.request("textDocument/completion", ["textDocument": doc, "position": position(text, "{count: 8", offset: 1)]))
-    let labels = ((keys?["result"] as? [String: Any])?["items"] as? [[String: Any]])?.compactMap { $0["label"] as? String }
+    let labels = ((keys?["result"] as? [String: Any])?["items"] as? [[String: Any]])?.compactMap {
+      $0["label"] as? String
+    }
     #expect(labels == ["count", "input", "units", "activation", "dropout", "batch_norm"], "\(labels ?? [])")
 
     // Completion of an `input:` value: the references the spec defines.
@@ -215,8 +230,10 @@ func position(_ text: String, _ needle: String, offset: Int = 0) -> [String: Int
       c.request(
         "textDocument/completion",
         ["textDocument": doc, "position": position(text, "input: gates.income_1", offset: 7)]))
-    let refLabels = ((refs?["result"] as? [String: Any])?["items"] as? [[String: Any]])?.compactMap { $0["label"] as? String } ?? []
-    #expect(refLabels.first == "features" && refLabels.contains("gates.income_1") && refLabels.contains("experts.shared_2"))
+    let refLabels =
+      ((refs?["result"] as? [String: Any])?["items"] as? [[String: Any]])?.compactMap { $0["label"] as? String } ?? []
+    #expect(
+      refLabels.first == "features" && refLabels.contains("gates.income_1") && refLabels.contains("experts.shared_2"))
 
     // Definition: `gates.income_1` in an input jumps to the gate.
     let def = c.response(
@@ -239,7 +256,8 @@ func position(_ text: String, _ needle: String, offset: Int = 0) -> [String: Int
     _ = c.diagnostics(uri)
     let p = position(text, "column: income-per-year", offset: 8)
     let r = c.response(c.request("textDocument/completion", ["textDocument": ["uri": uri], "position": p]))
-    let labels = ((r?["result"] as? [String: Any])?["items"] as? [[String: Any]])?.compactMap { $0["label"] as? String } ?? []
+    let labels =
+      ((r?["result"] as? [String: Any])?["items"] as? [[String: Any]])?.compactMap { $0["label"] as? String } ?? []
     #expect(labels.contains("income-per-year") && labels.contains("marital-status") && labels.count == 15, "\(labels)")
     #expect(c.stop() == 0)
   }
@@ -276,7 +294,8 @@ func position(_ text: String, _ needle: String, offset: Int = 0) -> [String: Int
     let d = c.diagnostics(uri) ?? []
     #expect(d.contains { ($0["code"] as? String) == "E0105" }, "\(d.map { $0["code"] ?? "" })")
     // Still serving.
-    let ok = c.response(c.request("textDocument/hover", ["textDocument": ["uri": uri], "position": ["line": 0, "character": 1]]))
+    let ok = c.response(
+      c.request("textDocument/hover", ["textDocument": ["uri": uri], "position": ["line": 0, "character": 1]]))
     #expect(ok?["error"] == nil)
     #expect(c.stop() == 0)
   }
@@ -307,7 +326,9 @@ func position(_ text: String, _ needle: String, offset: Int = 0) -> [String: Int
       guard key.allSatisfy({ $0.isLowercase || $0 == "_" || $0 == "." }) else { continue }
       rows.append([section, key, cells[1], cells[2], cells[3...].joined(separator: " | ")].joined(separator: "\u{1}"))
     }
-    let generated = SpecDocs.rows.map { [$0.section, $0.key, $0.type, $0.defaultValue, $0.meaning].joined(separator: "\u{1}") }
+    let generated = SpecDocs.rows.map {
+      [$0.section, $0.key, $0.type, $0.defaultValue, $0.meaning].joined(separator: "\u{1}")
+    }
     #expect(rows == generated, "docs/spec.md changed: run scripts/gen-spec-docs")
     #expect(generated.count > 70)
   }
