@@ -30,6 +30,12 @@ public final class Executor {
   public static let maxThreads = 64
   let workers: [Worker]
   private let pool: WorkerPool
+  /// The other processes of a data-parallel run (nil: this process alone); see Communicator.swift.
+  public let communicator: Communicator?
+  /// Ranks, this one, and the workers of all of them (rank r runs global workers r·T ..< (r+1)·T).
+  var ranks: Int { communicator?.size ?? 1 }
+  var rank: Int { communicator?.rank ?? 0 }
+  var globalThreads: Int { threads * ranks }
 
   /// Parameters and the batch's summed gradients. [param] -> [count]
   public var params: [UnsafeMutablePointer<Float>] { workers[0].shared.params }
@@ -72,12 +78,16 @@ public final class Executor {
   private let shared: SharedState
 
   /// `balancer`: the loss-balancing method (default: the one the graph asks for).
-  public init(graph: Graph, maxBatch: Int, threads: Int = 1, balancer: LossBalancer? = nil) {
+  public init(
+    graph: Graph, maxBatch: Int, threads: Int = 1, balancer: LossBalancer? = nil, communicator: Communicator? = nil
+  ) {
     precondition(graph.isBound, "bind embedding rows before executing")
     precondition(maxBatch > 0 && threads > 0)
     self.graph = graph
     self.maxBatch = maxBatch
-    self.threads = max(1, min(threads, maxBatch))
+    self.communicator = communicator.flatMap { $0.size > 1 ? $0 : nil }
+    let ranks = self.communicator?.size ?? 1
+    self.threads = max(1, min(threads, max(1, maxBatch / ranks)))
     self.lossValues = Array(repeating: 0, count: graph.losses.count)
     dropoutOps = graph.ops.indices.filter { graph.ops[$0].kind == .dropout }
     batchNormOps = graph.ops.indices.filter { graph.ops[$0].kind == .batchNorm }
@@ -221,8 +231,10 @@ public final class Executor {
 
   // MARK: batches
 
-  /// Which rows of a batch of `rows` worker `t` owns.
+  /// Which rows of a batch of `rows` worker `t` owns (a global worker index in a data-parallel
+  /// run: this rank's workers are `rank·threads ..< (rank+1)·threads`).
   public func share(_ t: Int, of rows: Int) -> Range<Int> {
+    let threads = globalThreads
     let base = rows / threads
     let extra = rows % threads
     let start = t * base + min(t, extra)
@@ -238,20 +250,46 @@ public final class Executor {
     precondition(rows > 0 && rows <= maxBatch)
     batch = rows
     for (t, w) in workers.enumerated() {
-      let r = share(t, of: rows)
+      let r = share(rank * threads + t, of: rows)
       w.rows = r.count
       w.firstRow = r.lowerBound
       if r.count > 0 { load(r.lowerBound, r.count, w.sparseIDs, w.dense, w.labels) }
     }
     let L = graph.pipeline.labels.count
+    var counts: [Int] = []
     for (i, l) in graph.losses.enumerated() where workers[0].maskable[i] {
       var n = 0
       for w in workers {
         for b in 0..<w.rows where !w.labels[b * L + l.label].isNaN { n += 1 }
       }
       inSpace[i] = n
+      counts.append(n)
+    }
+    // Counts are integers: their sum over ranks does not depend on the order.
+    if let communicator, !counts.isEmpty {
+      let all: [Int] = communicator.allgather(counts)
+      var k = 0
+      for i in graph.losses.indices where workers[0].maskable[i] {
+        inSpace[i] = stride(from: k, to: all.count, by: counts.count).reduce(0) { $0 + all[$1] }
+        k += 1
+      }
     }
   }
+
+  /// Every global worker's `count` partial values, in global worker order: this rank fills its
+  /// workers' (`fill(local worker, its slot)`), the others arrive through the communicator.
+  /// [globalThreads * count]
+  func perWorker<T: BitwiseCopyable>(_ count: Int, zero: T, _ fill: (Worker, UnsafeMutablePointer<T>) -> Void) -> [T] {
+    var mine = [T](repeating: zero, count: threads * count)
+    mine.withUnsafeMutableBufferPointer { b in
+      for (t, w) in workers.enumerated() { fill(w, b.baseAddress! + t * count) }
+    }
+    guard let communicator else { return mine }
+    return communicator.allgather(mine)
+  }
+
+  /// Rows of global worker `g` in the current batch.
+  func rowsOf(_ g: Int) -> Int { share(g, of: batch).count }
 
   /// The sparse id of batch row `row`, slot `slot` (tests); a multi-valued feature's first.
   public func inputID(row: Int, slot: Int) -> Int32 { inputIDs(row: row, slot: slot)[0] }
@@ -273,10 +311,7 @@ public final class Executor {
   /// for a multiclass task).
   public func appendPredictions(_ t: Int, to out: inout [Float]) {
     let v = graph.tasks[t].prediction
-    let width = graph.values[v].rowWidth
-    for w in workers where w.rows > 0 {
-      out.append(contentsOf: UnsafeBufferPointer(start: w.values[v], count: w.rows * width))
-    }
+    out.append(contentsOf: valueArray(v))
   }
 
   /// Any value of the current batch, rows in order (tests, diagnostics). [B, E, W]
@@ -285,7 +320,17 @@ public final class Executor {
     for w in workers where w.rows > 0 {
       out.append(contentsOf: UnsafeBufferPointer(start: w.values[v], count: w.rows * graph.values[v].rowWidth))
     }
-    return out
+    // Every rank holds its workers' rows; the batch's rows in order are the ranks' in rank order.
+    // Ranks hold different row counts, so each sends its count first.
+    guard let communicator else { return out }
+    let counts: [Int] = communicator.allgather([out.count])
+    let width = counts.max() ?? 0
+    var padded = out
+    padded += [Float](repeating: 0, count: width - out.count)
+    let all: [Float] = communicator.allgather(padded)
+    var joined: [Float] = []
+    for (r, n) in counts.enumerated() { joined += all[(r * width)..<(r * width + n)] }
+    return joined
   }
 
   // MARK: the step
@@ -328,12 +373,13 @@ public final class Executor {
     let eps = Double(Kernels.batchNormEpsilon)
     if batchStatistics {
       let n = Double(batch)
+      let sums = globalBatchNormSums(b, C)
       for c in 0..<C {
         var s = 0.0
         var q = 0.0
-        for w in workers where w.rows > 0 {
-          s += w.batchNormSums[b]![c]
-          q += w.batchNormSums[b]![C + c]
+        for g in 0..<globalThreads where rowsOf(g) > 0 {
+          s += sums[g * 2 * C + c]
+          q += sums[g * 2 * C + C + c]
         }
         let mean = s / n
         let variance = max(q / n - mean * mean, 0)
@@ -348,6 +394,15 @@ public final class Executor {
         st.mean[c] = rm[c]
         st.invStd[c] = Float(1 / (Double(rv[c]) + eps).squareRoot())
       }
+    }
+  }
+
+  /// Every global worker's batch-normalisation sums of op `b` (2C each: Σ then Σ of squares, or
+  /// backward's two), in global worker order.
+  func globalBatchNormSums(_ b: Int, _ C: Int) -> [Double] {
+    perWorker(2 * C, zero: 0.0) { w, slot in
+      guard w.rows > 0 else { return }
+      slot.update(from: w.batchNormSums[b]!, count: 2 * C)
     }
   }
 
@@ -397,20 +452,26 @@ public final class Executor {
   private func collectLosses() -> Double {
     let B = batch
     var total = 0.0
+    // Each worker's losses and calibration term: [global worker][L + 1].
+    let L = graph.losses.count
+    let parts = perWorker(L + 1, zero: 0.0) { w, slot in
+      for i in 0..<L { slot[i] = w.lossValues[i] }
+      slot[L] = w.calibrationValue
+    }
     for i in graph.losses.indices {
       var v = 0.0
       if workers[0].maskable[i] {
         // Each worker holds its sum over its in-space rows.
-        for w in workers where w.rows > 0 { v += w.lossValues[i] }
+        for g in 0..<globalThreads where rowsOf(g) > 0 { v += parts[g * (L + 1) + i] }
         v = inSpace[i] > 0 ? v / Double(inSpace[i]) : 0
       } else {
-        for w in workers where w.rows > 0 { v += Double(w.rows) / Double(B) * w.lossValues[i] }
+        for g in 0..<globalThreads where rowsOf(g) > 0 { v += Double(rowsOf(g)) / Double(B) * parts[g * (L + 1) + i] }
       }
       lossValues[i] = v
       total += Double(lossWeights[i]) * v
     }
     l2Value = l2Penalty()
-    calibrationValue = workers.reduce(0) { $0 + ($1.rows > 0 ? $1.calibrationValue : 0) }
+    calibrationValue = (0..<globalThreads).reduce(0) { $0 + (rowsOf($1) > 0 ? parts[$1 * (L + 1) + L] : 0) }
     return total + l2Value + calibrationValue
   }
 
@@ -437,12 +498,13 @@ public final class Executor {
         let st = shared.batchNorm[b]!
         let C = st.channels
         let n = Double(batch)
+        let sums = globalBatchNormSums(b, C)
         for c in 0..<C {
           var s = 0.0
           var q = 0.0
-          for w in workers where w.rows > 0 {
-            s += w.batchNormSums[b]![c]
-            q += w.batchNormSums[b]![C + c]
+          for g in 0..<globalThreads where rowsOf(g) > 0 {
+            s += sums[g * 2 * C + c]
+            q += sums[g * 2 * C + C + c]
           }
           st.meanDz[c] = Float(s / n)
           st.meanDzXhat[c] = Float(q / n)
@@ -453,7 +515,81 @@ public final class Executor {
       segmentEnd = nil
       pool.run(Phase.backwardSegment.rawValue)
     }
-    for w in workers.dropFirst() { workers[0].accumulate(from: w) }
+    if let communicator {
+      accumulateAcrossRanks(communicator)
+    } else {
+      for w in workers.dropFirst() { workers[0].accumulate(from: w) }
+    }
+  }
+
+  /// The gradients of every global worker, summed in global worker order into `grads` on every
+  /// rank: each rank packs its workers' contributions (dense buffers whole; per table, the rows it
+  /// touched and theirs), all ranks gather them, and each adds them up as one process adds its
+  /// threads' (`Worker.accumulate`): the first contribution copied, the others added.
+  func accumulateAcrossRanks(_ communicator: Communicator) {
+    var mine: [UInt8] = []
+    func put<T: BitwiseCopyable>(_ p: UnsafePointer<T>, _ n: Int) {
+      mine.append(contentsOf: UnsafeRawBufferPointer(start: p, count: n * MemoryLayout<T>.stride))
+    }
+    for w in workers {
+      for (i, p) in graph.params.enumerated() {
+        if let rows = w.touched[i] {
+          let d = p.shape[1]
+          var n = Int64(rows.count)
+          withUnsafeBytes(of: &n) { mine.append(contentsOf: $0) }
+          put(rows.rows, rows.count)
+          for r in 0..<rows.count { put(w.grads[i] + Int(rows.rows[r]) * d, d) }
+        } else {
+          put(w.grads[i], p.count)
+        }
+      }
+    }
+    // Contributions differ in length (touched rows): each rank's length first.
+    let lengths: [Int] = communicator.allgather([mine.count])
+    let longest = lengths.max() ?? 0
+    mine += [UInt8](repeating: 0, count: longest - mine.count)
+    let all = communicator.allgather(mine)
+    let dst = workers[0]
+    for (i, _) in graph.params.enumerated() { dst.touched[i]?.clear() }
+    all.withUnsafeBytes { raw in
+      for r in 0..<lengths.count {
+        var at = r * longest
+        func take<T: BitwiseCopyable>(_ n: Int, as: T.Type) -> UnsafePointer<T> {
+          let p = (raw.baseAddress! + at).assumingMemoryBound(to: T.self)
+          at += n * MemoryLayout<T>.stride
+          return p
+        }
+        for t in 0..<threads {
+          let first = r == 0 && t == 0
+          for (i, p) in graph.params.enumerated() {
+            if let union = dst.touched[i] {
+              let d = p.shape[1]
+              let n = Int(raw.loadUnaligned(fromByteOffset: at, as: Int64.self))
+              at += 8
+              let rows = take(n, as: Int32.self)
+              let values = take(n * d, as: Float.self)
+              for k in 0..<n {
+                let target = dst.grads[i] + Int(rows[k]) * d
+                let src = values + k * d
+                if union.insert(rows[k]) {
+                  target.update(from: src, count: d)
+                } else {
+                  for j in 0..<d { target[j] += src[j] }
+                }
+              }
+            } else {
+              let src = take(p.count, as: Float.self)
+              let target = dst.grads[i]
+              if first {
+                target.update(from: src, count: p.count)
+              } else {
+                for j in 0..<p.count { target[j] += src[j] }
+              }
+            }
+          }
+        }
+      }
+    }
   }
 
   /// The L2 terms' gradients, added to `grads` (embedding tables: the touched rows).
@@ -509,6 +645,24 @@ public final class Executor {
       }
       let d = p.shape[1]
       let seen = shared.scratchRows[i]!
+      if communicator != nil {
+        // Every global worker's ids, in global worker order (the first look-up of a row counts it).
+        let S = shared.sparseWidth
+        let cap = workers[0].capacity
+        let ids = perWorker(cap * S, zero: Int32(0)) { w, slot in slot.update(from: w.sparseIDs, count: w.rows * S) }
+        for g in 0..<globalThreads {
+          for b in 0..<rowsOf(g) {
+            for c in columns {
+              let id = ids[g * cap * S + b * S + c]
+              if id >= 0 && seen.insert(id) {
+                total += Kernels.l2Penalty(w: params[i] + Int(id) * d, N: d, lambda: p.l2)
+              }
+            }
+          }
+        }
+        seen.clear()
+        continue
+      }
       for w in workers where w.rows > 0 {
         for b in 0..<w.rows {
           for c in columns {

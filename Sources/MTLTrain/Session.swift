@@ -154,14 +154,20 @@ public final class Session {
   }
 
   /// Binds the graph to the fitted vocabularies and draws the initial parameters from `seed`.
-  public init(graph: Graph, fitted: FittedPipeline, seed: UInt64, threads: Int = Session.defaultThreads) {
+  /// With `communicator`, one rank of a data-parallel run (Communicator.swift): every rank builds
+  /// the same session and trains on its workers' shares of each batch.
+  public init(
+    graph: Graph, fitted: FittedPipeline, seed: UInt64, threads: Int = Session.defaultThreads,
+    communicator: Communicator? = nil
+  ) {
     self.graph = fitted.bind(graph)
     self.fitted = fitted
     self.seed = seed
     // mtlc splits each batch across its own threads; OpenBLAS runs single-threaded inside each
     // (its own threading is erratic on these small products).
     BLAS.setThreads(1)
-    executor = Executor(graph: self.graph, maxBatch: graph.training.batchSize, threads: threads)
+    executor = Executor(
+      graph: self.graph, maxBatch: graph.training.batchSize, threads: threads, communicator: communicator)
     executor.initialize(seed: seed)
   }
 
@@ -214,8 +220,9 @@ public final class Session {
       cursor.skip(batchInEpoch * B)
       let start = monotonicSeconds()
       while batchInEpoch < batches {
-        if stop.requested {
-          throw Interrupted(signal: stop.signal, epoch: epoch, batch: batchInEpoch)
+        // Every rank stops at the same step, or none does (one waiting in a collective would hang).
+        if executor.communicator.map({ $0.any(stop.requested) }) ?? stop.requested {
+          throw Interrupted(signal: stop.signal == 0 ? SIGTERM : stop.signal, epoch: epoch, batch: batchInEpoch)
         }
         let bi = batchInEpoch
         cursor.next(B, into: &batch)
