@@ -59,6 +59,10 @@ let package = Package(
     .target(name: "MTLSynth", dependencies: ["MTLSupport"]),
     // `mtlc init`: a starting spec from a CSV's header and a sample of its rows.
     .target(name: "MTLInit", dependencies: ["MTLData", "MTLSupport"]),
+    // Open MPI loaded at run time (dlopen), so mtlc builds and runs without it.
+    .target(name: "CMPIShim", linkerSettings: [.linkedLibrary("dl")]),
+    // Data-parallel training across processes: the Communicator over Open MPI.
+    .target(name: "MTLDistributed", dependencies: ["CMPIShim", "MTLRuntime"]),
     // `mtlc lsp`: the language server (JSON-RPC over stdio; diagnostics, hover, completion, definition).
     .target(
       name: "MTLLanguageServer",
@@ -78,7 +82,7 @@ let package = Package(
     .executableTarget(
       name: "mtlc",
       dependencies: [
-        "MTLCompiler", "MTLTrain", "MTLDiagnostics", "MTLONNX", "MTLInit", "MTLSynth", "MTLLanguageServer",
+        "MTLCompiler", "MTLTrain", "MTLDiagnostics", "MTLONNX", "MTLInit", "MTLSynth", "MTLLanguageServer", "MTLDistributed",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
 

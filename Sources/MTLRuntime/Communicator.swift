@@ -17,6 +17,8 @@ public protocol Communicator: AnyObject {
   /// Every rank's `bytes`, concatenated in rank order (each rank passes its own; all ranks call it
   /// in the same order).
   func allgather(_ bytes: [UInt8]) -> [UInt8]
+  /// Bytes this rank has sent so far (each all-gather moves `size` times its share).
+  var bytesSent: Int { get }
 }
 
 /// `size` ranks as threads of this process, for tests of the data-parallel arithmetic: each rank's
@@ -60,11 +62,15 @@ public final class ThreadGroup: @unchecked Sendable {
     let group: ThreadGroup
     let rank: Int
     var size: Int { group.size }
+    var bytesSent = 0
     init(group: ThreadGroup, rank: Int) {
       self.group = group
       self.rank = rank
     }
-    func allgather(_ bytes: [UInt8]) -> [UInt8] { group.gather(bytes, rank: rank) }
+    func allgather(_ bytes: [UInt8]) -> [UInt8] {
+      bytesSent += bytes.count
+      return group.gather(bytes, rank: rank)
+    }
   }
 }
 

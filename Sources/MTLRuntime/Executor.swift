@@ -36,6 +36,9 @@ public final class Executor {
   var ranks: Int { communicator?.size ?? 1 }
   var rank: Int { communicator?.rank ?? 0 }
   var globalThreads: Int { threads * ranks }
+  /// Threads over every rank: what the run's arithmetic depends on (N ranks of T threads are one
+  /// process of N·T threads).
+  public var totalThreads: Int { globalThreads }
 
   /// Parameters and the batch's summed gradients. [param] -> [count]
   public var params: [UnsafeMutablePointer<Float>] { workers[0].shared.params }

@@ -1,6 +1,7 @@
 import Foundation
 import MTLData
 import MTLGraph
+import MTLRuntime
 import MTLSupport
 
 /// `mtlc run` as a library call: load the data, train (resuming if asked), evaluate, and
@@ -29,7 +30,17 @@ public struct RunJob {
   /// Called after each batch: (epoch, batch, batches, running loss). For progress bars.
   public var onBatch: ((Int, Int, Int, Double) -> Void)?
 
+  /// The ranks of a data-parallel run (nil: this process alone). Every rank runs the same job;
+  /// only rank 0 writes (metrics, report, checkpoints): the others' outputs are ignored.
+  public var communicator: Communicator?
+  var isWriter: Bool { (communicator?.rank ?? 0) == 0 }
+
   public init(graph: Graph) { self.graph = graph }
+
+  func threadsText(_ s: Session) -> String {
+    guard let c = communicator, c.size > 1 else { return "\(s.executor.threads) threads" }
+    return "\(c.size) ranks x \(s.executor.threads) threads"
+  }
 
   public struct Result {
     public var session: Session
@@ -64,7 +75,8 @@ public struct RunJob {
     if let epochs { g.training.epochs = epochs }
     try Session.preflight(graph: g, fitted: data.fitted, threads: threads ?? Session.defaultThreads)
     let session = Session(
-      graph: g, fitted: data.fitted, seed: seed ?? g.training.seed, threads: threads ?? Session.defaultThreads)
+      graph: g, fitted: data.fitted, seed: seed ?? g.training.seed, threads: threads ?? Session.defaultThreads,
+      communicator: communicator)
     var resumedFrom: Int?
     if resume, let dir = checkpointDir {
       if AtomicFile.exists(Checkpoint.path(in: dir)) {
@@ -89,10 +101,12 @@ public struct RunJob {
             checkpoint: at,
             reason: "the training data differs from the data the checkpoint was trained on; resume with the same data")
         }
-        guard c.threads == session.executor.threads else {
+        guard c.threads == session.executor.totalThreads else {
           throw ResumeError(
             checkpoint: at,
-            reason: "it was trained with --threads \(c.threads); resume with the same count for the same result")
+            reason:
+              "it was trained with \(c.threads) threads in all (ranks x --threads); resume with the same count for the same result"
+          )
         }
         guard c.seed == session.seed else {
           throw ResumeError(checkpoint: at, reason: "it was trained with seed \(c.seed), not \(session.seed)")
@@ -120,7 +134,7 @@ public struct RunJob {
     }
     let validating = data.validation.map { ", validating on \($0.count)" } ?? ""
     log(
-      "training `\(g.name)` on \(data.train.count) rows\(validating), testing on \(data.test.count); \(g.training.epochs) epochs, batch \(g.training.batchSize), seed \(session.seed), \(session.executor.threads) threads"
+      "training `\(g.name)` on \(data.train.count) rows\(validating), testing on \(data.test.count); \(g.training.epochs) epochs, batch \(g.training.batchSize), seed \(session.seed), \(threadsText(session))"
     )
     log("data ready and model initialised in \(fixed(monotonicSeconds() - started, 2)) s")
     var trained: [EpochReport] = []
@@ -132,7 +146,7 @@ public struct RunJob {
     } catch let e as Interrupted {
       // Save where we are (mid-epoch) so `--resume` continues at the next batch.
       if let dir = checkpointDir {
-        try session.checkpoint().write(toDirectory: dir)
+        if isWriter { try session.checkpoint().write(toDirectory: dir) }
         log("\(e); checkpoint saved in \(dir): continue with --resume")
       } else {
         log("\(e); no --checkpoint-dir, so nothing was saved")
@@ -152,6 +166,12 @@ public struct RunJob {
           "keeping the parameters of epoch \(b.epoch) (`\(rule.monitor)` \(fixed(b.value, 6)) on the validation rows)")
       }
     }
+    if let c = communicator, c.size > 1, session.executor.optimizer.steps > 0 {
+      let perStep = c.bytesSent / max(1, session.executor.optimizer.steps)
+      log(
+        "data-parallel: \(c.size) ranks; each sent \(perStep) bytes per step (an all-gather moves \(c.size)x that; validation passes included)"
+      )
+    }
     let metrics = session.evaluate(data.test)
     let experts = session.expertReport(data.test)
     if let e = data.test.failure { throw e }
@@ -161,7 +181,7 @@ public struct RunJob {
       session: session, data: data, metrics: metrics, experts: experts, expertHistory: expertHistory,
       trainedEpochs: trained, trainSeconds: seconds,
       samplesPerSecond: seconds > 0 ? samples / seconds : 0, resumedFrom: resumedFrom)
-    if let out = metricsOut {
+    if let out = metricsOut, isWriter {
       try out.write(
         MetricsFile(
           model: graph.name, seed: session.seed, testRows: data.test.count, metrics: metrics,
@@ -173,7 +193,7 @@ public struct RunJob {
           expertHistory: expertHistory
         ).encoded())
     }
-    if let dir = reportDir {
+    if let dir = reportDir, isWriter {
       var input = RunReport.Input(
         graph: session.graph, metrics: metrics, history: session.history, experts: experts, command: command,
         seed: session.seed, threads: session.executor.threads, trainRows: data.train.count,
@@ -217,7 +237,7 @@ public struct RunJob {
         log(
           "epoch \(r.epoch)/\(g.training.epochs): loss \(fixed(r.loss, 4)) (\(tasks)\(weights ?? "")\(cosines ?? ""))\(validation), \(fixed(r.seconds, 2)) s, \(Int(r.samplesPerSecond)) samples/s"
         )
-        if let dir = checkpointDir { try session.checkpoint().write(toDirectory: dir) }
+        if let dir = checkpointDir, isWriter { try session.checkpoint().write(toDirectory: dir) }
         afterEach()
       },
       onBatch: onBatch.map { cb in { b, n, l in cb(session.epochsDone + 1, b, n, l) } })

@@ -416,7 +416,8 @@ public final class Session {
     Checkpoint(
       model: ModelIdentity.canonical(graph), fingerprint: ModelIdentity.fingerprint(graph), epoch: epochsDone,
       steps: executor.optimizer.steps, seed: seed,
-      threads: executor.threads, batchesDone: batchInEpoch, partialLoss: partialTotal, partialTaskLoss: partialPerLoss,
+      threads: executor.totalThreads, batchesDone: batchInEpoch, partialLoss: partialTotal,
+      partialTaskLoss: partialPerLoss,
       fitted: fitted, history: history, params: executor.parameterArrays(), state: executor.optimizer.stateArrays(),
       balancer: executor.balancer.state, best: best, bestParams: bestParams ?? [], stoppedEarly: stoppedEarly)
   }

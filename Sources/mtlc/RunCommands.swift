@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import MTLCompiler
 import MTLData
+import MTLDistributed
 import MTLGraph
 import MTLKernels
 import MTLRuntime
@@ -143,6 +144,13 @@ struct Run: ParsableCommand {
           force: force, hint: "pass --resume to continue from it, or --force to start afresh")
       } catch { throw exitFor(error) }
     }
+    // Under mpirun: one rank of a data-parallel run (every rank runs this same command).
+    let communicator: MPICommunicator?
+    do { communicator = try MPICommunicator.fromEnvironment() } catch {
+      eprint("error: \(error)")
+      throw ExitCode(Exit.usage)
+    }
+    let writer = (communicator?.rank ?? 0) == 0
     Interrupt.install()
     // The spec's own data is checked as `validate` checks it (a `positive:` value that never
     // occurs is an error, not a silent run); other data given on the command line is not.
@@ -161,8 +169,9 @@ struct Run: ParsableCommand {
     job.metricsOut = metricsOut.map(Output.init)
     job.reportDir = report
     job.command = (["mtlc"] + CommandLine.arguments.dropFirst()).joined(separator: " ")
-    let tty = isatty(2) != 0
-    if !quiet {
+    job.communicator = communicator
+    let tty = isatty(2) != 0 && communicator == nil
+    if !quiet && writer {
       let chosen = ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"].map { " (OPENBLAS_CORETYPE=\($0))" } ?? ""
       eprint(BLAS.summary + chosen)
       job.log = { line in
@@ -180,7 +189,12 @@ struct Run: ParsableCommand {
       }
     }
     let result: RunJob.Result
-    do { result = try job.run() } catch { throw exitFor(error) }
+    do { result = try job.run() } catch {
+      if !writer { throw ExitCode(exitFor(error).rawValue) }
+      throw exitFor(error)
+    }
+    communicator?.finish()
+    guard writer else { return }
     // With the metrics JSON on standard output, the table goes to standard error.
     let table =
       metricsTable(result.metrics) + (quiet || result.experts.table.isEmpty ? "" : "\n" + result.experts.table)
