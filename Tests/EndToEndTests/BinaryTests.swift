@@ -66,6 +66,21 @@ struct BinaryTests {
       stderr: String(decoding: try Data(contentsOf: errURL), as: UTF8.self))
   }
 
+  /// The metrics file without its timings (which differ run to run).
+  static func metrics(_ path: URL) throws -> NSDictionary {
+    var json = try JSONSerialization.jsonObject(with: Data(contentsOf: path)) as! [String: Any]
+    var train = json["train"] as! [String: Any]
+    train["seconds"] = nil
+    train["samples_per_second"] = nil
+    train["history"] = (train["history"] as! [[String: Any]]).map { e in
+      var e = e
+      (e["seconds"], e["samples_per_second"]) = (nil, nil)
+      return e
+    }
+    json["train"] = train
+    return json as NSDictionary
+  }
+
   static func tempDir() throws -> URL {
     let u = FileManager.default.temporaryDirectory.appendingPathComponent("mtlc-e2e-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: u, withIntermediateDirectories: true)

@@ -27,21 +27,6 @@ struct MPITests {
 
   static var binary: String { B.repo.appendingPathComponent(".build/debug/mtlc").path }
 
-  /// The metrics file without its timings.
-  static func metrics(_ path: URL) throws -> NSDictionary {
-    var json = try JSONSerialization.jsonObject(with: Data(contentsOf: path)) as! [String: Any]
-    var train = json["train"] as! [String: Any]
-    train["seconds"] = nil
-    train["samples_per_second"] = nil
-    train["history"] = (train["history"] as! [[String: Any]]).map { e in
-      var e = e
-      (e["seconds"], e["samples_per_second"]) = (nil, nil)
-      return e
-    }
-    json["train"] = train
-    return json as NSDictionary
-  }
-
   @Test(
     "mpirun -np N gives one process's metrics with N threads, bit for bit, on every reference spec",
     arguments: [2, 4])
@@ -64,7 +49,7 @@ struct MPITests {
         ],
         extra: Self.env)
       #expect(b.status == 0, "\(spec): \(b.stderr)")
-      #expect(try Self.metrics(one) == Self.metrics(many), "\(spec) with \(n) ranks")
+      #expect(try B.metrics(one) == B.metrics(many), "\(spec) with \(n) ranks")
     }
   }
 
@@ -94,8 +79,8 @@ struct MPITests {
       "run", "specs/mmoe.yaml", "--epochs", "2", "--threads", "4", "-q", "--metrics-out", straight.path,
     ])
     #expect(s.status == 0, "\(s.stderr)")
-    let a = try Self.metrics(resumed)
-    let b = try Self.metrics(straight)
+    let a = try B.metrics(resumed)
+    let b = try B.metrics(straight)
     #expect(a["tasks"] as? NSDictionary == b["tasks"] as? NSDictionary)
     let wrong = try B.mtlc([
       "run", "specs/mmoe.yaml", "--epochs", "2", "--threads", "2", "-q", "--checkpoint-dir", ck, "--resume",

@@ -7,21 +7,6 @@ import Testing
 struct StreamingCommandTests {
   typealias B = BinaryTests
 
-  /// The metrics file without its timings.
-  func metrics(_ path: URL) throws -> NSDictionary {
-    var json = try JSONSerialization.jsonObject(with: Data(contentsOf: path)) as! [String: Any]
-    var train = json["train"] as! [String: Any]
-    train["seconds"] = nil
-    train["samples_per_second"] = nil
-    train["history"] = (train["history"] as! [[String: Any]]).map { e in
-      var e = e
-      (e["seconds"], e["samples_per_second"]) = (nil, nil)
-      return e
-    }
-    json["train"] = train
-    return json as NSDictionary
-  }
-
   @Test("prepare writes shards a run then streams; a glob of gzip files gives the one file's metrics")
   func prepareThenRun() throws {
     let dir = try B.tempDir()
@@ -61,7 +46,7 @@ struct StreamingCommandTests {
     let m = try B.mtlc(["run", "specs/mmoe.yaml", "--metrics-out", memory.path] + common)
     #expect(m.status == 0, "\(m.stderr)")
     #expect(!m.stderr.contains("shards"))
-    #expect(try metrics(streamed) == metrics(memory))
+    #expect(try B.metrics(streamed) == B.metrics(memory))
   }
 
   @Test("--resume with another shuffle window refuses: the epoch's order would differ")
