@@ -88,9 +88,12 @@ struct MPITests {
     #expect(wrong.status == 64 && wrong.stderr.contains("4 threads in all (ranks x --threads)"), "\(wrong.stderr)")
   }
 
-  @Test("a killed rank ends every rank with a non-zero exit and the last checkpoint intact")
-  func killedRank() throws {
-    let terminateJob = false
+  /// A killed rank: mpirun ends the others. SIGTERM to one rank (as a scheduler's would reach it):
+  /// every rank stops at the same step, rank 0 saves where they were, and the job exits non-zero.
+  @Test(
+    "a killed rank, or SIGTERM to one rank, ends every rank with a non-zero exit and the last checkpoint intact",
+    arguments: [false, true])
+  func killedRank(terminateJob: Bool) throws {
     guard Self.available(), let mpirun = Self.mpirun else { return }
     let dir = try B.tempDir()
     defer { try? FileManager.default.removeItem(at: dir) }
@@ -119,11 +122,7 @@ struct MPITests {
     let children = try B.shell("pgrep -P \(p.processIdentifier) -f 'mtlc run' | sort -n")
     let pids = children.stdout.split(separator: "\n").compactMap { Int32($0) }
     #expect(pids.count == 2, "ranks: \(children.stdout)")
-    if terminateJob {
-      kill(p.processIdentifier, SIGTERM)
-    } else if let victim = pids.last {
-      kill(victim, SIGKILL)
-    }
+    if let victim = pids.last { kill(victim, terminateJob ? SIGTERM : SIGKILL) }
     // Every rank ends: mpirun returns non-zero in bounded time.
     let end = Date().addingTimeInterval(60)
     while p.isRunning && Date() < end { usleep(100_000) }
@@ -137,8 +136,10 @@ struct MPITests {
     #expect(p.terminationStatus != 0)
     let stderr = try String(contentsOf: err, encoding: .utf8)
     if terminateJob {
-      // Every rank stopped at the same step; rank 0 saved where they were.
+      // Every rank stopped at the same step; rank 0 saved where they were (it saw no signal itself).
       #expect(stderr.contains("interrupted (signal 15)") && stderr.contains("checkpoint saved"), "\(stderr)")
+      let c = try B.mtlc(["evaluate", "specs/mmoe.yaml", "--checkpoint", ck.path, "--data", "data/adult.csv"])
+      #expect(c.status == 0, "\(c.stderr)")
     } else {
       #expect(stderr.contains("exited on signal 9"), "\(stderr)")
     }
