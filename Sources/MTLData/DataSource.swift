@@ -224,12 +224,7 @@ public final class DataSets {
         removeTree(directory)
       }
     } else {
-      var template = Array(
-        ((getenv("TMPDIR").map { String(cString: $0) } ?? "/tmp") + "/mtlc-shards-XXXXXX").utf8CString)
-      guard template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) != nil else {
-        throw ShardError(path: "/tmp", reason: "cannot make a temporary directory for the shards")
-      }
-      directory = String(cString: template)
+      directory = try makeTemporaryDirectory(prefix: "mtlc-shards-")
       temporary = directory
     }
     let start = monotonicNow()
@@ -318,6 +313,18 @@ public func monotonicNow() -> Double {
   var ts = timespec()
   clock_gettime(CLOCK_MONOTONIC, &ts)
   return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+}
+
+/// A new directory of this process's own under `$TMPDIR` (else /tmp), named `prefix` and six
+/// random characters (`mkdtemp`, which replaces the template's trailing `XXXXXX`).
+func makeTemporaryDirectory(prefix: String) throws -> String {
+  let parent = ProcessInfo.processInfo.environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
+  var template = Array((parent + "/" + prefix + "XXXXXX").utf8CString)
+  guard let made = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
+    throw ShardError(
+      path: parent, reason: "cannot make a directory for the shards: \(String(cString: strerror(errno)))")
+  }
+  return String(cString: made)
 }
 
 /// `rm -r` of a directory of files (the shard stores have no subdirectories).

@@ -186,10 +186,14 @@ public final class RecordChunks {
   var rowsInFile = 0
   /// Raw (compressed) bytes of the files finished so far.
   public private(set) var rawBytesDone = 0
+  /// The longest record read: a piece grows to hold one, up to this (1 GiB by default).
+  let maxRecordBytes: Int
 
   public init(
-    files: [String], delimiter: String, columns: [String]?, onBadRow: BadRowPolicy, chunkBytes: Int = 16 << 20
+    files: [String], delimiter: String, columns: [String]?, onBadRow: BadRowPolicy, chunkBytes: Int = 16 << 20,
+    maxRecordBytes: Int = 1 << 30
   ) throws {
+    self.maxRecordBytes = max(maxRecordBytes, chunkBytes)
     precondition(!files.isEmpty && chunkBytes > 0)
     self.files = files
     self.delimiter = delimiter
@@ -227,7 +231,14 @@ public final class RecordChunks {
           end = b
           break
         }
-        // One record longer than the piece: read on.
+        // One record longer than the piece: read on, up to a bound (an unterminated quote would
+        // otherwise read the whole file into memory looking for the record's end).
+        guard target < maxRecordBytes else {
+          let limit = maxRecordBytes >= 1 << 20 ? "\(maxRecordBytes >> 20) MiB" : "\(maxRecordBytes) bytes"
+          throw DataError(
+            path: files[fileIndex], row: line,
+            message: "no record ends within \(limit) of this line (an unterminated quoted field?)")
+        }
         target *= 2
       }
       let cut = end!

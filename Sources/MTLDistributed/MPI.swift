@@ -53,8 +53,15 @@ public final class MPICommunicator: Communicator {
       out.withUnsafeMutableBytes { o in mtlc_mpi_allgather(i.baseAddress, Int64(bytes.count), o.baseAddress) }
     }
     // Open MPI's default error handler ends the job on a communication failure; a non-zero status
-    // here is a message too large for one call, which mtlc's messages never are.
-    precondition(status == 0, "MPI_Allgather failed (\(bytes.count) bytes)")
+    // here is a message over MPI's 2 GiB count (a model whose gradients per rank pass 2 GiB): say so
+    // and end every rank.
+    if status != 0 {
+      FileHandle.standardError.write(
+        Data(
+          "error: rank \(rank): an all-gather of \(bytes.count) bytes failed (MPI counts stop at 2 GiB per rank); use fewer threads per rank\n"
+            .utf8))
+      mtlc_mpi_abort(70)
+    }
     bytesSent += bytes.count
     return out
   }

@@ -26,6 +26,8 @@ final class JSONRPCChannel {
   let maxBody: Int
   var buffer: [UInt8] = []
   var eof = false
+  /// What one read(2) fills, reused.
+  var chunk = [UInt8](repeating: 0, count: 65536)
 
   init(input: Int32, output: Int32, maxBody: Int) {
     self.input = input
@@ -36,7 +38,6 @@ final class JSONRPCChannel {
   /// Reads more bytes into `buffer`; false at the end of the stream.
   func fill() -> Bool {
     if eof { return false }
-    var chunk = [UInt8](repeating: 0, count: 65536)
     while true {
       let n = chunk.withUnsafeMutableBytes { read(input, $0.baseAddress!, $0.count) }
       if n > 0 {
